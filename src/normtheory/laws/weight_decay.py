@@ -1,0 +1,255 @@
+"""SGD with coupled L2 weight decay: recurrence, equilibria, angle (THEORY.md item 9).
+
+Each equilibrium is the positive fixed point of a scalar recurrence that SymPy solves;
+the recurrence itself is attached to the law (`Law.recurrence`) so that the closed
+form can be compared with the limit of iterating it.
+
+- Plain SGD + L2: z' = (1 - eta lam) z - eta g. Exact per-step (g tangent).
+- Sparse updates: decay every step, gradient in a fraction p of steps; mean-field
+  recurrence (expected increment), so N* is proportional to p^(1/4).
+- Heavy-ball momentum alpha (optax.sgd(momentum=alpha) after add_decayed_weights):
+  v' = alpha v + g + lam z, z' = z - eta v'. The state (|z|^2, |v|^2, z.v) closes under
+  the random-walk assumption E[g . v] = 0 (the fresh gradient is uncorrelated with the
+  velocity), as in Wan et al., "Spherical Motion Dynamics", NeurIPS 2021.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import sympy as sp
+
+from normtheory.laws import _symbols as s
+from normtheory.laws._law import MOMENTUM, RATE, Check, Law, Relation, ScalarRecurrence, scalar_law
+from normtheory.laws.gd_step import step_norm_squared
+
+n = sp.Symbol("n", positive=True)  # N^2, the recurrence state
+m = sp.Symbol("m", nonnegative=True)  # |v|^2
+cv = sp.Symbol("cv", real=True)  # z . v
+
+REFERENCE = (
+    "van Laarhoven, 'L2 regularization versus batch and weight normalization', 2017; "
+    "Wan et al., 'Spherical Motion Dynamics', NeurIPS 2021; THEORY.md item 9."
+)
+CONTRACTS = Relation(s.eta * s.lam < 2, "eta * lam must be < 2 for the decay to contract")
+
+
+def _positive_root(equation: sp.Expr, unknown: sp.Symbol) -> sp.Expr:
+    """The root that is positive in the admissible region (probed at parameters = 1/5)."""
+
+    def positive_at_probe(root: sp.Expr) -> bool:
+        probe = {sym: sp.Rational(1, 5) for sym in root.free_symbols}
+        value = complex(root.xreplace(probe).evalf())
+        return abs(value.imag) < 1e-12 and value.real > 0
+
+    roots = [r for r in sp.solve(equation, unknown) if positive_at_probe(r)]
+    if len(roots) != 1:
+        raise RuntimeError(f"expected one positive root of {equation}, got {roots}")
+    return sp.simplify(roots[0])
+
+
+@functools.cache
+def sgd_decay_recurrence(rate: sp.Expr = sp.Integer(1)) -> ScalarRecurrence:
+    """n' = (1 - eta lam)^2 n + rate * eta^2 G^2 / n (rate = p for sparse updates)."""
+    _, squared = step_norm_squared(decay=s.lam)
+    # The gradient term arrives with probability `rate`; the decay every step.
+    decay_only = squared.xreplace({s.G2: 0})
+    update = decay_only + rate * (squared - decay_only)
+    return ScalarRecurrence(
+        state=(n,),
+        update=(sp.expand(update.xreplace({s.N: sp.sqrt(n)})),),
+        params=(s.eta, s.lam, s.G2) + ((rate,) if rate != 1 else ()),
+    )
+
+
+def sgd_decay_step() -> Law:
+    _, rhs = step_norm_squared(decay=s.lam)
+    return scalar_law(
+        name="sgd_decay_step",
+        item=9,
+        title="SGD + L2 step: N'^2 = (1 - eta lam)^2 N^2 + eta^2 G^2 / N^2",
+        lhs=s.N_next**2,
+        rhs=rhs,
+        params=(s.N, s.eta, s.lam, s.G2),
+        exact=True,
+        assumptions="Coupled L2 decay, z' = (1 - eta lam) z - eta g, g tangent to z.",
+        reference=REFERENCE,
+        checks=(
+            Check(
+                "law equals (1 - eta lam)^2 N^2 + eta^2 G^2 / N^2",
+                rhs - ((1 - s.eta * s.lam) ** 2 * s.N**2 + s.eta**2 * s.G2 / s.N**2),
+            ),
+        ),
+    )
+
+
+def _equilibrium_law(name: str, title: str, rate: sp.Expr, assumptions: str) -> Law:
+    rec = sgd_decay_recurrence(rate)
+    n_star = _positive_root(rec.update[0] - n, n)
+    rhs = sp.factor(sp.simplify(n_star**2))
+    leading = rate * s.eta * s.G2 / (2 * s.lam)
+    params = (s.eta, s.lam, s.G2) + ((rate,) if rate != 1 else ())
+    return scalar_law(
+        name=name,
+        item=9,
+        title=title,
+        lhs=sp.Symbol("N_*") ** 4,
+        rhs=rhs,
+        params=params,
+        exact=True,
+        assumptions=assumptions,
+        reference=REFERENCE,
+        checks=(
+            Check("fixed point of the recurrence", rec.fixed_point_residual({n: sp.sqrt(rhs)})[0]),
+            Check(
+                f"leading order {sp.sstr(leading)}",
+                rhs - leading,
+                kind="leading_order",
+                small=s.eta,
+                order=2,
+            ),
+        ),
+        bounds={"p": RATE},
+        relations=(CONTRACTS,),
+        recurrence=rec,
+    )
+
+
+def sgd_decay_equilibrium() -> Law:
+    return _equilibrium_law(
+        "sgd_decay_equilibrium",
+        "SGD + L2 equilibrium: N*^4 = eta G^2 / (lam (2 - eta lam)) ~= eta G^2 / (2 lam)",
+        sp.Integer(1),
+        "Coupled L2 decay, every step carries a tangent gradient of energy G^2 (constant "
+        "at equilibrium); exact fixed point of the one-step recurrence.",
+    )
+
+
+def sparse_decay_equilibrium() -> Law:
+    return _equilibrium_law(
+        "sparse_decay_equilibrium",
+        "sparse updates at rate p: N*^4 = p eta G^2 / (lam (2 - eta lam)), N* ~ p^(1/4)",
+        s.p,
+        "Decay applied every step (dense optax decay), gradient in a fraction p of steps; "
+        "fixed point of the mean-field (expected) recurrence.",
+    )
+
+
+@functools.cache
+def momentum_recurrence() -> ScalarRecurrence:
+    """State (n, m, cv) = (|z|^2, |v|^2, z.v) of heavy-ball SGD with coupled L2 decay."""
+    zv_new = s.alpha * cv + s.lam * n  # z . v', using z . g = 0
+    m_new = s.alpha**2 * m + s.lam**2 * n + s.G2 / n + 2 * s.alpha * s.lam * cv  # E[g.v] = 0
+    n_new = n - 2 * s.eta * zv_new + s.eta**2 * m_new
+    cv_new = zv_new - s.eta * m_new  # z'.v' = (z - eta v').v'
+    return ScalarRecurrence(
+        state=(n, m, cv),
+        update=(sp.expand(n_new), sp.expand(m_new), sp.expand(cv_new)),
+        params=(s.eta, s.lam, s.G2, s.alpha),
+    )
+
+
+@functools.cache
+def _momentum_fixed_point() -> dict[sp.Symbol, sp.Expr]:
+    rec = momentum_recurrence()
+    # Stationary n gives m in terms of z.v', stationary cv gives cv; solve the linear part.
+    linear = sp.solve([rec.update[0] - n, rec.update[2] - cv], [m, cv], dict=True)[0]
+    remaining = sp.together(rec.update[1].xreplace(linear) - linear[m])
+    n_star = _positive_root(sp.numer(remaining), n)
+    point = {n: n_star}
+    point.update({k: sp.simplify(v.xreplace(point)) for k, v in linear.items()})
+    return point
+
+
+def momentum_decay_equilibrium() -> Law:
+    rec = momentum_recurrence()
+    point = _momentum_fixed_point()
+    rhs = sp.factor(sp.simplify(point[n] ** 2))
+    return scalar_law(
+        name="momentum_decay_equilibrium",
+        item=9,
+        title="heavy-ball + L2 equilibrium: N*^4 ~= eta G^2 / (2 lam (1 - alpha))",
+        lhs=sp.Symbol("N_*") ** 4,
+        rhs=rhs,
+        params=(s.eta, s.lam, s.G2, s.alpha),
+        exact=True,
+        assumptions="Heavy-ball momentum alpha with coupled L2 decay; the fresh gradient is "
+        "tangent to z and uncorrelated with the velocity (E[g . v] = 0); exact fixed point "
+        "of the resulting recurrence of (|z|^2, |v|^2, z.v).",
+        reference=REFERENCE,
+        checks=(
+            *(
+                Check(f"fixed point: {x} stationary", r)
+                for x, r in zip(rec.state, rec.fixed_point_residual(point))
+            ),
+            Check(
+                "leading order eta G^2 / (2 lam (1 - alpha))",
+                rhs - s.eta * s.G2 / (2 * s.lam * (1 - s.alpha)),
+                kind="leading_order",
+                small=s.eta,
+                order=2,
+            ),
+            Check("alpha = 0 gives the SGD + L2 equilibrium",
+                  rhs.xreplace({s.alpha: 0}) - sgd_decay_equilibrium().rhs),
+        ),
+        bounds={"alpha": MOMENTUM},
+        relations=(CONTRACTS,),
+        recurrence=rec,
+    )
+
+
+def _angle_law(name: str, title: str, cos_theta: sp.Expr, leading: sp.Expr, params,
+               assumptions: str, checks=(), bounds=None, recurrence=None) -> Law:
+    rhs = sp.acos(sp.simplify(cos_theta))
+    return scalar_law(
+        name=name,
+        item=9,
+        title=title,
+        lhs=sp.Symbol(r"\theta_*"),
+        rhs=rhs,
+        params=params,
+        exact=True,
+        assumptions=assumptions,
+        reference=REFERENCE,
+        checks=(
+            *checks,
+            Check(f"leading order {sp.sstr(leading)}", rhs - leading,
+                  kind="leading_order", small=s.eta, order=1),
+        ),
+        bounds=bounds,
+        relations=(CONTRACTS,),
+        recurrence=recurrence,
+    )
+
+
+def sgd_decay_angle() -> Law:
+    # At equilibrium N' = N, and z.z' = (1 - eta lam) N^2 since z.g = 0.
+    cos_theta = (1 - s.eta * s.lam) * s.N**2 / (s.N * s.N)
+    return _angle_law(
+        "sgd_decay_angle",
+        "SGD + L2 angle per step at equilibrium: acos(1 - eta lam) ~= sqrt(2 eta lam)",
+        cos_theta,
+        sp.sqrt(2 * s.eta * s.lam),
+        (s.eta, s.lam),
+        "Coupled L2 decay at its norm equilibrium (N' = N).",
+    )
+
+
+def momentum_decay_angle() -> Law:
+    point = _momentum_fixed_point()
+    rec = momentum_recurrence()
+    zz_next = (n - s.eta * (s.alpha * cv + s.lam * n)).xreplace(point)  # z . z' = n - eta z.v'
+    cos_theta = sp.simplify(zz_next / point[n])
+    return _angle_law(
+        "momentum_decay_angle",
+        "heavy-ball + L2 angle per step: acos(1 - eta lam / (1 + alpha)) ~= sqrt(2 eta lam / (1 + alpha))",
+        cos_theta,
+        sp.sqrt(2 * s.eta * s.lam / (1 + s.alpha)),
+        (s.eta, s.lam, s.alpha),
+        "Heavy-ball momentum with coupled L2 decay at the fixed point of the momentum "
+        "recurrence (see momentum_decay_equilibrium).",
+        checks=(Check("cos(theta) = 1 - eta lam / (1 + alpha)",
+                      cos_theta - (1 - s.eta * s.lam / (1 + s.alpha))),),
+        bounds={"alpha": MOMENTUM},
+        recurrence=rec,
+    )

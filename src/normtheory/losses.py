@@ -1,0 +1,66 @@
+"""InfoNCE losses on cosine similarity, written directly in JAX.
+
+These are the losses the simulations differentiate with `jax.grad`. They define the
+same quantities as the symbolic derivations in `normtheory.laws.infonce`; the tests
+check that the derived gradients equal `jax.grad` of these functions, and that the
+supervised loss equals `optax.losses.ntxent` where both are defined.
+
+All losses are scale-invariant in every embedding: they see only directions.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+__all__ = [
+    "cosine_matrix",
+    "infonce",
+    "supervised_infonce",
+    "symmetric_infonce",
+]
+
+
+def _normalize(x: jax.Array) -> jax.Array:
+    return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def cosine_matrix(x: jax.Array, y: jax.Array) -> jax.Array:
+    """Cosines between rows: x (..., n, d), y (..., m, d) -> (..., n, m)."""
+    return jnp.einsum("...nd,...md->...nm", _normalize(x), _normalize(y))
+
+
+def infonce(z: jax.Array, candidates: jax.Array, targets: jax.Array, tau: float) -> jax.Array:
+    """Soft-target InfoNCE for one anchor: -sum_k y_k log softmax(cos(z, v_k) / tau)_k.
+
+    Shapes: z (d,), candidates (K, d), targets (K,) summing to 1. A one-hot target is
+    the classic InfoNCE (Oord et al., 2018); uniform weight on a positive set is the
+    anchor term of the supervised multi-positive loss.
+    """
+    logits = cosine_matrix(z[None], candidates)[0] / tau
+    return -jnp.sum(targets * jax.nn.log_softmax(logits))
+
+
+def symmetric_infonce(z: jax.Array, w: jax.Array, tau: float) -> jax.Array:
+    """CLIP-style loss for B pairs (z_a, w_a): mean of the two directions' cross-entropies."""
+    logits = cosine_matrix(z, w) / tau
+    diagonal = jnp.diagonal(logits)
+    rows = jax.nn.logsumexp(logits, axis=1) - diagonal
+    cols = jax.nn.logsumexp(logits, axis=0) - diagonal
+    return 0.5 * (jnp.mean(rows) + jnp.mean(cols))
+
+
+def supervised_infonce(z: jax.Array, labels: jax.Array, tau: float) -> jax.Array:
+    """Supervised multi-positive InfoNCE, "L_out" of Khosla et al. (NeurIPS 2020).
+
+    Each row is an anchor; its positives are the other rows with its label (averaged in
+    the numerator), its candidates are all other rows. Every label must occur at least
+    twice in the batch.
+    """
+    n = z.shape[0]
+    mask = ~jnp.eye(n, dtype=bool)
+    positives = (labels[:, None] == labels[None, :]) & mask
+    logits = jnp.where(mask, cosine_matrix(z, z) / tau, -jnp.inf)
+    log_probs = jax.nn.log_softmax(logits, axis=1)
+    per_anchor = -jnp.sum(jnp.where(positives, log_probs, 0.0), axis=1) / jnp.sum(positives, 1)
+    return jnp.mean(per_anchor)

@@ -1,0 +1,28 @@
+"""Test configuration: float64, strict dtype promotion, hypothesis profiles.
+
+Profiles: "ci" (default, fast) and "thorough" (select with NORMTHEORY_HYPOTHESIS=thorough).
+Both set deadline=None because the first example of a test pays for JIT compilation.
+"""
+
+import os
+
+import jax
+from hypothesis import HealthCheck, settings
+
+jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+
+settings.register_profile(
+    "ci",
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=True,
+)
+settings.register_profile(
+    "thorough",
+    max_examples=500,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("NORMTHEORY_HYPOTHESIS", "ci"))
