@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 
 import sympy as sp
 
+from normtheory.laws._symbols import GRAM_LATEX
+
 from normtheory.laws._law import resolve_ranges
 
 d = sp.Symbol("d", integer=True, positive=True)
@@ -56,6 +58,7 @@ class GramBasis:
                 else:
                     sym = sp.Symbol(f"{a}{b}", real=True)
                 gram[(a, b)] = gram[(b, a)] = sym
+                GRAM_LATEX[sym] = rf"({a} \cdot {b})"
         return cls(vectors=dict(vectors), gram=gram)
 
     def dot(self, a: str, b: str) -> sp.Expr:

@@ -10,6 +10,7 @@ expression to the order it claims.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -84,6 +85,16 @@ class Relation:
 
     condition: sp.Basic
     message: str
+
+    def numpy_test(self) -> tuple[list[str], Callable[..., Any]]:
+        """(argument names, NumPy predicate), built once per relation."""
+        return _relation_test(self.condition)
+
+
+@functools.cache
+def _relation_test(condition: sp.Basic) -> tuple[list[str], Callable[..., Any]]:
+    symbols = sorted(condition.free_symbols, key=str)
+    return [str(s) for s in symbols], sp.lambdify(symbols, condition, "numpy")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,12 +224,15 @@ class Law:
     recurrence: ScalarRecurrence | None = dataclasses.field(default=None, compare=False)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        bound = inspect.Signature(
-            [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in self.params]
-        ).bind(*args, **kwargs)
-        values = bound.arguments
+        values = self.signature.bind(*args, **kwargs).arguments
         self.validate(values)
         return self.fn(*(values[p] for p in self.params))
+
+    @functools.cached_property
+    def signature(self) -> inspect.Signature:
+        """Call signature of the JAX twin: the parameter names, positional or keyword."""
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        return inspect.Signature([inspect.Parameter(p, kind) for p in self.params])
 
     def validate(self, values: Mapping[str, Any]) -> None:
         """Raise ValueError naming the first argument outside its admissible range.
@@ -242,12 +256,10 @@ class Law:
                     f"(and finite); got {example!r}"
                 )
         for relation in self.relations:
-            names = sorted(str(s) for s in relation.condition.free_symbols)
+            names, test = relation.numpy_test()
             if not all(n in concrete for n in names):
                 continue
-            test = sp.lambdify([self.symbols[n] for n in names], relation.condition, "numpy")
-            ok = np.asarray(test(*(concrete[n] for n in names)))
-            if not np.all(ok):
+            if not np.all(np.asarray(test(*(concrete[n] for n in names)))):
                 raise ValueError(f"{self.name}: {relation.message}")
 
     def latex(self) -> str:

@@ -44,6 +44,16 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
 }
 
 
+# Gram symbols (dot products) register their printed form here when created.
+GRAM_LATEX: dict[sp.Symbol, str] = {}
+
+
 def latex(expr: sp.Basic) -> str:
-    """LaTeX with the theory's symbol names."""
-    return sp.latex(expr, symbol_names=LATEX_NAMES)
+    """LaTeX with the theory's symbol names; a Symbol named in LaTeX prints verbatim."""
+    if isinstance(expr, sp.Symbol) and "\\" in expr.name:
+        return expr.name
+    names = {**GRAM_LATEX, **LATEX_NAMES}
+    for sym in expr.free_symbols:
+        if isinstance(sym, sp.Symbol) and "\\" in sym.name:
+            names[sym] = sym.name
+    return sp.latex(expr, symbol_names=names)

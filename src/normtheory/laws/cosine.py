@@ -117,7 +117,7 @@ def cosine_gradient_norm() -> Law:
         name="cosine_gradient_norm",
         item=3,
         title="|grad_z cos| = sin(angle) / N",
-        lhs=sp.Symbol(r"\|\nabla_z \cos\|"),
+        lhs=sp.Symbol(r"\lVert \nabla_z \cos(z, v) \rVert"),
         rhs=rhs,
         params=(s.c, s.N),
         exact=True,

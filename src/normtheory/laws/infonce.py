@@ -50,6 +50,7 @@ P = sp.Symbol("P", nonnegative=True)  # softmax probability
 P_col = sp.Symbol("P_col", nonnegative=True)  # column softmax (symmetric loss)
 Y = sp.Symbol("Y", nonnegative=True)  # target weight
 E = sp.Symbol("E", nonnegative=True)  # Kronecker delta of (a, b)
+s.LATEX_NAMES.update({P: "P_{ab}", P_col: r"P^{\mathrm{col}}_{ab}", Y: "Y_{ab}", E: r"\delta_{ab}"})
 
 
 def _softmax_substitute(expr: sp.Expr, partition: sp.Expr, numerator: sp.Expr, prob) -> sp.Expr:
@@ -175,14 +176,32 @@ def supervised_gradient_fn(z: jax.Array, labels: jax.Array, tau: jax.Array) -> j
     return chain_through_cosines(z, z[None], dF + dF.T)
 
 
-def _law(name: str, title: str, logit_grad: sp.Expr, params, fn, assumptions: str) -> Law:
+def one_sided_gradient_expr() -> sp.Expr:
+    """Component l of grad_z: sum_k dF/dc_k (A_v(k) v_{k,l} + A_z(k) z_l), in Gram symbols."""
+    basis, coeffs = cosine_gram()
+    zv_k, vv_k, p_k, y_k = (sp.IndexedBase(n) for n in (r"(z \cdot v)", r"(v \cdot v)", "p", "y"))
+    per_candidate = {basis.gram[("z", "v")]: zv_k[_k], basis.gram[("v", "v")]: vv_k[_k]}
+    v_k = sp.IndexedBase("v")
+    z = sp.IndexedBase("z")
+    l = sp.Symbol("l", integer=True, positive=True)
+    dF = one_sided_logit_gradient().xreplace({P: p_k[_k], Y: y_k[_k]})
+    term = dF * (
+        coeffs["v"].xreplace(per_candidate) * v_k[_k, l]
+        + coeffs["z"].xreplace(per_candidate) * z[l]
+    )
+    return sp.Sum(term, (_k, 1, K))
+
+
+def _law(
+    name: str, title: str, lhs: str, rhs: sp.Expr, params, fn, assumptions: str
+) -> Law:
     basis, coeffs = cosine_gram()
     return Law(
         name=name,
         item=3,
         title=title,
-        lhs=sp.Symbol(r"\partial F / \partial c"),
-        rhs=logit_grad,
+        lhs=sp.Symbol(lhs),
+        rhs=rhs,
         params=params,
         bounds={"tau": POSITIVE},
         exact=True,
@@ -198,8 +217,9 @@ def _law(name: str, title: str, logit_grad: sp.Expr, params, fn, assumptions: st
 def infonce_gradient() -> Law:
     return _law(
         "infonce_gradient",
-        "one-sided InfoNCE (soft targets): dF/dc_k = (p_k - y_k) / tau",
-        one_sided_logit_gradient(),
+        "one-sided InfoNCE (soft targets): grad_z = sum_k (p_k - y_k)/tau * grad_z cos_k",
+        r"\partial_{z_l} L",
+        one_sided_gradient_expr(),
         ("z", "candidates", "targets", "tau"),
         one_sided_gradient_fn,
         "Cosine logits over K candidates, targets sum to 1 (one-hot: classic InfoNCE).",
@@ -209,7 +229,8 @@ def infonce_gradient() -> Law:
 def symmetric_infonce_gradient() -> Law:
     return _law(
         "symmetric_infonce_gradient",
-        "symmetric (CLIP) InfoNCE: dF/dC_ab = (P_ab + P^col_ab - 2 delta_ab) / (2 B tau)",
+        "symmetric (CLIP) InfoNCE: dL/dC_ab = (P_ab + P^col_ab - 2 delta_ab) / (2 B tau)",
+        r"\partial L / \partial C_{ab}",
         symmetric_logit_gradient(),
         ("z", "w", "tau"),
         symmetric_gradient_fn,
@@ -220,7 +241,8 @@ def symmetric_infonce_gradient() -> Law:
 def supervised_infonce_gradient() -> Law:
     return _law(
         "supervised_infonce_gradient",
-        "supervised multi-positive InfoNCE: dF/dC_ab = (P_ab - Y_ab) / (B tau)",
+        "supervised multi-positive InfoNCE: dL/dC_ab = (P_ab - Y_ab) / (B tau)",
+        r"\partial L / \partial C_{ab}",
         supervised_logit_gradient(),
         ("z", "labels", "tau"),
         supervised_gradient_fn,

@@ -1,0 +1,289 @@
+"""The derived (SymPy) InfoNCE gradients against autodiff and finite differences.
+
+Inputs come from `normtheory.testing`: dimensions, batch sizes and candidate counts from
+small fixed sets, norms 1e-3..1e3, temperatures 0.01..10, nearly parallel and
+antiparallel pairs. Losses and law twins are jitted once per shape.
+"""
+
+import functools
+import importlib
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from normtheory import laws, losses, testing
+
+
+def cosine(z, v):
+    """cos(z, v) for z, v (d,)."""
+    return losses.cosine_matrix(z[None], v[None])[0, 0]
+
+
+COSINE = jax.jit(cosine)
+INFONCE = jax.jit(losses.infonce)
+SYMMETRIC = jax.jit(losses.symmetric_infonce)
+SUPERVISED = jax.jit(losses.supervised_infonce)
+# The same argnums as the checkers use, so that the compiled gradients are shared.
+GRAD_INFONCE = jax.grad(INFONCE, argnums=0)
+GRAD_SYMMETRIC = jax.grad(SYMMETRIC, argnums=(0, 1))
+
+LEARNING_RATES = testing.norms(1e-4, 1e2)  # log-uniform
+SCALES = testing.norms()
+
+
+@functools.cache
+def twin(name):
+    """The jitted JAX twin of a law (validation is exercised in its own test)."""
+    return jax.jit(laws.get(name).fn)
+
+
+def cosine_gradients(z, v):
+    """(grad_z, grad_v) of cos(z, v) from the derived law (cos is symmetric)."""
+    fn = twin("cosine_gradient")
+    return fn(z, v), fn(v, z)
+
+
+def fd_eps(tau):
+    """Finite-difference step relative to the norm: truncation error grows like 1/tau^3."""
+    return 1e-4 * min(tau, 1.0)
+
+
+def standard_promotion():
+    # supervised_infonce and its law divide by an integer count of positives, which the
+    # strict promotion of conftest refuses (see test_supervised_under_strict_promotion).
+    return jax.numpy_dtype_promotion("standard")
+
+
+# ---------------------------------------------------------------- derived == jax.grad
+
+
+@given(testing.embedding_pairs())
+def test_cosine_gradient_matches_autodiff(pair):
+    testing.check_gradient_matches(COSINE, cosine_gradients, *pair, argnums=(0, 1))
+
+
+@pytest.mark.parametrize("soft", [False, True], ids=["one_hot", "soft"])
+@given(data=st.data(), tau=testing.temperatures())
+def test_infonce_gradient_matches_autodiff(soft, data, tau):
+    z, candidates, targets = data.draw(testing.candidate_sets(soft=soft))
+    fn = twin("infonce_gradient")
+    testing.check_gradient_matches(INFONCE, fn, z, candidates, targets, tau, atol=1e-12 / tau)
+
+
+@given(testing.embedding_pairs(batch=True), testing.temperatures())
+def test_symmetric_infonce_gradient_matches_autodiff(pairs, tau):
+    fn = twin("symmetric_infonce_gradient")
+    testing.check_gradient_matches(SYMMETRIC, fn, *pairs, tau, argnums=(0, 1), atol=1e-12 / tau)
+
+
+@given(testing.labelled_batches(), testing.temperatures())
+def test_supervised_infonce_gradient_matches_autodiff(batch, tau):
+    fn = twin("supervised_infonce_gradient")
+    with standard_promotion():
+        testing.check_gradient_matches(SUPERVISED, fn, *batch, tau, atol=1e-12 / tau)
+
+
+# ------------------------------------------------------------- finite differences
+
+
+@given(testing.embedding_pairs())
+def test_cosine_gradient_matches_finite_differences(pair):
+    testing.check_gradient_finite_differences(COSINE, *pair, argnums=(0, 1))
+    testing.check_gradient_finite_differences(
+        COSINE, *pair, argnums=(0, 1), gradient=cosine_gradients
+    )
+
+
+@given(testing.candidate_sets(), testing.temperatures())
+def test_infonce_gradient_matches_finite_differences(data, tau):
+    args, eps = (*data, tau), fd_eps(tau)
+    testing.check_gradient_finite_differences(INFONCE, *args, eps=eps)
+    fn = twin("infonce_gradient")
+    testing.check_gradient_finite_differences(INFONCE, *args, gradient=fn, eps=eps)
+
+
+@given(testing.embedding_pairs(batch=True), testing.temperatures())
+def test_symmetric_infonce_gradient_matches_finite_differences(pairs, tau):
+    args, eps = (*pairs, tau), fd_eps(tau)
+    fn = twin("symmetric_infonce_gradient")
+    testing.check_gradient_finite_differences(SYMMETRIC, *args, argnums=(0, 1), eps=eps)
+    testing.check_gradient_finite_differences(
+        SYMMETRIC, *args, argnums=(0, 1), gradient=fn, eps=eps
+    )
+
+
+@given(testing.labelled_batches(), testing.temperatures())
+def test_supervised_infonce_gradient_matches_finite_differences(batch, tau):
+    args, eps = (*batch, tau), fd_eps(tau)
+    fn = twin("supervised_infonce_gradient")
+    with standard_promotion():
+        testing.check_gradient_finite_differences(SUPERVISED, *args, eps=eps)
+        testing.check_gradient_finite_differences(SUPERVISED, *args, gradient=fn, eps=eps)
+
+
+# ------------------------------------------------- Euler identity and homogeneity
+
+
+def check_scale_identities(loss, args, argnums, formula, scale):
+    """Scale invariance of the loss; Euler and homogeneity of jax.grad and of the law."""
+    testing.check_scale_invariant(loss, *args, argnums=argnums)
+    for gradient in (None, formula):
+        testing.check_tangent_gradient(loss, *args, argnums=argnums, gradient=gradient)
+        testing.check_homogeneous_gradient(
+            loss, *args, argnums=argnums, gradient=gradient, scale=scale
+        )
+
+
+@given(testing.embedding_pairs(), SCALES)
+def test_cosine_gradient_is_tangent_and_homogeneous(pair, scale):
+    check_scale_identities(COSINE, pair, (0, 1), cosine_gradients, scale)
+
+
+@given(testing.candidate_sets(), testing.temperatures(), SCALES)
+def test_infonce_gradient_is_tangent_and_homogeneous(data, tau, scale):
+    fn = twin("infonce_gradient")
+    check_scale_identities(INFONCE, (*data, tau), 0, fn, scale)
+    testing.check_scale_invariant(INFONCE, *data, tau, argnums=1)
+
+
+@given(testing.embedding_pairs(batch=True), testing.temperatures(), SCALES)
+def test_symmetric_infonce_gradient_is_tangent_and_homogeneous(pairs, tau, scale):
+    fn = twin("symmetric_infonce_gradient")
+    check_scale_identities(SYMMETRIC, (*pairs, tau), (0, 1), fn, scale)
+
+
+@given(testing.labelled_batches(), testing.temperatures(), SCALES)
+def test_supervised_infonce_gradient_is_tangent_and_homogeneous(batch, tau, scale):
+    fn = twin("supervised_infonce_gradient")
+    with standard_promotion():
+        check_scale_identities(SUPERVISED, (*batch, tau), 0, fn, scale)
+
+
+# ------------------------------------------------------- GD norm identity per step
+
+
+def assert_gd_step_laws(z, g, eta):
+    """|z - eta g|^2 and ^4 (rows) equal the GD laws with G2 = N^2 |g|^2 (homogeneity)."""
+    n = np.linalg.norm(z, axis=-1)
+    g2 = n**2 * np.sum(g * g, axis=-1)
+    stepped = np.sum((z - eta * g) ** 2, axis=-1)
+    square = np.asarray(laws.get("gd_norm_step")(N=n, eta=eta, G2=g2))
+    quartic = np.asarray(laws.get("gd_norm_step_quartic")(N=n, eta=eta, G2=g2))
+    context = f"N={n!r}, eta={eta!r}, G2={g2!r}"
+    np.testing.assert_allclose(stepped, square, rtol=1e-10, err_msg=context)
+    np.testing.assert_allclose(stepped**2, quartic, rtol=1e-10, err_msg=context)
+
+
+@given(testing.candidate_sets(), testing.temperatures(), LEARNING_RATES)
+def test_gd_norm_step_on_infonce_steps(data, tau, eta):
+    z = data[0]
+    assert_gd_step_laws(z, np.asarray(GRAD_INFONCE(*data, tau)), eta)
+
+
+@given(testing.embedding_pairs(batch=True), testing.temperatures(), LEARNING_RATES)
+def test_gd_norm_step_on_symmetric_infonce_steps(pairs, tau, eta):
+    for x, g in zip(pairs, GRAD_SYMMETRIC(*pairs, tau), strict=True):
+        assert_gd_step_laws(x, np.asarray(g), eta)
+
+
+# ------------------------------------------------------- the checkers catch errors
+
+Z = np.array([0.3, -1.7, 2.9])
+V = np.array([1.1, 0.4, -0.6])
+CANDIDATES = np.array([[1.0, 0.2, -0.3], [-0.5, 2.0, 0.1], [0.0, -1.0, 4.0]])
+TARGETS = np.array([0.0, 1.0, 0.0])
+
+
+def raw_dot(z, v):
+    """Not scale-invariant: a raw dot product."""
+    return jnp.dot(z, v)
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        testing.check_scale_invariant,
+        testing.check_tangent_gradient,
+        testing.check_homogeneous_gradient,
+    ],
+)
+def test_checkers_reject_a_loss_that_is_not_scale_invariant(check):
+    with pytest.raises(AssertionError) as info:
+        check(raw_dot, Z, V)
+    message = str(info.value)
+    assert "raw_dot" in message
+    assert "argument 'z'" in message
+    with np.printoptions(precision=17):
+        assert f"z = {Z!r}" in message
+
+
+def radial_error(size):
+    """The true InfoNCE gradient plus a radial term of relative size `size`."""
+    fn = laws.get("infonce_gradient").fn
+
+    def wrong_infonce_gradient(z, candidates, targets, tau):
+        g = fn(z, candidates, targets, tau)
+        return g + size * jnp.linalg.norm(g) * z / jnp.linalg.norm(z)
+
+    return wrong_infonce_gradient
+
+
+@pytest.mark.parametrize("tau", [0.05, 1.0])
+def test_checkers_reject_a_gradient_with_a_radial_error(tau):
+    args = (Z, CANDIDATES, TARGETS, tau)
+    with pytest.raises(AssertionError, match="argument 'z'") as info:
+        testing.check_gradient_matches(INFONCE, radial_error(1e-6), *args)
+    assert "wrong_infonce_gradient" in str(info.value)
+    assert "tau = " in str(info.value)
+    with pytest.raises(AssertionError, match="not tangent"):
+        testing.check_tangent_gradient(INFONCE, *args, argnums=0, gradient=radial_error(1e-6))
+    with pytest.raises(AssertionError, match="finite differences") as info:
+        testing.check_gradient_finite_differences(INFONCE, *args, gradient=radial_error(1e-2))
+    assert "candidates = array(" in str(info.value)
+
+
+def test_checkers_accept_the_true_gradient_at_the_fixed_inputs():
+    args = (Z, CANDIDATES, TARGETS, 0.05)
+    fn = laws.get("infonce_gradient").fn
+    testing.check_gradient_matches(INFONCE, fn, *args)
+    testing.check_gradient_finite_differences(INFONCE, *args, gradient=fn, eps=5e-5)
+
+
+# ------------------------------------------------------------------ odds and ends
+
+
+def test_infonce_gradient_law_rejects_negative_temperature():
+    with pytest.raises(ValueError, match="tau"):
+        laws.get("infonce_gradient")(Z, CANDIDATES, TARGETS, tau=-1.0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=jax.dtypes.TypePromotionError,
+    reason="supervised loss and law divide float by int; strict promotion refuses",
+)
+def test_supervised_under_strict_promotion():
+    z = np.stack([Z, V, -Z, 2 * V])
+    labels = np.array([0, 1, 0, 1])
+    laws.get("supervised_infonce_gradient")(z, labels, 0.5)
+    jax.grad(losses.supervised_infonce)(z, labels, 0.5)
+
+
+def test_module_docstring_example_runs():
+    code = textwrap.dedent(testing.__doc__.split("Example::")[1].split("\n\nShapes")[0])
+    namespace = {}
+    exec(code, namespace)
+    namespace["test_margin_loss"]()
+
+
+def test_import_without_hypothesis_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "hypothesis", None)
+    monkeypatch.delitem(sys.modules, "normtheory.testing")
+    with pytest.raises(ImportError, match=r'pip install "normtheory\[test\]"'):
+        importlib.import_module("normtheory.testing")
