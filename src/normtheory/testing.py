@@ -77,6 +77,7 @@ DEFAULT_SCALES = (1e-3, 0.3, 7.0, 1e3)
 
 Loss = Callable[..., Any]
 Argnums = int | Sequence[int] | None
+Size = int | Sequence[int] | None  # a fixed size, the choices to draw from, or the default set
 
 
 # --------------------------------------------------------------------------- strategies
@@ -99,8 +100,10 @@ def norms(min_value: float = 1e-3, max_value: float = 1e3) -> st.SearchStrategy[
     return _log_uniform(min_value, max_value)
 
 
-def _size(value: int | None, choices: Sequence[int]) -> st.SearchStrategy[int]:
-    return st.just(value) if value is not None else st.sampled_from(choices)
+def _size(value: Size, default: Sequence[int]) -> st.SearchStrategy[int]:
+    if value is None:
+        return st.sampled_from(default)
+    return st.just(value) if isinstance(value, int) else st.sampled_from(tuple(value))
 
 
 def _rngs() -> st.SearchStrategy[np.random.Generator]:
@@ -144,10 +147,11 @@ def _norm_column(draw: st.DrawFn, count: int) -> np.ndarray:
 
 
 @st.composite
-def embeddings(draw: st.DrawFn, dim: int | None = None, count: int | None = None) -> np.ndarray:
+def embeddings(draw: st.DrawFn, dim: Size = None, count: Size = None) -> np.ndarray:
     """Rows of random direction and norm in [1e-3, 1e3]: float64, shape (count, dim).
 
-    `dim` / `count` default to a draw from `DIMENSIONS` / `BATCH_SIZES`.
+    `dim` / `count`: an int, a sequence to draw from, or None for a draw from
+    `DIMENSIONS` / `BATCH_SIZES` (so for every size argument of the strategies here).
     """
     d = draw(_size(dim, DIMENSIONS))
     n = draw(_size(count, BATCH_SIZES))
@@ -155,7 +159,7 @@ def embeddings(draw: st.DrawFn, dim: int | None = None, count: int | None = None
     return np.stack([_unit(rng, d) for _ in range(n)]) * _norm_column(draw, n)
 
 
-def vectors(dim: int | None = None) -> st.SearchStrategy[np.ndarray]:
+def vectors(dim: Size = None) -> st.SearchStrategy[np.ndarray]:
     """One embedding of random direction and norm in [1e-3, 1e3]: shape (dim,)."""
     return embeddings(dim, 1).map(lambda rows: rows[0])
 
@@ -163,8 +167,8 @@ def vectors(dim: int | None = None) -> st.SearchStrategy[np.ndarray]:
 @st.composite
 def embedding_pairs(
     draw: st.DrawFn,
-    dim: int | None = None,
-    batch: bool | int = False,
+    dim: Size = None,
+    batch: bool | Size = False,
     kinds: Sequence[str] = PAIR_KINDS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (z, v) with independent norms in [1e-3, 1e3] and a drawn relative direction.
@@ -172,16 +176,13 @@ def embedding_pairs(
     Each pair is "generic" (independent directions), "parallel" or "antiparallel"
     (v at 1e-6 or 1e-3 radians from +z or -z), drawn uniformly from `kinds`, so the edge
     cases come up in about two of three examples. Shapes: (dim,) each when `batch` is
-    False; (B, dim) with a kind per row when `batch` is True (B from `BATCH_SIZES`) or
-    an int B.
+    False; (B, dim) with a kind per row otherwise, B drawn from `BATCH_SIZES` when
+    `batch` is True, else as for `embeddings`' count.
     """
     d = draw(_size(dim, DIMENSIONS))
-    if batch is False:
-        n = 1
-    elif batch is True:
-        n = draw(st.sampled_from(BATCH_SIZES))
-    else:
-        n = batch
+    n = 1 if batch is False else draw(_size(None if batch is True else batch, BATCH_SIZES))
+    if n < 1:
+        raise ValueError(f"batch must be at least 1; got {n}")
     rng = draw(_rngs())
     z_dirs, v_dirs = [], []
     for _ in range(n):
@@ -197,8 +198,8 @@ def embedding_pairs(
 @st.composite
 def candidate_sets(
     draw: st.DrawFn,
-    dim: int | None = None,
-    count: int | None = None,
+    dim: Size = None,
+    count: Size = None,
     soft: bool | None = None,
     kinds: Sequence[str] = PAIR_KINDS,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -230,8 +231,8 @@ def candidate_sets(
 @st.composite
 def labelled_batches(
     draw: st.DrawFn,
-    dim: int | None = None,
-    count: int | None = None,
+    dim: Size = None,
+    count: Size = None,
     kinds: Sequence[str] = PAIR_KINDS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(z (B, dim), labels (B,) int64) in which every label occurs at least twice.
