@@ -151,10 +151,20 @@ def test_supervised_loss_equals_optax_ntxent_on_pairs(seed, pairs, tau):
     with jax.numpy_dtype_promotion("standard"):  # optax subtracts an int eye from bools
         oracle = optax.losses.ntxent(z, labels, tau)
     np.testing.assert_allclose(ours, oracle, rtol=1e-10)
-    # And the one-sided loss with the other rows as candidates gives the same anchor terms.
+
+
+@pytest.mark.parametrize("labels", [[0, 0, 1, 1, 2, 2], [0, 0, 0, 1, 1, 2, 2, 2]])
+def test_supervised_loss_is_the_mean_of_one_sided_anchor_terms(labels):
+    """Each anchor term is the soft-target InfoNCE with uniform weight on its positives."""
+    labels = jnp.array(labels)
+    pairs = labels.shape[0] // 2
+    tau = 0.4
+    z = jax.random.normal(jax.random.key(pairs), (labels.shape[0], 4), dtype=jnp.float64)
+    ours = losses.supervised_infonce(z, labels, tau)
     anchors = []
-    for i in range(2 * pairs):
+    for i in range(labels.shape[0]):
         others = jnp.delete(z, i, axis=0)
         target = (jnp.delete(labels, i) == labels[i]).astype(z.dtype)
+        target = target / jnp.sum(target)
         anchors.append(losses.infonce(z[i], others, target, tau))
     np.testing.assert_allclose(jnp.mean(jnp.stack(anchors)), ours, rtol=1e-10)

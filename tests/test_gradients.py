@@ -35,6 +35,10 @@ GRAD_SYMMETRIC = jax.grad(SYMMETRIC, argnums=(0, 1))
 
 LEARNING_RATES = testing.norms(1e-4, 1e2)  # log-uniform
 SCALES = testing.norms()
+# Batch losses compile loss, gradient and law twin once per (B, d): keep the extremes only.
+BATCH_SHAPES = {"dim": (2, 8), "count": (2, 6)}
+PAIR_BATCHES = testing.embedding_pairs(dim=BATCH_SHAPES["dim"], batch=BATCH_SHAPES["count"])
+LABELLED_BATCHES = testing.labelled_batches(**BATCH_SHAPES)
 
 
 @functools.cache
@@ -76,13 +80,13 @@ def test_infonce_gradient_matches_autodiff(soft, data, tau):
     testing.check_gradient_matches(INFONCE, fn, z, candidates, targets, tau, atol=1e-12 / tau)
 
 
-@given(testing.embedding_pairs(batch=True), testing.temperatures())
+@given(PAIR_BATCHES, testing.temperatures())
 def test_symmetric_infonce_gradient_matches_autodiff(pairs, tau):
     fn = twin("symmetric_infonce_gradient")
     testing.check_gradient_matches(SYMMETRIC, fn, *pairs, tau, argnums=(0, 1), atol=1e-12 / tau)
 
 
-@given(testing.labelled_batches(), testing.temperatures())
+@given(LABELLED_BATCHES, testing.temperatures())
 def test_supervised_infonce_gradient_matches_autodiff(batch, tau):
     fn = twin("supervised_infonce_gradient")
     with standard_promotion():
@@ -108,7 +112,7 @@ def test_infonce_gradient_matches_finite_differences(data, tau):
     testing.check_gradient_finite_differences(INFONCE, *args, gradient=fn, eps=eps)
 
 
-@given(testing.embedding_pairs(batch=True), testing.temperatures())
+@given(PAIR_BATCHES, testing.temperatures())
 def test_symmetric_infonce_gradient_matches_finite_differences(pairs, tau):
     args, eps = (*pairs, tau), fd_eps(tau)
     fn = twin("symmetric_infonce_gradient")
@@ -118,7 +122,7 @@ def test_symmetric_infonce_gradient_matches_finite_differences(pairs, tau):
     )
 
 
-@given(testing.labelled_batches(), testing.temperatures())
+@given(LABELLED_BATCHES, testing.temperatures())
 def test_supervised_infonce_gradient_matches_finite_differences(batch, tau):
     args, eps = (*batch, tau), fd_eps(tau)
     fn = twin("supervised_infonce_gradient")
@@ -152,13 +156,13 @@ def test_infonce_gradient_is_tangent_and_homogeneous(data, tau, scale):
     testing.check_scale_invariant(INFONCE, *data, tau, argnums=1)
 
 
-@given(testing.embedding_pairs(batch=True), testing.temperatures(), SCALES)
+@given(PAIR_BATCHES, testing.temperatures(), SCALES)
 def test_symmetric_infonce_gradient_is_tangent_and_homogeneous(pairs, tau, scale):
     fn = twin("symmetric_infonce_gradient")
     check_scale_identities(SYMMETRIC, (*pairs, tau), (0, 1), fn, scale)
 
 
-@given(testing.labelled_batches(), testing.temperatures(), SCALES)
+@given(LABELLED_BATCHES, testing.temperatures(), SCALES)
 def test_supervised_infonce_gradient_is_tangent_and_homogeneous(batch, tau, scale):
     fn = twin("supervised_infonce_gradient")
     with standard_promotion():
@@ -186,7 +190,7 @@ def test_gd_norm_step_on_infonce_steps(data, tau, eta):
     assert_gd_step_laws(z, np.asarray(GRAD_INFONCE(*data, tau)), eta)
 
 
-@given(testing.embedding_pairs(batch=True), testing.temperatures(), LEARNING_RATES)
+@given(PAIR_BATCHES, testing.temperatures(), LEARNING_RATES)
 def test_gd_norm_step_on_symmetric_infonce_steps(pairs, tau, eta):
     for x, g in zip(pairs, GRAD_SYMMETRIC(*pairs, tau), strict=True):
         assert_gd_step_laws(x, np.asarray(g), eta)

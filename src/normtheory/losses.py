@@ -62,5 +62,6 @@ def supervised_infonce(z: jax.Array, labels: jax.Array, tau: float) -> jax.Array
     positives = (labels[:, None] == labels[None, :]) & mask
     logits = jnp.where(mask, cosine_matrix(z, z) / tau, -jnp.inf)
     log_probs = jax.nn.log_softmax(logits, axis=1)
-    per_anchor = -jnp.sum(jnp.where(positives, log_probs, 0.0), axis=1) / jnp.sum(positives, 1)
+    count = jnp.sum(positives, axis=1).astype(log_probs.dtype)
+    per_anchor = -jnp.sum(jnp.where(positives, log_probs, 0.0), axis=1) / count
     return jnp.mean(per_anchor)

@@ -170,7 +170,7 @@ def supervised_gradient_fn(z: jax.Array, labels: jax.Array, tau: jax.Array) -> j
     n = z.shape[0]
     mask = ~jnp.eye(n, dtype=bool)
     positives = (labels[:, None] == labels[None, :]) & mask
-    targets = positives / jnp.sum(positives, axis=1, keepdims=True)
+    targets = positives.astype(z.dtype) / jnp.sum(positives, axis=1, keepdims=True).astype(z.dtype)
     logits = jnp.where(mask, _cosines(z, z) / tau, -jnp.inf)
     dF = _twins()["supervised"](jax.nn.softmax(logits, axis=1), targets, tau, n)
     return chain_through_cosines(z, z[None], dF + dF.T)
