@@ -60,7 +60,7 @@ def test_momentum_equilibrium_and_angle_are_the_recurrence_limit(el, G2, alpha):
     eta, lam = el
     params = {"eta": eta, "lam": lam, "G2": G2, "alpha": alpha}
     law = laws.get("momentum_decay_equilibrium")
-    n, m, cv = law.recurrence.iterate((1.0, 0.0, 0.0), params, _steps(eta, lam, 1 / (1 - alpha)))
+    n, _m, cv = law.recurrence.iterate((1.0, 0.0, 0.0), params, _steps(eta, lam, 1 / (1 - alpha)))
     n, cv = float(n), float(cv)
     np.testing.assert_allclose(n**2, float(law(**params)), rtol=1e-9)
     # Angle between consecutive iterates from the state: z.z' = n - eta (alpha z.v + lam n).
@@ -78,7 +78,7 @@ def test_adamw_equilibrium_and_angle_are_the_recurrence_limit(el, C, b1):
     eta, lam = el
     params = {"eta": eta, "lam": lam, "C": C, "b1": b1}
     law = laws.get("adamw_equilibrium")
-    n, q, cm = law.recurrence.iterate((1.0, 0.0, 0.0), params, _steps(eta, lam, 1 / (1 - b1)))
+    n, _q, cm = law.recurrence.iterate((1.0, 0.0, 0.0), params, _steps(eta, lam, 1 / (1 - b1)))
     n, cm = float(n), float(cm)
     np.testing.assert_allclose(n, float(law(**params)), rtol=1e-9)
     cos_theta = ((1 - eta * lam) * n - eta * b1 * cm) / n

@@ -31,13 +31,15 @@ def test_every_theory_item_with_a_closed_form_has_a_law():
         ("sgd_decay_equilibrium", {"eta": 0.1, "lam": 1e-3, "G2": -1.0}, "G2"),
         ("sgd_decay_equilibrium", {"eta": 0.1, "lam": 1e-3, "G2": math.nan}, "G2"),
         ("sparse_decay_equilibrium", {"eta": 0.1, "lam": 1e-3, "G2": 1.0, "p": 1.5}, "p"),
-        ("momentum_decay_equilibrium", {"eta": 0.1, "lam": 1e-3, "G2": 1.0, "alpha": 1.0},
-         "alpha"),
+        ("momentum_decay_equilibrium", {"eta": 0.1, "lam": 1e-3, "G2": 1.0, "alpha": 1.0}, "alpha"),
         ("adamw_equilibrium", {"eta": 1e-3, "lam": 0.1, "C": 64, "b1": -0.1}, "b1"),
         ("gd_norm_step", {"N": 0.0, "eta": 0.1, "G2": 1.0}, "N"),
         ("cosine_gradient_norm", {"c": 1.5, "N": 1.0}, "c"),
-        ("infonce_gradient",
-         {"z": np.ones(3), "candidates": np.eye(3), "targets": np.eye(3)[0], "tau": 0.0}, "tau"),
+        (
+            "infonce_gradient",
+            {"z": np.ones(3), "candidates": np.eye(3), "targets": np.eye(3)[0], "tau": 0.0},
+            "tau",
+        ),
     ],
 )
 def test_bad_argument_raises_value_error_naming_it(name, kwargs, bad):

@@ -44,9 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for DERIVATIONS.md and laws.tex (default: ./derivations)",
     )
     derive.add_argument("--list", action="store_true", help="list the law names and exit")
-    derive.add_argument(
-        "--no-write", action="store_true", help="check only; write no files"
-    )
+    derive.add_argument("--no-write", action="store_true", help="check only; write no files")
     return parser
 
 

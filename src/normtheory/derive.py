@@ -83,8 +83,7 @@ def _markdown(derivations: list[Derivation]) -> str:
     failed = [d.law.name for d in derivations if not d.ok]
     lines.append(
         f"**Status:** {len(derivations) - len(failed)} of {len(derivations)} laws pass "
-        "all their symbolic checks."
-        + (f" Failing: {', '.join(failed)}." if failed else "")
+        "all their symbolic checks." + (f" Failing: {', '.join(failed)}." if failed else "")
     )
     lines.append("")
     current_item = None
@@ -104,7 +103,9 @@ def _markdown(derivations: list[Derivation]) -> str:
             f"- Assumptions: {law.assumptions}",
             f"- Reference: {law.reference}",
         ]
-        bounds = [f"`{p}` {b.describe()}" for p, b in law.bounds.items() if b.describe() != "finite"]
+        bounds = [
+            f"`{p}` {b.describe()}" for p, b in law.bounds.items() if b.describe() != "finite"
+        ]
         bounds += [r.message for r in law.relations]
         if bounds:
             lines.append(f"- Valid arguments: {'; '.join(bounds)}.")
@@ -140,9 +141,25 @@ def write_outputs(derivations: list[Derivation], out_dir: Path) -> list[Path]:
     """Write DERIVATIONS.md and laws.tex into `out_dir`; return the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "DERIVATIONS.md", out_dir / "laws.tex"]
-    for path, text in zip(paths, (_markdown(derivations), _tex(derivations))):
+    for path, text in zip(paths, (_markdown(derivations), _tex(derivations)), strict=True):
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     return paths
 
+
+def run_script(names: list[str]) -> int:
+    """Body of a derivations/ script: derive `names`, print equations and checks.
+
+    Returns the exit status: 0 when every check reduces to 0, 1 otherwise.
+    """
+    status = 0
+    for result in derive(names):
+        law = result.law
+        verdict = "ok" if result.ok else "FAILED"
+        print(f"[{verdict}] {law.name} (THEORY.md item {law.item}): {law.title}")
+        print(f"    {law.latex()}")
+        for check, residual in result.results:
+            print(f"    check {check.name}: residual {residual}")
+        status |= 0 if result.ok else 1
+    return status

@@ -16,9 +16,8 @@ from collections.abc import Callable, Mapping
 
 import sympy as sp
 
-from normtheory.laws._symbols import GRAM_LATEX
-
 from normtheory.laws._law import resolve_ranges
+from normtheory.laws._symbols import GRAM_LATEX
 
 d = sp.Symbol("d", integer=True, positive=True)
 _i = sp.Symbol("i", integer=True, positive=True)  # summation dummy over components
@@ -94,6 +93,4 @@ class GramBasis:
     def norm_squared(self, coeffs: Mapping[str, sp.Expr]) -> sp.Expr:
         """||sum_b coeff_b b||^2 in Gram symbols."""
         names = list(coeffs)
-        return sp.Add(
-            *(coeffs[a] * coeffs[b] * self.gram[(a, b)] for a in names for b in names)
-        )
+        return sp.Add(*(coeffs[a] * coeffs[b] * self.gram[(a, b)] for a in names for b in names))

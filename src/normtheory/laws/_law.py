@@ -144,7 +144,7 @@ def resolve_ranges(expr: sp.Expr) -> sp.Expr:
 
 def _collapse_delta_sum(total: sp.Sum) -> sp.Expr:
     """sum_i f(i) delta(a, i) = f(a) for an in-range index a (sums SymPy leaves unevaluated)."""
-    (var, _, _), = total.limits
+    ((var, _, _),) = total.limits
     terms = sp.Add.make_args(sp.expand(total.function))
     collapsed = []
     for term in terms:
@@ -186,7 +186,10 @@ class ScalarRecurrence:
 
     def fixed_point_residual(self, point: Mapping[sp.Symbol, sp.Expr]) -> tuple[sp.Expr, ...]:
         """update(x*) - x*, for closed-form checks."""
-        return tuple(u.xreplace(point) - x.xreplace(point) for x, u in zip(self.state, self.update))
+        return tuple(
+            u.xreplace(point) - x.xreplace(point)
+            for x, u in zip(self.state, self.update, strict=True)
+        )
 
 
 @dataclasses.dataclass(frozen=True)

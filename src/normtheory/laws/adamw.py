@@ -79,10 +79,15 @@ def adamw_equilibrium() -> Law:
         checks=(
             *(
                 Check(f"fixed point: {x} stationary", r)
-                for x, r in zip(rec.state, rec.fixed_point_residual(point))
+                for x, r in zip(rec.state, rec.fixed_point_residual(point), strict=True)
             ),
-            Check("leading order eta C / (2 lam)", rhs - leading,
-                  kind="leading_order", small=s.eta, order=2),
+            Check(
+                "leading order eta C / (2 lam)",
+                rhs - leading,
+                kind="leading_order",
+                small=s.eta,
+                order=2,
+            ),
         ),
         bounds={"b1": MOMENTUM},
         relations=(CONTRACTS,),
@@ -108,8 +113,13 @@ def adamw_angle() -> Law:
         assumptions="As adamw_equilibrium; angle between consecutive weights at the fixed point.",
         reference=REFERENCE,
         checks=(
-            Check("leading order sqrt(2 eta lam (1 - b1)/(1 + b1))", rhs - leading,
-                  kind="leading_order", small=s.eta, order=1),
+            Check(
+                "leading order sqrt(2 eta lam (1 - b1)/(1 + b1))",
+                rhs - leading,
+                kind="leading_order",
+                small=s.eta,
+                order=1,
+            ),
         ),
         bounds={"b1": MOMENTUM},
         relations=(CONTRACTS,),

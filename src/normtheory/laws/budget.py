@@ -84,8 +84,10 @@ def norm_budget() -> Law:
         reference=REFERENCE,
         checks=(
             Check("terms sum to |z'|^2 - |z|^2", change - total),
-            Check("SGD (k = -eta g tangent): drift vanishes",
-                  terms["drift"].xreplace({basis.gram[("z", "k")]: 0})),
+            Check(
+                "SGD (k = -eta g tangent): drift vanishes",
+                terms["drift"].xreplace({basis.gram[("z", "k")]: 0}),
+            ),
         ),
         fn=budget_fn,
     )
@@ -122,14 +124,21 @@ def drift_heat_equilibrium() -> Law:
         reference=REFERENCE,
         checks=(
             Check("root of N^4 - D N^2 - V^2/2", sp.expand(rhs**2 - s.D * rhs - s.V2 / 2)),
-            Check("the recurrence loses r n per step to decay, r = eta lam (2 - eta lam)",
-                  sp.expand(stationary - (-s.eta * s.lam * (2 - s.eta * s.lam) * n**2
-                                          + s.delta * n + s.h))),
-            Check("with D = delta/r, V^2 = 2h/r the law is a fixed point of the recurrence",
-                  sp.expand(-r * rhs.xreplace(in_r) ** 2 + s.delta * rhs.xreplace(in_r) + s.h)),
-            Check("no drift, SGD heat h = eta^2 G^2: the SGD + L2 equilibrium",
-                  (rhs.xreplace(scales) ** 2).xreplace({s.delta: 0, s.h: s.eta**2 * s.G2})
-                  - sgd_decay_equilibrium().rhs),
+            Check(
+                "the recurrence loses r n per step to decay, r = eta lam (2 - eta lam)",
+                sp.expand(
+                    stationary - (-s.eta * s.lam * (2 - s.eta * s.lam) * n**2 + s.delta * n + s.h)
+                ),
+            ),
+            Check(
+                "with D = delta/r, V^2 = 2h/r the law is a fixed point of the recurrence",
+                sp.expand(-r * rhs.xreplace(in_r) ** 2 + s.delta * rhs.xreplace(in_r) + s.h),
+            ),
+            Check(
+                "no drift, SGD heat h = eta^2 G^2: the SGD + L2 equilibrium",
+                (rhs.xreplace(scales) ** 2).xreplace({s.delta: 0, s.h: s.eta**2 * s.G2})
+                - sgd_decay_equilibrium().rhs,
+            ),
         ),
         relations=(),
         recurrence=rec,
@@ -148,8 +157,15 @@ def drift_scale() -> Law:
         exact=True,
         assumptions="delta: mean drift 2 (1 - eta lam) z.k per step at equilibrium.",
         reference=REFERENCE,
-        checks=(Check("leading order delta / (2 eta lam)", rhs * s.eta - s.delta / (2 * s.lam),
-                      kind="leading_order", small=s.eta, order=1),),
+        checks=(
+            Check(
+                "leading order delta / (2 eta lam)",
+                rhs * s.eta - s.delta / (2 * s.lam),
+                kind="leading_order",
+                small=s.eta,
+                order=1,
+            ),
+        ),
         relations=(CONTRACTS,),
     )
 
@@ -164,11 +180,16 @@ def heat_scale() -> Law:
         rhs=rhs,
         params=(s.h, s.eta, s.lam),
         exact=True,
-        assumptions="h: N^2 times the mean heat |k|^2 per step at equilibrium (eta^2 G^2 "
-        "for SGD).",
+        assumptions="h: N^2 times the mean heat |k|^2 per step at equilibrium (eta^2 G^2 for SGD).",
         reference=REFERENCE,
-        checks=(Check("SGD leading order eta G^2 / lam",
-                      rhs.xreplace({s.h: s.eta**2 * s.G2}) - s.eta * s.G2 / s.lam,
-                      kind="leading_order", small=s.eta, order=2),),
+        checks=(
+            Check(
+                "SGD leading order eta G^2 / lam",
+                rhs.xreplace({s.h: s.eta**2 * s.G2}) - s.eta * s.G2 / s.lam,
+                kind="leading_order",
+                small=s.eta,
+                order=2,
+            ),
+        ),
         relations=(CONTRACTS,),
     )

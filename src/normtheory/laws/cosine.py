@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import sympy as sp
 
 from normtheory.laws import _symbols as s
-from normtheory.laws._calculus import GramBasis, dot, gradient_component, l
+from normtheory.laws._calculus import GramBasis, dot, gradient_component
 from normtheory.laws._law import COSINE, Check, Law, lambdify_jax, scalar_law
 
 z = sp.IndexedBase("z")

@@ -37,7 +37,7 @@ def gd_gram() -> tuple[GramBasis, dict[sp.Symbol, sp.Expr]]:
     return basis, facts
 
 
-def step_norm_squared(decay: sp.Expr = sp.Integer(0)) -> tuple[sp.Expr, sp.Expr]:
+def step_norm_squared(decay: sp.Expr = sp.S.Zero) -> tuple[sp.Expr, sp.Expr]:
     """|z'|^2 for z' = (1 - eta decay) z - eta g: (Gram form, form after Euler/homogeneity)."""
     basis, facts = gd_gram()
     shrink = 1 - s.eta * decay

@@ -75,8 +75,12 @@ def symmetric_logit_gradient() -> sp.Expr:
     col_part = sp.Sum(sp.exp(C_idx[_k, _b] / s.tau), (_k, 1, B))
     i, j = sp.symbols("i jj", integer=True, positive=True)
     F = (
-        sp.Sum(-C_idx[i, i] / s.tau + sp.log(sp.Sum(sp.exp(C_idx[i, j] / s.tau), (j, 1, B))), (i, 1, B))
-        + sp.Sum(-C_idx[j, j] / s.tau + sp.log(sp.Sum(sp.exp(C_idx[i, j] / s.tau), (i, 1, B))), (j, 1, B))
+        sp.Sum(
+            -C_idx[i, i] / s.tau + sp.log(sp.Sum(sp.exp(C_idx[i, j] / s.tau), (j, 1, B))), (i, 1, B)
+        )
+        + sp.Sum(
+            -C_idx[j, j] / s.tau + sp.log(sp.Sum(sp.exp(C_idx[i, j] / s.tau), (i, 1, B))), (j, 1, B)
+        )
     ) / (2 * B)
     dF = resolve_ranges(sp.diff(F, C_idx[_a, _b]).doit())
     # SymPy names the inner dummies after the outer ones; normalize them to ours.
@@ -97,11 +101,14 @@ def symmetric_logit_gradient() -> sp.Expr:
 def supervised_logit_gradient() -> sp.Expr:
     """dF/dC_ab of the supervised multi-positive loss, in masked softmax P and target Y."""
     i, j = sp.symbols("i jj", integer=True, positive=True)
-    F = sp.Sum(
-        -sp.Sum(Y_idx[i, j] * C_idx[i, j], (j, 1, B)) / s.tau
-        + sp.log(sp.Sum(M_idx[i, j] * sp.exp(C_idx[i, j] / s.tau), (j, 1, B))),
-        (i, 1, B),
-    ) / B
+    F = (
+        sp.Sum(
+            -sp.Sum(Y_idx[i, j] * C_idx[i, j], (j, 1, B)) / s.tau
+            + sp.log(sp.Sum(M_idx[i, j] * sp.exp(C_idx[i, j] / s.tau), (j, 1, B))),
+            (i, 1, B),
+        )
+        / B
+    )
     dF = resolve_ranges(sp.diff(F, C_idx[_a, _b]).doit())
     partition = [e for e in dF.atoms(sp.Sum) if e.function.has(M_idx)]
     if len(partition) != 1:
@@ -192,9 +199,7 @@ def one_sided_gradient_expr() -> sp.Expr:
     return sp.Sum(term, (_k, 1, K))
 
 
-def _law(
-    name: str, title: str, lhs: str, rhs: sp.Expr, params, fn, assumptions: str
-) -> Law:
+def _law(name: str, title: str, lhs: str, rhs: sp.Expr, params, fn, assumptions: str) -> Law:
     basis, coeffs = cosine_gram()
     return Law(
         name=name,

@@ -67,7 +67,8 @@ def li_arora_scale() -> Law:
             Check(
                 "scale multiplies by (1 - eta lam) per step",
                 sp.powsimp(
-                    (1 - s.eta * s.lam) ** (s.t + 1) - (1 - s.eta * s.lam) * (1 - s.eta * s.lam) ** s.t
+                    (1 - s.eta * s.lam) ** (s.t + 1)
+                    - (1 - s.eta * s.lam) * (1 - s.eta * s.lam) ** s.t
                 ),
             ),
         ),

@@ -49,7 +49,7 @@ def _positive_root(equation: sp.Expr, unknown: sp.Symbol) -> sp.Expr:
 
 
 @functools.cache
-def sgd_decay_recurrence(rate: sp.Expr = sp.Integer(1)) -> ScalarRecurrence:
+def sgd_decay_recurrence(rate: sp.Expr = sp.S.One) -> ScalarRecurrence:
     """n' = (1 - eta lam)^2 n + rate * eta^2 G^2 / n (rate = p for sparse updates)."""
     _, squared = step_norm_squared(decay=s.lam)
     # The gradient term arrives with probability `rate`; the decay every step.
@@ -180,7 +180,7 @@ def momentum_decay_equilibrium() -> Law:
         checks=(
             *(
                 Check(f"fixed point: {x} stationary", r)
-                for x, r in zip(rec.state, rec.fixed_point_residual(point))
+                for x, r in zip(rec.state, rec.fixed_point_residual(point), strict=True)
             ),
             Check(
                 "leading order eta G^2 / (2 lam (1 - alpha))",
@@ -189,8 +189,10 @@ def momentum_decay_equilibrium() -> Law:
                 small=s.eta,
                 order=2,
             ),
-            Check("alpha = 0 gives the SGD + L2 equilibrium",
-                  rhs.xreplace({s.alpha: 0}) - sgd_decay_equilibrium().rhs),
+            Check(
+                "alpha = 0 gives the SGD + L2 equilibrium",
+                rhs.xreplace({s.alpha: 0}) - sgd_decay_equilibrium().rhs,
+            ),
         ),
         bounds={"alpha": MOMENTUM},
         relations=(CONTRACTS,),
@@ -198,8 +200,17 @@ def momentum_decay_equilibrium() -> Law:
     )
 
 
-def _angle_law(name: str, title: str, cos_theta: sp.Expr, leading: sp.Expr, params,
-               assumptions: str, checks=(), bounds=None, recurrence=None) -> Law:
+def _angle_law(
+    name: str,
+    title: str,
+    cos_theta: sp.Expr,
+    leading: sp.Expr,
+    params,
+    assumptions: str,
+    checks=(),
+    bounds=None,
+    recurrence=None,
+) -> Law:
     rhs = sp.acos(sp.simplify(cos_theta))
     return scalar_law(
         name=name,
@@ -213,8 +224,13 @@ def _angle_law(name: str, title: str, cos_theta: sp.Expr, leading: sp.Expr, para
         reference=REFERENCE,
         checks=(
             *checks,
-            Check(f"leading order {sp.sstr(leading)}", rhs - leading,
-                  kind="leading_order", small=s.eta, order=1),
+            Check(
+                f"leading order {sp.sstr(leading)}",
+                rhs - leading,
+                kind="leading_order",
+                small=s.eta,
+                order=1,
+            ),
         ),
         bounds=bounds,
         relations=(CONTRACTS,),
@@ -242,14 +258,18 @@ def momentum_decay_angle() -> Law:
     cos_theta = sp.simplify(zz_next / point[n])
     return _angle_law(
         "momentum_decay_angle",
-        "heavy-ball + L2 angle per step: acos(1 - eta lam / (1 + alpha)) ~= sqrt(2 eta lam / (1 + alpha))",
+        "heavy-ball + L2 angle: acos(1 - eta lam/(1 + alpha)) ~= sqrt(2 eta lam/(1 + alpha))",
         cos_theta,
         sp.sqrt(2 * s.eta * s.lam / (1 + s.alpha)),
         (s.eta, s.lam, s.alpha),
         "Heavy-ball momentum with coupled L2 decay at the fixed point of the momentum "
         "recurrence (see momentum_decay_equilibrium).",
-        checks=(Check("cos(theta) = 1 - eta lam / (1 + alpha)",
-                      cos_theta - (1 - s.eta * s.lam / (1 + s.alpha))),),
+        checks=(
+            Check(
+                "cos(theta) = 1 - eta lam / (1 + alpha)",
+                cos_theta - (1 - s.eta * s.lam / (1 + s.alpha)),
+            ),
+        ),
         bounds={"alpha": MOMENTUM},
         recurrence=rec,
     )
