@@ -6,8 +6,14 @@ Both set deadline=None because the first example of a test pays for JIT compilat
 
 import os
 
-import jax
-from hypothesis import HealthCheck, settings
+# Tests compile many small programs and run each briefly: trade XLA's optimisation of
+# the compiled code for compile time (a user's runs keep the default flags).
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_llvm_disable_expensive_passes=true --xla_backend_optimization_level=0"
+)
+
+import jax  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_dtype_promotion", "strict")

@@ -13,9 +13,13 @@ DESCRIPTION = """\
 normtheory: why the norms of scale-invariant contrastive embeddings carry meaning.
 
 Subcommands:
-  derive   derive every law of THEORY.md in SymPy, check each derivation
-           symbolically (exact residuals must reduce to 0), and write the
-           equations as LaTeX (laws.tex) and Markdown (DERIVATIONS.md).
+  derive    derive every law of THEORY.md in SymPy, check each derivation
+            symbolically (exact residuals must reduce to 0), and write the
+            equations as LaTeX (laws.tex) and Markdown (DERIVATIONS.md).
+  simulate  train a toy InfoNCE model (a named experiment, fields changed with
+            --set key=value) for several seeds and hyper-parameter grid points
+            in one vmapped jit, tracing norms and the exact norm budget; results
+            are cached in results/ (or $NORMTHEORY_CACHE).
 """
 
 
@@ -45,7 +49,89 @@ def _parser() -> argparse.ArgumentParser:
     )
     derive.add_argument("--list", action="store_true", help="list the law names and exit")
     derive.add_argument("--no-write", action="store_true", help="check only; write no files")
+
+    sim = sub.add_parser(
+        "simulate",
+        help="run a named experiment; trace norms and the norm budget; cache the result",
+        description="Run a named experiment (see --list) for --seeds seeds and every point "
+        "of --grid, vmapped in one jit; print a summary and where the arrays went.",
+    )
+    sim.add_argument("experiment", nargs="?", help="experiment name (see --list)")
+    sim.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a config field, e.g. --set lr=0.1 (repeatable)",
+    )
+    sim.add_argument("--seeds", type=int, default=1, help="number of seeds (default 1)")
+    sim.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2,...",
+        help="sweep a hyper-parameter (lr, weight_decay, tau, momentum, b1, b2, view_noise)",
+    )
+    sim.add_argument("--no-budget", action="store_true", help="trace norms only (faster)")
+    sim.add_argument("--no-cache", action="store_true", help="always recompute; save nothing")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.add_argument("--list", action="store_true", help="list the experiments and exit")
     return parser
+
+
+def _parse_grid(items: list[str]) -> dict[str, list[float]]:
+    from normtheory.config import ConfigError
+
+    grid: dict[str, list[float]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        try:
+            grid[name.strip()] = [float(v) for v in values.split(",") if v.strip()]
+        except ValueError:
+            raise ConfigError(f"--grid {item!r}: values must be numbers") from None
+        if not sep or not grid[name.strip()]:
+            raise ConfigError(f"--grid {item!r}: expected NAME=V1,V2,...")
+    return grid
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import jax
+    import numpy as np
+
+    from normtheory.config import ConfigError, override
+    from normtheory.experiments import EXPERIMENTS, get_experiment
+    from normtheory.runs import run
+
+    if args.list or not args.experiment:
+        for name, (_, text) in EXPERIMENTS.items():
+            print(f"{name:22s} {text}")
+        return 0 if args.list else 2
+    try:
+        config = override(get_experiment(args.experiment), args.assignments)
+        grid = _parse_grid(args.grid)
+        if config.dtype == "float64":
+            jax.config.update("jax_enable_x64", True)
+        print(f"simulating {args.experiment} ({config.dtype}) with {args.seeds} seed(s)")
+        traj, path, cached = run(
+            config,
+            args.seeds,
+            grid or None,
+            trace_budget=not args.no_budget,
+            use_cache=not args.no_cache,
+            progress=not args.quiet,
+        )
+    except (ConfigError, FloatingPointError) as error:
+        print(f"normtheory simulate: {error}", file=sys.stderr)
+        return 2
+    norms = traj.norm[..., -1, :]
+    print(
+        f"final norm: mean {np.mean(norms):.4g}, min {np.min(norms):.4g}, max {np.max(norms):.4g}"
+        f"; final loss {np.mean(traj.loss[..., -1]):.4g}"
+    )
+    if path is not None:
+        print(f"{'loaded from cache' if cached else 'wrote'} {path} (+ .json sidecar)")
+    return 0
 
 
 def _derive(args: argparse.Namespace) -> int:
@@ -87,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "derive":
         return _derive(args)
+    if args.command == "simulate":
+        return _simulate(args)
     raise AssertionError(f"unhandled command {args.command}")
 
 

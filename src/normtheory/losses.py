@@ -10,14 +10,19 @@ All losses are scale-invariant in every embedding: they see only directions.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
 __all__ = [
+    "alignment",
+    "batch_infonce",
     "cosine_matrix",
     "infonce",
     "supervised_infonce",
     "symmetric_infonce",
+    "uniformity",
 ]
 
 
@@ -65,3 +70,23 @@ def supervised_infonce(z: jax.Array, labels: jax.Array, tau: float) -> jax.Array
     count = jnp.sum(positives, axis=1).astype(log_probs.dtype)
     per_anchor = -jnp.sum(jnp.where(positives, log_probs, 0.0), axis=1) / count
     return jnp.mean(per_anchor)
+
+
+def batch_infonce(z: jax.Array, w: jax.Array, tau: float) -> jax.Array:
+    """One-sided in-batch InfoNCE: anchor z_a, positive w_a, candidates all w_b; mean over a."""
+    logits = cosine_matrix(z, w) / tau
+    return jnp.mean(jax.nn.logsumexp(logits, axis=1) - jnp.diagonal(logits))
+
+
+def alignment(z: jax.Array, w: jax.Array) -> jax.Array:
+    """Mean squared distance of matched unit vectors (Wang and Isola, ICML 2020)."""
+    return jnp.mean(jnp.sum((_normalize(z) - _normalize(w)) ** 2, axis=-1))
+
+
+def uniformity(z: jax.Array, t: float = 2.0) -> jax.Array:
+    """log mean_{a != b} exp(-t |u_a - u_b|^2) over a batch (Wang and Isola, ICML 2020)."""
+    u = _normalize(z)
+    n = u.shape[0]
+    sq = jnp.maximum(2.0 - 2.0 * (u @ u.T), 0.0)
+    off = ~jnp.eye(n, dtype=bool)
+    return jax.nn.logsumexp(jnp.where(off, -t * sq, -jnp.inf)) - math.log(n * (n - 1))

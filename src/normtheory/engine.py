@@ -1,0 +1,308 @@
+"""The simulation engine: train under jit with lax.scan, trace the exact norm budget.
+
+`simulate(config, seeds, grid)` runs `config.steps` optimizer steps for every seed and
+every grid point at once (one vmapped jit), `config.chunk` steps per call so a progress
+bar can advance between calls. Every `config.stride` steps it records, for each tracked
+item, the norm at the end of the window and the window sums of the tangential gradient
+energy G^2 = N^2 |grad_z|^2 and of the three budget terms of THEORY.md item 12,
+
+    N'^2 - N^2 = decay + drift + heat    (exact per step, see normtheory.laws.budget),
+
+so that norm[w]^2 - norm[w-1]^2 equals the window's decay + drift + heat up to rounding.
+For the free table the remainder is zero by construction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from normtheory import losses
+from normtheory.config import HYPERPARAMETERS, ConfigError, SimConfig
+from normtheory.data.frequency import direction_views, zipf_probabilities
+from normtheory.laws.budget import budget_fn
+from normtheory.optim import make_optimizer
+
+TRACE_FIELDS = ("norm", "g2", "heat", "drift", "decay")
+SCALAR_FIELDS = ("loss", "alignment", "uniformity")
+
+
+class _State(NamedTuple):
+    params: Any
+    opt_state: Any
+    key: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Trajectory:
+    """Recorded arrays of a run. Leading axes: `grid` points (if any), then seeds.
+
+    norm (..., W, I): norm of each tracked item at the end of each window of `stride`
+    steps; norm0 (..., I): initial norms; g2, heat, drift, decay (..., W, I): window sums;
+    loss (..., W): mean loss over the window; alignment, uniformity (..., W): at the
+    window's last step; step (W,): step count at each window end; items (I,): tracked
+    item ids; rate (I,): probability that the item is in a batch (1 - (1 - p_i)^B).
+    """
+
+    config: SimConfig
+    grid: dict[str, np.ndarray]
+    step: np.ndarray
+    items: np.ndarray
+    rate: np.ndarray
+    norm0: np.ndarray
+    norm: np.ndarray
+    g2: np.ndarray
+    heat: np.ndarray
+    drift: np.ndarray
+    decay: np.ndarray
+    loss: np.ndarray
+    alignment: np.ndarray
+    uniformity: np.ndarray
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """All arrays by name (for saving); grid values as grid_<name>."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out.pop("config")
+        grid = out.pop("grid")
+        out.update({f"grid_{k}": v for k, v in grid.items()})
+        return out
+
+
+def tracked_items(config: SimConfig) -> np.ndarray:
+    """Ids of the traced items: all, or `tracked` ranks spaced geometrically over 1..V.
+
+    Item ids are Zipf ranks (0 is the most frequent), so a geometric spacing covers the
+    frequency range evenly in log p.
+    """
+    if config.tracked in (0, config.num_items):
+        return np.arange(config.num_items)
+    ranks = np.unique(np.geomspace(1, config.num_items, 4 * config.tracked).astype(int) - 1)
+    picks = np.linspace(0, len(ranks) - 1, min(config.tracked, len(ranks))).round().astype(int)
+    chosen = np.unique(ranks[picks])
+    if len(chosen) < config.tracked:  # fill with the next untracked ranks
+        rest = np.setdiff1d(np.arange(config.num_items), chosen)[: config.tracked - len(chosen)]
+        chosen = np.sort(np.concatenate([chosen, rest]))
+    return chosen
+
+
+def _dtype(config: SimConfig) -> jnp.dtype:
+    if config.dtype == "float64" and not jax.config.jax_enable_x64:
+        raise ConfigError(
+            "dtype='float64' needs 64-bit JAX: set JAX_ENABLE_X64=1 or call "
+            "jax.config.update('jax_enable_x64', True) before simulating"
+        )
+    return jnp.dtype(config.dtype)
+
+
+def _loss_fn(config: SimConfig) -> Callable[..., jax.Array]:
+    pair_loss = losses.symmetric_infonce if config.loss == "symmetric" else losses.batch_infonce
+
+    def loss(params, ids, positives, tau):
+        return pair_loss(params["table"][ids], positives, tau)
+
+    return loss
+
+
+def _cdf_sampler(probs: jax.Array) -> Callable[[jax.Array, int], jax.Array]:
+    """Inverse-CDF sampling: O(B log V) per batch, independent of V otherwise."""
+    cdf = jnp.cumsum(probs)
+
+    def sample(key: jax.Array, batch: int) -> jax.Array:
+        u = jax.random.uniform(key, (batch,), dtype=cdf.dtype) * cdf[-1]
+        return jnp.minimum(jnp.searchsorted(cdf, u, side="right"), probs.shape[0] - 1)
+
+    return sample
+
+
+def _build(config: SimConfig, trace_budget: bool = True):
+    """(init(key, hp) -> state, run_windows(state, hp, n) -> (state, records))."""
+    dtype = _dtype(config)
+    probs = zipf_probabilities(config.num_items, config.zipf).astype(dtype)
+    sample = _cdf_sampler(probs)
+    items = jnp.asarray(tracked_items(config))
+    loss_fn = jax.value_and_grad(_loss_fn(config))
+    eta_lam_of = _eta_lam(config)
+
+    def init(key: jax.Array, hp: Mapping[str, jax.Array]) -> _State:
+        key, k_init = jax.random.split(key)
+        table = jax.random.normal(k_init, (config.num_items, config.dim), dtype=dtype)
+        params = {"table": table * (config.init_scale / np.sqrt(config.dim)).astype(dtype)}
+        return _State(params, make_optimizer(config, hp).init(params), key)
+
+    def step(state: _State, hp: Mapping[str, jax.Array]):
+        key, k_ids, k_view = jax.random.split(state.key, 3)
+        ids = sample(k_ids, config.batch)
+        anchors = jax.lax.stop_gradient(state.params["table"][ids])
+        positives = direction_views(k_view, anchors, hp["view_noise"])
+        loss, grads = loss_fn(state.params, ids, positives, hp["tau"])
+        # optax mixes int32 step counts with floats (Adam's bias correction).
+        with jax.numpy_dtype_promotion("standard"):
+            updates, opt_state = make_optimizer(config, hp).update(
+                grads, state.opt_state, state.params
+            )
+        params = optax.apply_updates(state.params, updates)
+        z0, z1, g = (t["table"][items] for t in (state.params, params, grads))
+        zz = jnp.sum(z0 * z0, axis=-1)
+        traced = {"g2": zz * jnp.sum(g * g, axis=-1)}
+        if trace_budget:
+            traced.update(budget_fn(z0, z1, eta_lam_of(hp)))
+        last = {
+            "loss": loss,
+            "alignment": losses.alignment(anchors, positives),
+            "uniformity": losses.uniformity(anchors),
+        }
+        return _State(params, opt_state, key), traced, last
+
+    def window(state: _State, hp: Mapping[str, jax.Array]):
+        def body(carry, _):
+            state, sums, loss_sum = carry
+            state, traced, last = step(state, hp)
+            sums = jax.tree.map(jnp.add, sums, traced)
+            return (state, sums, loss_sum + last["loss"]), last
+
+        zeros = {k: jnp.zeros(items.shape, dtype) for k in TRACE_FIELDS[1:]}
+        if not trace_budget:
+            zeros = {"g2": zeros["g2"]}
+        (state, sums, loss_sum), lasts = jax.lax.scan(
+            body, (state, zeros, jnp.zeros((), dtype)), None, length=config.stride
+        )
+        record = dict(sums)
+        record["norm"] = jnp.linalg.norm(state.params["table"][items], axis=-1)
+        record["loss"] = loss_sum / config.stride
+        record["alignment"] = lasts["alignment"][-1]
+        record["uniformity"] = lasts["uniformity"][-1]
+        return state, record
+
+    def run_windows(state: _State, hp: Mapping[str, jax.Array], n_windows: int):
+        return jax.lax.scan(lambda s, _: window(s, hp), state, None, length=n_windows)
+
+    return init, run_windows, items, probs
+
+
+def _static_part(config: SimConfig) -> SimConfig:
+    """The config with every traced number reset: equal for runs that share compiled code."""
+    defaults = SimConfig()
+    traced = {h: getattr(defaults, h) for h in HYPERPARAMETERS}
+    return dataclasses.replace(config, seed=0, record_divergence=False, **traced)
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(static: SimConfig, trace_budget: bool):
+    """Jitted, vmapped (init, runner) for a static config; reused across `simulate` calls."""
+    init, run_windows, items, probs = _build(static, trace_budget)
+    runner = jax.jit(jax.vmap(run_windows, in_axes=(0, 0, None)), static_argnums=2)
+    return jax.jit(jax.vmap(init)), runner, items, probs
+
+
+def _eta_lam(config: SimConfig) -> Callable[[Mapping[str, jax.Array]], jax.Array]:
+    """eta * lam of the step's explicit shrink (1 - eta lam) z.
+
+    Coupled L2 under SGD, heavy ball and Nesterov, and decoupled decay under AdamW, all
+    shrink z by lr * weight_decay in the step itself. Under Adam + L2 the decay passes
+    through the preconditioner, so there is no explicit shrink: it is counted as drift.
+    """
+    if config.optimizer == "adam":
+        return lambda hp: jnp.zeros((), hp["lr"].dtype)
+    return lambda hp: hp["lr"] * hp["weight_decay"]
+
+
+def _grid_points(config: SimConfig, grid: Mapping[str, Sequence[float]] | None):
+    grid = dict(grid or {})
+    for name in grid:
+        if name not in HYPERPARAMETERS:
+            raise ConfigError(
+                f"cannot sweep {name!r} inside one jit; sweepable: {', '.join(HYPERPARAMETERS)}"
+            )
+    names = list(grid)
+    points = list(itertools.product(*(grid[n] for n in names))) or [()]
+    for point in points:  # every grid point must be a valid config
+        config.replace(**dict(zip(names, point, strict=True)))
+    return names, points
+
+
+def simulate(
+    config: SimConfig,
+    seeds: int = 1,
+    grid: Mapping[str, Sequence[float]] | None = None,
+    *,
+    trace_budget: bool = True,
+    progress: bool = True,
+) -> Trajectory:
+    """Run `config` for `seeds` seeds (seed = config.seed + s) at every grid point.
+
+    All runs go through one vmapped jit; results have leading axes (grid points, seeds),
+    the grid axis only when `grid` is given. Raises FloatingPointError naming the step and
+    quantity if anything becomes non-finite, unless `config.record_divergence`.
+    """
+    config = config.validate()
+    if seeds < 1:
+        raise ConfigError(f"seeds={seeds} must be >= 1")
+    dtype = _dtype(config)
+    names, points = _grid_points(config, grid)
+    init, runner, items, probs = _compiled(_static_part(config), trace_budget)
+
+    hp_rows = []
+    for point in points:
+        values = {h: getattr(config, h) for h in HYPERPARAMETERS}
+        values.update(dict(zip(names, point, strict=True)))
+        hp_rows += [values] * seeds
+    hp = {h: jnp.asarray([row[h] for row in hp_rows], dtype=dtype) for h in HYPERPARAMETERS}
+    seed_ids = np.tile(np.arange(seeds) + config.seed, len(points))
+    keys = jax.vmap(jax.random.key)(jnp.asarray(seed_ids, dtype=jnp.uint32))
+
+    state = init(keys, hp)
+    norm0 = np.asarray(jnp.linalg.norm(state.params["table"][:, items], axis=-1))
+
+    per_chunk = config.chunk // config.stride
+    total = config.steps // config.stride
+    chunks, done = [], 0
+    bar = tqdm(total=config.steps, desc="simulate", unit="step", disable=not progress)
+    while done < total:
+        n = min(per_chunk, total - done)
+        state, records = runner(state, hp, n)
+        records = jax.tree.map(np.asarray, records)
+        if not config.record_divergence:
+            _check_finite(records, done, config.stride)
+        chunks.append(records)
+        done += n
+        bar.update(n * config.stride)
+    bar.close()
+
+    records = {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]}
+    lead = (len(points), seeds) if grid else (seeds,)
+
+    def shaped(x: np.ndarray) -> np.ndarray:
+        return x.reshape(lead + x.shape[1:])
+
+    empty = np.full(records["g2"].shape, np.nan, dtype=records["g2"].dtype)
+    p = np.asarray(probs)[np.asarray(items)]
+    return Trajectory(
+        config=config,
+        grid={n: np.asarray([pt[i] for pt in points]) for i, n in enumerate(names)},
+        step=np.arange(1, total + 1) * config.stride,
+        items=np.asarray(items),
+        rate=1 - (1 - p) ** config.batch,
+        norm0=shaped(norm0),
+        **{k: shaped(records.get(k, empty)) for k in TRACE_FIELDS + SCALAR_FIELDS},
+    )
+
+
+def _check_finite(records: Mapping[str, np.ndarray], windows_done: int, stride: int) -> None:
+    for name, values in records.items():
+        bad = ~np.isfinite(values)
+        if bad.any():
+            run, window = np.argwhere(bad)[0][:2]
+            step = (windows_done + window + 1) * stride
+            raise FloatingPointError(
+                f"non-finite {name} by step {step} (run {run} of the vmapped batch); "
+                "lower the learning rate, or set record_divergence=true to keep the run"
+            )

@@ -1,0 +1,263 @@
+"""The results cache: round trips, stable keys, deterministic sidecars, and refusing bad entries."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from normtheory import cache
+from normtheory.cache import CorruptCacheError
+
+
+@dataclass(frozen=True)
+class Optim:
+    lr: float
+    betas: tuple[float, float]
+
+
+CONFIG = {"n": 8, "tau": 0.1, "seeds": (0, 1, 2), "optim": Optim(lr=1e-3, betas=(0.9, 0.999))}
+
+
+def _arrays() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {
+        "norms": rng.standard_normal((5, 3)),
+        "steps": np.arange(7, dtype=np.int32),
+        "nan": np.array([np.nan, -0.0, np.inf]),
+    }
+
+
+def _meta() -> dict:
+    return {"config": CONFIG, "note": "toy run", "scores": (1.5, 2.5)}
+
+
+def _saved(tmp_path: Path) -> tuple[str, Path, Path]:
+    key = cache.config_key(CONFIG, "0.0-test")
+    npz = cache.save(tmp_path, key, _arrays(), _meta())
+    return key, npz, tmp_path / f"{key}.json"
+
+
+def test_round_trip_is_bitwise(tmp_path: Path) -> None:
+    key, npz, _ = _saved(tmp_path)
+    entry = cache.load(tmp_path, key, expected_config=CONFIG)
+    assert entry is not None and entry.from_cache and entry.path == npz
+    expected = _arrays()
+    assert entry.arrays.keys() == expected.keys()
+    for name, a in expected.items():
+        b = entry.arrays[name]
+        assert type(b) is np.ndarray and b.dtype == a.dtype and b.shape == a.shape
+        assert a.tobytes() == b.tobytes()
+    assert entry.meta["config"] == {
+        "n": 8,
+        "tau": 0.1,
+        "seeds": [0, 1, 2],
+        "optim": {"lr": 1e-3, "betas": [0.9, 0.999]},
+    }
+    assert entry.meta["note"] == "toy run" and entry.meta["scores"] == [1.5, 2.5]
+    assert entry.meta["arrays"]["steps"] == {"shape": [7], "dtype": "<i4"}
+    assert entry.meta["versions"]["numpy"] == np.__version__
+
+
+def test_config_key_is_stable_and_sensitive() -> None:
+    a = {"x": 1.0, "y": {"p": (1, 2), "q": "s"}}
+    b = {"y": {"q": "s", "p": [1, 2]}, "x": 1.0}
+    key = cache.config_key(a, "1")
+    assert key == cache.config_key(b, "1")
+    assert len(key) == 16 and int(key, 16) >= 0
+    assert key != cache.config_key({**a, "x": 1.0000000000000002}, "1")
+    assert key != cache.config_key({**a, "x": 1}, "1")
+    assert key != cache.config_key(a, "2")
+    assert cache.config_key({"o": Optim(0.1, (0.9, 0.99))}, "1") == cache.config_key(
+        {"o": {"betas": [0.9, 0.99], "lr": 0.1}}, "1"
+    )
+
+
+def test_config_key_names_unserialisable_field() -> None:
+    with pytest.raises(TypeError, match=r"config\.y\.p\[1\]"):
+        cache.config_key({"y": {"p": [1, object()]}}, "1")
+    with pytest.raises(TypeError, match=r"config\.w"):
+        cache.config_key({"w": np.zeros(2)}, "1")
+
+
+def test_sidecar_bytes_identical_on_rerun(tmp_path: Path) -> None:
+    key, npz, sidecar = _saved(tmp_path)
+    first = (npz.read_bytes(), sidecar.read_bytes())
+    cache.save(tmp_path, key, _arrays(), _meta())
+    assert (npz.read_bytes(), sidecar.read_bytes()) == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([npz.name, sidecar.name])
+
+
+def test_cache_dir_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(cache.ENV_VAR, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert cache.cache_dir() == tmp_path / "results"
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "elsewhere"))
+    assert cache.cache_dir() == tmp_path / "elsewhere"
+
+
+def test_git_revision_never_raises() -> None:
+    rev = cache.git_revision()
+    assert rev is None or (isinstance(rev, str) and len(rev.removesuffix("-dirty")) >= 40)
+
+
+def test_git_revision_without_git(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(cache.subprocess, "run", no_git)
+    cache.git_revision.cache_clear()
+    try:
+        assert cache.git_revision() is None
+    finally:
+        monkeypatch.undo()
+        cache.git_revision.cache_clear()
+
+
+def test_missing_and_orphan(tmp_path: Path) -> None:
+    assert cache.load(tmp_path, "absent") is None
+    key, npz, sidecar = _saved(tmp_path)
+    sidecar.unlink()
+    assert cache.load(tmp_path, key) is None
+    assert not npz.exists()
+
+
+def _truncate(npz: Path, sidecar: Path) -> None:
+    data = npz.read_bytes()
+    npz.write_bytes(data[: len(data) // 2])
+
+
+def _flip_byte(npz: Path, sidecar: Path) -> None:
+    data = bytearray(npz.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    npz.write_bytes(bytes(data))
+
+
+def _garbage_sidecar(npz: Path, sidecar: Path) -> None:
+    sidecar.write_text('{"config": {"n": 8}, "arr')
+
+
+def _missing_array(npz: Path, sidecar: Path) -> None:
+    np.savez(npz, **{k: v for k, v in _arrays().items() if k != "steps"})
+    meta = json.loads(sidecar.read_text())
+    with npz.open("rb") as f:
+        meta["npz_sha256"] = cache._sha256(f)
+    sidecar.write_text(json.dumps(meta))
+
+
+def _missing_npz(npz: Path, sidecar: Path) -> None:
+    npz.unlink()
+
+
+@pytest.mark.parametrize(
+    ("damage", "which", "what"),
+    [
+        (_truncate, "npz", "checksum mismatch"),
+        (_flip_byte, "npz", "checksum mismatch"),
+        (_garbage_sidecar, "json", "unreadable sidecar"),
+        (_missing_array, "npz", r"missing array\(s\) \['steps'\]"),
+        (_missing_npz, "npz", "missing although its sidecar exists"),
+    ],
+)
+def test_corruption_is_reported(tmp_path: Path, damage, which: str, what: str) -> None:
+    key, npz, sidecar = _saved(tmp_path)
+    damage(npz, sidecar)
+    named = npz if which == "npz" else sidecar
+    with pytest.raises(CorruptCacheError, match=what) as info:
+        cache.load(tmp_path, key)
+    assert str(info.value).startswith(f"{named}: ")
+    assert isinstance(info.value, RuntimeError)
+
+
+def test_stale_config_is_refused(tmp_path: Path) -> None:
+    key, _, sidecar = _saved(tmp_path)
+    with pytest.raises(CorruptCacheError, match=str(sidecar)):
+        cache.load(tmp_path, key, expected_config={**CONFIG, "n": 9})
+
+
+def test_load_or_compute_recomputes_once_after_corruption(tmp_path: Path) -> None:
+    key, npz, sidecar = _saved(tmp_path)
+    _flip_byte(npz, sidecar)
+    calls: list[int] = []
+    logged: list[str] = []
+
+    def compute():
+        calls.append(1)
+        return _arrays(), _meta()
+
+    entry = cache.load_or_compute(tmp_path, key, compute, log=logged.append)
+    assert len(calls) == 1 and not entry.from_cache
+    assert len(logged) == 1 and str(npz) in logged[0] and "corrupt" in logged[0]
+    np.testing.assert_array_equal(entry.arrays["norms"], _arrays()["norms"])
+
+    again = cache.load_or_compute(tmp_path, key, compute, log=logged.append)
+    assert len(calls) == 1 and again.from_cache and len(logged) == 1
+    assert again.meta == entry.meta
+
+
+def test_load_or_compute_miss(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def compute():
+        calls.append(1)
+        return _arrays(), _meta()
+
+    entry = cache.load_or_compute(tmp_path / "new", "k1", compute, log=pytest.fail)
+    assert len(calls) == 1 and not entry.from_cache
+    assert cache.load(tmp_path / "new", "k1") is not None
+
+
+def test_crash_during_sidecar_write_leaves_no_valid_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_replace = os.replace
+
+    def crashing_replace(src, dst):
+        if str(dst).endswith(".json"):
+            raise OSError("simulated crash")
+        real_replace(src, dst)
+
+    key = cache.config_key(CONFIG, "0.0-test")
+    monkeypatch.setattr(os, "replace", crashing_replace)
+    with pytest.raises(OSError, match="simulated crash"):
+        cache.save(tmp_path, key, _arrays(), _meta())
+    monkeypatch.undo()
+    assert not (tmp_path / f"{key}.json").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert cache.load(tmp_path, key) is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_crash_while_overwriting_does_not_keep_old_sidecar(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, _, _ = _saved(tmp_path)
+    real_replace = os.replace
+
+    def crashing_replace(src, dst):
+        if str(dst).endswith(".json"):
+            raise OSError("simulated crash")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crashing_replace)
+    changed = {**_arrays(), "norms": np.zeros((5, 3))}
+    with pytest.raises(OSError, match="simulated crash"):
+        cache.save(tmp_path, key, changed, _meta())
+    monkeypatch.undo()
+    assert cache.load(tmp_path, key) is None
+
+
+def test_rejects_bad_inputs(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="invalid cache key"):
+        cache.save(tmp_path, "../escape", _arrays(), _meta())
+    with pytest.raises(ValueError, match="reserved"):
+        cache.save(tmp_path, "k", _arrays(), {**_meta(), "arrays": 1})
+    with pytest.raises(ValueError, match="config"):
+        cache.save(tmp_path, "k", _arrays(), {"note": "no config"})
+    with pytest.raises(ValueError, match="object dtype"):
+        cache.save(tmp_path, "k", {"o": np.array([None])}, _meta())
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,179 @@
+"""The simulation engine: exact budget closure, determinism, vmapping, errors, caching."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from normtheory.config import ConfigError, SimConfig, override
+from normtheory.engine import simulate, tracked_items
+from normtheory.runs import run
+
+TINY = SimConfig(
+    num_items=40, dim=8, batch=16, steps=60, stride=5, chunk=30, dtype="float64", lr=0.5
+)
+
+OPTIMIZERS = {
+    "sgd": {},
+    "sgd_l2": {"weight_decay": 0.02},
+    "momentum_l2": {"optimizer": "momentum", "lr": 0.1, "weight_decay": 0.02},
+    "nesterov": {"optimizer": "nesterov", "lr": 0.1},
+    "adam_l2": {"optimizer": "adam", "lr": 0.01, "weight_decay": 0.02},
+    "adamw": {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.1},
+}
+
+
+def _closure_error(traj):
+    n2 = np.concatenate([traj.norm0[..., None, :] ** 2, traj.norm**2], axis=-2)
+    change = np.diff(n2, axis=-2)
+    total = traj.heat + traj.drift + traj.decay
+    return np.max(np.abs(change - total) / n2[..., 1:, :])
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("loss", ["symmetric", "one_sided"])
+def test_budget_closes_to_float64_rounding(name, loss):
+    traj = simulate(TINY.replace(loss=loss, **OPTIMIZERS[name]), seeds=2, progress=False)
+    assert _closure_error(traj) < 1e-10
+    if name == "sgd":
+        # Plain SGD: steps are tangent, so there is no drift and norms never shrink.
+        assert np.max(np.abs(traj.drift)) < 1e-12 * np.max(traj.heat)
+        assert np.all(np.diff(traj.norm, axis=-2) >= -1e-12)
+    if name in ("momentum_l2", "adamw"):
+        assert np.max(np.abs(traj.drift)) > 1e-3 * np.max(traj.heat)  # first-order drift
+
+
+def test_rerun_is_bit_identical():
+    a = simulate(TINY, seeds=2, progress=False)
+    b = simulate(TINY, seeds=2, progress=False)
+    for name, value in a.arrays().items():
+        np.testing.assert_array_equal(value, b.arrays()[name], err_msg=name)
+
+
+def test_vmapped_seeds_equal_separate_runs():
+    seeds = 32
+    config = TINY.replace(steps=20, chunk=20, num_items=20)
+    batched = simulate(config, seeds=seeds, progress=False)
+    for s in range(seeds):
+        alone = simulate(config.replace(seed=s), seeds=1, progress=False)
+        for name in ("norm", "g2", "heat", "drift", "decay", "loss"):
+            np.testing.assert_allclose(
+                getattr(batched, name)[s],
+                getattr(alone, name)[0],
+                rtol=1e-12,
+                atol=1e-14,
+                err_msg=f"seed {s}, {name}",
+            )
+
+
+def test_grid_points_equal_separate_runs():
+    grid = {"lr": [0.1, 0.5], "tau": [0.2, 1.0]}
+    swept = simulate(TINY, seeds=2, grid=grid, progress=False)
+    assert swept.norm.shape[:2] == (4, 2)
+    for g, (lr, tau) in enumerate([(0.1, 0.2), (0.1, 1.0), (0.5, 0.2), (0.5, 1.0)]):
+        alone = simulate(TINY.replace(lr=lr, tau=tau), seeds=2, progress=False)
+        np.testing.assert_allclose(swept.norm[g], alone.norm, rtol=1e-12)
+
+
+def test_tracked_items_span_the_frequency_range():
+    config = SimConfig(num_items=10_000, tracked=12)
+    items = tracked_items(config)
+    assert len(items) == 12 and items[0] == 0 and items[-1] == 9_999
+    assert np.all(np.diff(items) > 0)
+
+
+def test_divergence_stops_with_the_step_and_quantity_named():
+    config = TINY.replace(dtype="float32", lr=1e38, init_scale=1e-30)
+    with pytest.raises(FloatingPointError, match=r"non-finite \w+ by step \d+"):
+        simulate(config, progress=False)
+    kept = simulate(config.replace(record_divergence=True), progress=False)
+    assert not np.all(np.isfinite(kept.norm))
+
+
+@pytest.mark.parametrize(
+    ("assignment", "field"),
+    [
+        ("tau=0", "tau"),
+        ("lr=-1", "lr"),
+        ("momentum=1.0", "momentum"),
+        ("batch=1", "batch"),
+        ("steps=7", "steps"),
+        ("tracked=100000", "tracked"),
+        ("optimizer=rmsprop", "optimizer"),
+        ("dim=two", "dim"),
+        ("no_such_field=1", "no_such_field"),
+    ],
+)
+def test_bad_config_is_named(assignment, field):
+    with pytest.raises(ConfigError, match=field):
+        override(TINY, [assignment])
+
+
+def test_float64_without_x64_is_refused():
+    import jax
+
+    jax.config.update("jax_enable_x64", False)
+    try:
+        with pytest.raises(ConfigError, match="64-bit"):
+            simulate(TINY, progress=False)
+    finally:
+        jax.config.update("jax_enable_x64", True)
+
+
+def test_cached_run_reuses_and_recovers_from_corruption(tmp_path):
+    messages = []
+    first, path, cached = run(TINY, 2, directory=tmp_path, progress=False, log=messages.append)
+    assert not cached and path.exists()
+    again, _, cached = run(TINY, 2, directory=tmp_path, progress=False, log=messages.append)
+    assert cached
+    np.testing.assert_array_equal(first.norm, again.norm)
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    assert sidecar["config"]["seeds"] == 2
+    # A truncated result file is detected, reported and recomputed, never read as data.
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    healed, _, cached = run(TINY, 2, directory=tmp_path, progress=False, log=messages.append)
+    assert not cached and any(str(path) in m for m in messages)
+    np.testing.assert_array_equal(first.norm, healed.norm)
+    # A changed config is a different entry.
+    _, other, _ = run(TINY.replace(lr=0.25), 2, directory=tmp_path, progress=False)
+    assert other != path
+
+
+def test_simulate_command_line(tmp_path):
+    exe = Path(sys.executable).with_name("normtheory")
+    args = [
+        exe,
+        "simulate",
+        "frequency",
+        "--set",
+        "num_items=30",
+        "--set",
+        "dim=4",
+        "--set",
+        "batch=8",
+        "--set",
+        "steps=20",
+        "--set",
+        "chunk=20",
+        "--seeds",
+        "2",
+        "--grid",
+        "lr=0.1,0.2",
+        "--quiet",
+    ]
+    env = {"NORMTHEORY_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
+    assert "wrote" in out and str(tmp_path) in out
+    out = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
+    assert "loaded from cache" in out
+    bad = subprocess.run(
+        [exe, "simulate", "frequency", "--set", "tau=-1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert bad.returncode == 2 and "tau" in bad.stderr
