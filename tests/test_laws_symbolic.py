@@ -47,6 +47,32 @@ def test_bad_argument_raises_value_error_naming_it(name, kwargs, bad):
         laws.get(name)(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("name", "kwargs", "bad"),
+    [
+        (
+            "infonce_gradient",
+            {"z": np.ones(3), "candidates": np.eye(3), "targets": np.full(3, 0.5), "tau": 1.0},
+            "targets",
+        ),
+        (
+            "infonce_gradient",
+            {"z": np.zeros(3), "candidates": np.eye(3), "targets": np.eye(3)[0], "tau": 1.0},
+            "z",
+        ),
+        (
+            "supervised_infonce_gradient",
+            {"z": np.eye(3), "labels": np.array([0, 0, 1]), "tau": 1.0},
+            "labels",
+        ),
+        ("cosine_gradient", {"z": np.ones(2), "v": np.zeros(2)}, "v"),
+    ],
+)
+def test_bad_array_argument_raises_value_error_naming_it(name, kwargs, bad):
+    with pytest.raises(ValueError, match=f"'{bad}'"):
+        laws.get(name)(**kwargs)
+
+
 def test_relation_between_arguments_is_enforced():
     with pytest.raises(ValueError, match="eta \\* lam must be < 2"):
         laws.get("sgd_decay_equilibrium")(eta=10.0, lam=0.5, G2=1.0)

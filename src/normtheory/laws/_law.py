@@ -122,6 +122,17 @@ class Check:
         return _simplify_to_zero(lead)
 
 
+def nonzero_rows(*names: str) -> Callable[[Mapping[str, np.ndarray]], None]:
+    """Array check: every row (last axis) of the named arguments has a positive norm."""
+
+    def check(values: Mapping[str, np.ndarray]) -> None:
+        for name in names:
+            if name in values and np.any(np.linalg.norm(values[name], axis=-1) == 0):
+                raise ValueError(f"argument {name!r} has a zero row; its direction is undefined")
+
+    return check
+
+
 def _simplify_to_zero(expr: sp.Expr) -> sp.Expr:
     expr = sp.sympify(expr)
     for step in (sp.expand, sp.cancel, sp.simplify):
@@ -223,6 +234,7 @@ class Law:
     checks: tuple[Check, ...]
     fn: Callable[..., Any] = dataclasses.field(repr=False, compare=False)
     relations: tuple[Relation, ...] = ()
+    array_checks: tuple[Callable[[Mapping[str, np.ndarray]], None], ...] = ()
     symbols: Mapping[str, sp.Symbol] = dataclasses.field(default_factory=dict, repr=False)
     recurrence: ScalarRecurrence | None = dataclasses.field(default=None, compare=False)
 
@@ -247,17 +259,22 @@ class Law:
             if isinstance(value, jax.core.Tracer):
                 continue
             arr = np.asarray(value)
-            if not np.issubdtype(arr.dtype, np.number):
+            if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
                 continue
             concrete[name] = arr
             bound = self.bounds.get(name, FINITE)
-            bad = bound.violated(arr.astype(np.float64))
+            bad = bound.violated(np.asarray(arr, dtype=np.float64))
             if np.any(bad):
                 example = arr[bad].ravel()[0] if arr.ndim else arr
                 raise ValueError(
                     f"{self.name}: argument {name!r} must be {bound.describe()} "
                     f"(and finite); got {example!r}"
                 )
+        for array_check in self.array_checks:
+            try:
+                array_check(concrete)
+            except ValueError as error:
+                raise ValueError(f"{self.name}: {error}") from None
         for relation in self.relations:
             names, test = relation.numpy_test()
             if not all(n in concrete for n in names):

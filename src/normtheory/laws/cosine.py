@@ -20,7 +20,7 @@ import sympy as sp
 
 from normtheory.laws import _symbols as s
 from normtheory.laws._calculus import GramBasis, dot, gradient_component
-from normtheory.laws._law import COSINE, Check, Law, lambdify_jax, scalar_law
+from normtheory.laws._law import COSINE, Check, Law, lambdify_jax, nonzero_rows, scalar_law
 
 z = sp.IndexedBase("z")
 v = sp.IndexedBase("v")
@@ -102,6 +102,7 @@ def cosine_gradient() -> Law:
         reference=REFERENCE,
         checks=scale_invariance_checks(basis, coeffs),
         fn=cosine_gradient_fn,
+        array_checks=(nonzero_rows("z", "v"),),
     )
 
 

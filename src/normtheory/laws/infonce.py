@@ -29,10 +29,11 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import sympy as sp
 
 from normtheory.laws import _symbols as s
-from normtheory.laws._law import POSITIVE, Law, lambdify_jax, resolve_ranges
+from normtheory.laws._law import POSITIVE, Law, lambdify_jax, nonzero_rows, resolve_ranges
 from normtheory.laws.cosine import cosine_coefficient_fns, cosine_gram, scale_invariance_checks
 
 K = sp.Symbol("K", integer=True, positive=True)
@@ -199,6 +200,23 @@ def one_sided_gradient_expr() -> sp.Expr:
     return sp.Sum(term, (_k, 1, K))
 
 
+def _targets_are_distributions(values) -> None:
+    targets = values.get("targets")
+    if targets is None:
+        return
+    if np.any(targets < 0) or not np.allclose(np.sum(targets, axis=-1), 1.0, rtol=1e-9):
+        raise ValueError("argument 'targets' must be nonnegative and sum to 1 over candidates")
+
+
+def _labels_have_positives(values) -> None:
+    labels = values.get("labels")
+    if labels is None:
+        return
+    _, counts = np.unique(labels, return_counts=True)
+    if np.any(counts < 2):
+        raise ValueError("argument 'labels': every label must occur at least twice")
+
+
 def _law(name: str, title: str, lhs: str, rhs: sp.Expr, params, fn, assumptions: str) -> Law:
     basis, coeffs = cosine_gram()
     return Law(
@@ -216,6 +234,11 @@ def _law(name: str, title: str, lhs: str, rhs: sp.Expr, params, fn, assumptions:
         reference=__doc__.split("References:")[1].strip(),
         checks=scale_invariance_checks(basis, coeffs),
         fn=fn,
+        array_checks=(
+            nonzero_rows("z", "w", "candidates"),
+            _targets_are_distributions,
+            _labels_have_positives,
+        ),
     )
 
 
