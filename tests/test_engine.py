@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from normtheory.config import ConfigError, SimConfig, override
-from normtheory.engine import simulate, tracked_items
+from normtheory.engine import simulate
+from normtheory.problems import tracked_items
 from normtheory.runs import run
 
 TINY = SimConfig(
@@ -177,3 +178,59 @@ def test_simulate_command_line(tmp_path):
         check=False,
     )
     assert bad.returncode == 2 and "tau" in bad.stderr
+
+
+FAMILIES = {
+    "hierarchy_table": {"data": "hierarchy", "depth": 2, "branching": 2},
+    "hierarchy_compositional_two_towers": {
+        "data": "hierarchy",
+        "model": "compositional",
+        "depth": 2,
+        "branching": 2,
+        "towers": 2,
+    },
+    "ambiguity_table": {"data": "ambiguity", "loss": "prototype", "num_items": 24},
+    "ambiguity_mlp": {
+        "data": "ambiguity",
+        "model": "mlp",
+        "loss": "prototype",
+        "num_items": 24,
+        "input_dim": 6,
+        "width": 8,
+    },
+    "imbalance_mlp": {
+        "data": "imbalance",
+        "model": "mlp",
+        "loss": "supervised",
+        "input_dim": 6,
+        "width": 8,
+        "optimizer": "adamw",
+        "lr": 0.01,
+        "weight_decay": 0.1,
+    },
+}
+FAMILY_BASE = {"dim": 4, "batch": 12, "steps": 20, "stride": 5, "chunk": 20, "dtype": "float64"}
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_every_family_closes_its_budget_and_linear_models_have_no_remainder(name):
+    config = SimConfig(**{**FAMILY_BASE, **FAMILIES[name]})
+    traj = simulate(config, seeds=2, progress=False)
+    n2 = np.concatenate([traj.norm0[..., None, :] ** 2, traj.norm**2], axis=-2)
+    total = traj.heat + traj.drift + traj.decay + traj.remainder
+    np.testing.assert_allclose(np.diff(n2, axis=-2), total, rtol=0, atol=1e-12 * n2.max())
+    assert np.all(np.isfinite(traj.loss)) and np.all(traj.g2 >= 0)
+    if config.model in ("table", "compositional"):
+        # Rows of a table, and sums of path features, are linear in the parameters.
+        assert np.max(np.abs(traj.remainder)) < 1e-12 * n2.max()
+
+
+def test_mlp_remainder_is_second_order_in_the_step():
+    settings = {**FAMILY_BASE, **FAMILIES["ambiguity_mlp"], "lr": 0.05, "steps": 5, "chunk": 5}
+    config = SimConfig(**settings)
+    big = simulate(config, progress=False)
+    small = simulate(config.replace(lr=0.005), progress=False)
+    first_big = np.abs(big.heat) + np.abs(big.drift) + np.abs(big.decay)
+    assert np.max(np.abs(big.remainder)) > 1e-9 * np.max(first_big)  # nonlinear: present
+    ratio = np.max(np.abs(small.remainder[..., 0, :])) / np.max(np.abs(big.remainder[..., 0, :]))
+    assert ratio < 0.1**2 * 3  # a tenfold smaller step: about a hundredfold smaller

@@ -12,11 +12,21 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-DATA = ("frequency",)
-MODELS = ("table",)
-LOSSES = ("symmetric", "one_sided")
+DATA = ("frequency", "hierarchy", "ambiguity", "imbalance")
+MODELS = ("table", "compositional", "mlp")
+LOSSES = ("symmetric", "one_sided", "prototype", "supervised")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 DTYPES = ("float32", "float64")
+FREQUENCY_MODES = ("coupled", "decoupled")
+ACTIVATIONS = ("relu", "tanh", "gelu")
+
+# Which models and losses each data family supports.
+SUPPORTED = {
+    "frequency": (("table",), ("symmetric", "one_sided")),
+    "hierarchy": (("table", "compositional"), ("symmetric", "one_sided")),
+    "ambiguity": (("table", "mlp"), ("prototype",)),
+    "imbalance": (("mlp",), ("supervised",)),
+}
 
 # Fields that may be swept inside one jit (vmapped); every other field is static.
 HYPERPARAMETERS = ("lr", "weight_decay", "tau", "momentum", "b1", "b2", "view_noise")
@@ -30,9 +40,28 @@ class ConfigError(ValueError):
 class SimConfig:
     """A simulation. Defaults: the free-table frequency workload of THEORY.md laws 6-9.
 
-    Data: `num_items` items drawn with Zipf(`zipf`) frequencies (0 is uniform), positives
-    are direction-space views normalize(u + view_noise * noise) of the anchor's current
-    direction u (held constant in the gradient), so the loss is exactly scale-invariant.
+    Data families (`data`), with the models and losses each supports (`SUPPORTED`):
+    - "frequency": `num_items` items drawn with Zipf(`zipf`) frequencies (0 is uniform);
+      positives are direction-space views normalize(u + view_noise * noise) of the
+      anchor's current direction u (constant in the gradient), so the loss is exactly
+      scale-invariant. Model "table"; loss "symmetric" or "one_sided" (in-batch).
+    - "hierarchy": a concept tree of `depth` levels and `branching`; every node is an
+      item, anchored with frequency `frequency_mode` ("coupled": proportional to its
+      number of leaves; "decoupled": equal); its positive is a leaf of its subtree,
+      embedded by the same model (`towers`=1) or by a separate leaf table (`towers`=2).
+      Models "table" or "compositional" (sum of path features).
+    - "ambiguity": `num_items` inputs, each with a soft label over `num_classes` classes
+      at one of `ambiguity_levels` evenly spaced mixing levels in [0, 1]; the positive is
+      a class drawn from the soft label, embedded by a learned prototype table; loss
+      "prototype" (softmax over all classes). Models "table" or "mlp" (on fixed inputs in
+      `input_dim` lifted from a `latent_dim` sphere with `noise`).
+    - "imbalance": THEORY.md's reference setup: `num_classes` classes with weights
+      1:2:4:...:2^(K-1), centres on a `latent_dim` sphere, Gaussian `noise`, lifted to
+      `input_dim`; model "mlp"; loss "supervised" (anchors without a positive in the
+      batch are left out of the mean). Tracked items are the classes, probed at their
+      noise-free centres.
+    Data that are not resampled (tree, soft labels, inputs, class geometry) come from
+    `data_seed` and are shared by all seeds; `seed` drives initialisation and sampling.
     Optimizers: "sgd" (coupled L2 if weight_decay > 0), "momentum" (heavy ball, coupled
     L2), "nesterov", "adam" (coupled L2, i.e. Adam + L2), "adamw" (decoupled decay).
     Tracing: every `stride` steps the norms, gradient energy and norm budget of the
@@ -63,10 +92,32 @@ class SimConfig:
     tracked: int = 0
     seed: int = 0
     record_divergence: bool = False
+    depth: int = 3
+    branching: int = 3
+    frequency_mode: str = "coupled"
+    towers: int = 1
+    num_classes: int = 4
+    ambiguity_levels: int = 5
+    latent_dim: int = 10
+    input_dim: int = 64
+    noise: float = 0.1
+    width: int = 64
+    layers: int = 1
+    activation: str = "relu"
+    data_seed: int = 0
+
+    @property
+    def num_tracked_max(self) -> int:
+        """Number of items of the data: items, tree nodes, inputs or classes."""
+        if self.data == "hierarchy":
+            return sum(self.branching**k for k in range(self.depth + 1))
+        if self.data == "imbalance":
+            return self.num_classes
+        return self.num_items
 
     @property
     def num_tracked(self) -> int:
-        return self.tracked or self.num_items
+        return self.tracked or self.num_tracked_max
 
     @property
     def eta_lam(self) -> float:
@@ -81,17 +132,40 @@ class SimConfig:
             "loss": LOSSES,
             "optimizer": OPTIMIZERS,
             "dtype": DTYPES,
+            "frequency_mode": FREQUENCY_MODES,
+            "activation": ACTIVATIONS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name}={getattr(self, name)!r}: expected one of {allowed}")
-        for name in ("num_items", "dim", "batch", "steps", "stride", "chunk"):
+        models, loss_names = SUPPORTED[self.data]
+        if self.model not in models:
+            raise ConfigError(f"model={self.model!r}: data={self.data!r} supports {models}")
+        if self.loss not in loss_names:
+            raise ConfigError(f"loss={self.loss!r}: data={self.data!r} supports {loss_names}")
+        for name in (
+            "num_items",
+            "dim",
+            "batch",
+            "steps",
+            "stride",
+            "chunk",
+            "depth",
+            "ambiguity_levels",
+            "latent_dim",
+            "input_dim",
+            "width",
+            "layers",
+        ):
             _require(name, getattr(self, name), getattr(self, name) >= 1, "must be >= 1")
         _require("dim", self.dim, self.dim >= 2, "must be >= 2 (a direction needs a sphere)")
         _require("batch", self.batch, self.batch >= 2, "must be >= 2 (InfoNCE needs negatives)")
         for name in ("tau", "lr", "init_scale"):
             _require(name, getattr(self, name), getattr(self, name) > 0, "must be > 0")
-        for name in ("weight_decay", "view_noise", "zipf", "eps"):
+        _require("branching", self.branching, self.branching >= 2, "must be >= 2")
+        _require("num_classes", self.num_classes, self.num_classes >= 2, "must be >= 2")
+        _require("towers", self.towers, self.towers in (1, 2), "must be 1 or 2")
+        for name in ("weight_decay", "view_noise", "zipf", "eps", "noise"):
             _require(name, getattr(self, name), getattr(self, name) >= 0, "must be >= 0")
         for name in ("momentum", "b1", "b2"):
             value = getattr(self, name)
@@ -99,8 +173,8 @@ class SimConfig:
         _require(
             "tracked",
             self.tracked,
-            0 <= self.tracked <= self.num_items,
-            f"must be in [0, num_items={self.num_items}] (0 tracks all)",
+            0 <= self.tracked <= self.num_tracked_max,
+            f"must be in [0, {self.num_tracked_max}] (the items of this data; 0 tracks all)",
         )
         _require(
             "steps",

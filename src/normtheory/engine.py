@@ -28,11 +28,11 @@ from tqdm.auto import tqdm
 
 from normtheory import losses
 from normtheory.config import HYPERPARAMETERS, ConfigError, SimConfig
-from normtheory.data.frequency import direction_views, zipf_probabilities
 from normtheory.laws.budget import budget_fn
 from normtheory.optim import make_optimizer
+from normtheory.problems import Problem, make_problem
 
-TRACE_FIELDS = ("norm", "g2", "heat", "drift", "decay")
+TRACE_FIELDS = ("norm", "g2", "heat", "drift", "decay", "remainder")
 SCALAR_FIELDS = ("loss", "alignment", "uniformity")
 
 
@@ -50,7 +50,10 @@ class Trajectory:
     steps; norm0 (..., I): initial norms; g2, heat, drift, decay (..., W, I): window sums;
     loss (..., W): mean loss over the window; alignment, uniformity (..., W): at the
     window's last step; step (W,): step count at each window end; items (I,): tracked
-    item ids; rate (I,): probability that the item is in a batch (1 - (1 - p_i)^B).
+    item ids; rate (I,): probability that the item is in a batch; info: per-item facts
+    of the data (probability, depth, leaves, entropy, ...). remainder (..., W, I) is the
+    part of the change of N^2 beyond the first-order budget (zero for free tables,
+    up to rounding).
     """
 
     config: SimConfig
@@ -58,12 +61,14 @@ class Trajectory:
     step: np.ndarray
     items: np.ndarray
     rate: np.ndarray
+    info: dict[str, np.ndarray]
     norm0: np.ndarray
     norm: np.ndarray
     g2: np.ndarray
     heat: np.ndarray
     drift: np.ndarray
     decay: np.ndarray
+    remainder: np.ndarray
     loss: np.ndarray
     alignment: np.ndarray
     uniformity: np.ndarray
@@ -72,26 +77,10 @@ class Trajectory:
         """All arrays by name (for saving); grid values as grid_<name>."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out.pop("config")
-        grid = out.pop("grid")
+        grid, info = out.pop("grid"), out.pop("info")
         out.update({f"grid_{k}": v for k, v in grid.items()})
+        out.update({f"info_{k}": v for k, v in info.items()})
         return out
-
-
-def tracked_items(config: SimConfig) -> np.ndarray:
-    """Ids of the traced items: all, or `tracked` ranks spaced geometrically over 1..V.
-
-    Item ids are Zipf ranks (0 is the most frequent), so a geometric spacing covers the
-    frequency range evenly in log p.
-    """
-    if config.tracked in (0, config.num_items):
-        return np.arange(config.num_items)
-    ranks = np.unique(np.geomspace(1, config.num_items, 4 * config.tracked).astype(int) - 1)
-    picks = np.linspace(0, len(ranks) - 1, min(config.tracked, len(ranks))).round().astype(int)
-    chosen = np.unique(ranks[picks])
-    if len(chosen) < config.tracked:  # fill with the next untracked ranks
-        rest = np.setdiff1d(np.arange(config.num_items), chosen)[: config.tracked - len(chosen)]
-        chosen = np.sort(np.concatenate([chosen, rest]))
-    return chosen
 
 
 def _dtype(config: SimConfig) -> jnp.dtype:
@@ -103,62 +92,68 @@ def _dtype(config: SimConfig) -> jnp.dtype:
     return jnp.dtype(config.dtype)
 
 
-def _loss_fn(config: SimConfig) -> Callable[..., jax.Array]:
-    pair_loss = losses.symmetric_infonce if config.loss == "symmetric" else losses.batch_infonce
+def _encoder_budget(problem: Problem, params, updates, eta_lam, z0, z1):
+    """Budget of a probe through an encoder: first-order terms plus the remainder.
 
-    def loss(params, ids, positives, tau):
-        return pair_loss(params["table"][ids], positives, tau)
-
-    return loss
-
-
-def _cdf_sampler(probs: jax.Array) -> Callable[[jax.Array, int], jax.Array]:
-    """Inverse-CDF sampling: O(B log V) per batch, independent of V otherwise."""
-    cdf = jnp.cumsum(probs)
-
-    def sample(key: jax.Array, batch: int) -> jax.Array:
-        u = jax.random.uniform(key, (batch,), dtype=cdf.dtype) * cdf[-1]
-        return jnp.minimum(jnp.searchsorted(cdf, u, side="right"), probs.shape[0] - 1)
-
-    return sample
+    dz_dec = J(-eta lam theta) is the part of the first-order change caused by the decay
+    step, k = J(d theta) - dz_dec the rest; then decay = 2 z.dz_dec + |dz_dec|^2,
+    drift = 2 (z + dz_dec).k, heat = |k|^2 (the free-table definitions when J is the
+    identity), and the remainder is whatever the change of N^2 has beyond them.
+    """
+    shrink = jax.tree.map(lambda p: -eta_lam * p, params)
+    _, dz_lin = jax.jvp(problem.probe, (params,), (updates,))
+    _, dz_dec = jax.jvp(problem.probe, (params,), (shrink,))
+    kick = dz_lin - dz_dec
+    terms = {
+        "decay": jnp.sum(dz_dec * (2 * z0 + dz_dec), axis=-1),
+        "drift": 2 * jnp.sum((z0 + dz_dec) * kick, axis=-1),
+        "heat": jnp.sum(kick * kick, axis=-1),
+    }
+    change = jnp.sum(z1 * z1, axis=-1) - jnp.sum(z0 * z0, axis=-1)
+    terms["remainder"] = change - (terms["decay"] + terms["drift"] + terms["heat"])
+    return terms
 
 
 def _build(config: SimConfig, trace_budget: bool = True):
-    """(init(key, hp) -> state, run_windows(state, hp, n) -> (state, records))."""
+    """(init(key, hp) -> state, run_windows(state, hp, n) -> (state, records), problem)."""
     dtype = _dtype(config)
-    probs = zipf_probabilities(config.num_items, config.zipf).astype(dtype)
-    sample = _cdf_sampler(probs)
-    items = jnp.asarray(tracked_items(config))
-    loss_fn = jax.value_and_grad(_loss_fn(config))
+    problem = make_problem(config, dtype)
+    n_items = len(problem.items)
     eta_lam_of = _eta_lam(config)
 
     def init(key: jax.Array, hp: Mapping[str, jax.Array]) -> _State:
         key, k_init = jax.random.split(key)
-        table = jax.random.normal(k_init, (config.num_items, config.dim), dtype=dtype)
-        params = {"table": table * (config.init_scale / np.sqrt(config.dim)).astype(dtype)}
+        params = problem.init(k_init)
         return _State(params, make_optimizer(config, hp).init(params), key)
 
     def step(state: _State, hp: Mapping[str, jax.Array]):
-        key, k_ids, k_view = jax.random.split(state.key, 3)
-        ids = sample(k_ids, config.batch)
-        anchors = jax.lax.stop_gradient(state.params["table"][ids])
-        positives = direction_views(k_view, anchors, hp["view_noise"])
-        loss, grads = loss_fn(state.params, ids, positives, hp["tau"])
+        key, k_batch = jax.random.split(state.key)
+        batch = problem.sample(k_batch)
+        zw, pullback = jax.vjp(lambda p: problem.embed(p, batch, hp), state.params)
+        loss, cot = jax.value_and_grad(problem.loss)(zw, batch, hp)
+        (grads,) = pullback(cot)
         # optax mixes int32 step counts with floats (Adam's bias correction).
         with jax.numpy_dtype_promotion("standard"):
             updates, opt_state = make_optimizer(config, hp).update(
                 grads, state.opt_state, state.params
             )
         params = optax.apply_updates(state.params, updates)
-        z0, z1, g = (t["table"][items] for t in (state.params, params, grads))
-        zz = jnp.sum(z0 * z0, axis=-1)
-        traced = {"g2": zz * jnp.sum(g * g, axis=-1)}
+        z0, z1 = problem.probe(state.params), problem.probe(params)
+        g = problem.item_grads(grads, cot, batch)
+        traced = {"g2": jnp.sum(z0 * z0, axis=-1) * jnp.sum(g * g, axis=-1)}
         if trace_budget:
-            traced.update(budget_fn(z0, z1, eta_lam_of(hp)))
+            eta_lam = eta_lam_of(hp)
+            if problem.linear:
+                terms = budget_fn(z0, z1, eta_lam)
+                change = jnp.sum(z1 * z1, axis=-1) - jnp.sum(z0 * z0, axis=-1)
+                terms["remainder"] = change - (terms["decay"] + terms["drift"] + terms["heat"])
+            else:
+                terms = _encoder_budget(problem, state.params, updates, eta_lam, z0, z1)
+            traced.update(terms)
         last = {
             "loss": loss,
-            "alignment": losses.alignment(anchors, positives),
-            "uniformity": losses.uniformity(anchors),
+            "alignment": problem.alignment(zw, batch),
+            "uniformity": losses.uniformity(zw[0]),
         }
         return _State(params, opt_state, key), traced, last
 
@@ -169,14 +164,13 @@ def _build(config: SimConfig, trace_budget: bool = True):
             sums = jax.tree.map(jnp.add, sums, traced)
             return (state, sums, loss_sum + last["loss"]), last
 
-        zeros = {k: jnp.zeros(items.shape, dtype) for k in TRACE_FIELDS[1:]}
-        if not trace_budget:
-            zeros = {"g2": zeros["g2"]}
+        fields = TRACE_FIELDS[1:] if trace_budget else ("g2",)
+        zeros = {k: jnp.zeros((n_items,), dtype) for k in fields}
         (state, sums, loss_sum), lasts = jax.lax.scan(
             body, (state, zeros, jnp.zeros((), dtype)), None, length=config.stride
         )
         record = dict(sums)
-        record["norm"] = jnp.linalg.norm(state.params["table"][items], axis=-1)
+        record["norm"] = jnp.linalg.norm(problem.probe(state.params), axis=-1)
         record["loss"] = loss_sum / config.stride
         record["alignment"] = lasts["alignment"][-1]
         record["uniformity"] = lasts["uniformity"][-1]
@@ -185,7 +179,7 @@ def _build(config: SimConfig, trace_budget: bool = True):
     def run_windows(state: _State, hp: Mapping[str, jax.Array], n_windows: int):
         return jax.lax.scan(lambda s, _: window(s, hp), state, None, length=n_windows)
 
-    return init, run_windows, items, probs
+    return init, run_windows, problem
 
 
 def _static_part(config: SimConfig) -> SimConfig:
@@ -198,9 +192,9 @@ def _static_part(config: SimConfig) -> SimConfig:
 @functools.lru_cache(maxsize=16)
 def _compiled(static: SimConfig, trace_budget: bool):
     """Jitted, vmapped (init, runner) for a static config; reused across `simulate` calls."""
-    init, run_windows, items, probs = _build(static, trace_budget)
+    init, run_windows, problem = _build(static, trace_budget)
     runner = jax.jit(jax.vmap(run_windows, in_axes=(0, 0, None)), static_argnums=2)
-    return jax.jit(jax.vmap(init)), runner, items, probs
+    return jax.jit(jax.vmap(init)), runner, problem
 
 
 def _eta_lam(config: SimConfig) -> Callable[[Mapping[str, jax.Array]], jax.Array]:
@@ -248,7 +242,7 @@ def simulate(
         raise ConfigError(f"seeds={seeds} must be >= 1")
     dtype = _dtype(config)
     names, points = _grid_points(config, grid)
-    init, runner, items, probs = _compiled(_static_part(config), trace_budget)
+    init, runner, problem = _compiled(_static_part(config), trace_budget)
 
     hp_rows = []
     for point in points:
@@ -260,7 +254,7 @@ def simulate(
     keys = jax.vmap(jax.random.key)(jnp.asarray(seed_ids, dtype=jnp.uint32))
 
     state = init(keys, hp)
-    norm0 = np.asarray(jnp.linalg.norm(state.params["table"][:, items], axis=-1))
+    norm0 = np.asarray(jnp.linalg.norm(jax.vmap(problem.probe)(state.params), axis=-1))
 
     per_chunk = config.chunk // config.stride
     total = config.steps // config.stride
@@ -284,13 +278,13 @@ def simulate(
         return x.reshape(lead + x.shape[1:])
 
     empty = np.full(records["g2"].shape, np.nan, dtype=records["g2"].dtype)
-    p = np.asarray(probs)[np.asarray(items)]
     return Trajectory(
         config=config,
         grid={n: np.asarray([pt[i] for pt in points]) for i, n in enumerate(names)},
         step=np.arange(1, total + 1) * config.stride,
-        items=np.asarray(items),
-        rate=1 - (1 - p) ** config.batch,
+        items=np.asarray(problem.items),
+        rate=problem.rate,
+        info=dict(problem.info),
         norm0=shaped(norm0),
         **{k: shaped(records.get(k, empty)) for k in TRACE_FIELDS + SCALAR_FIELDS},
     )

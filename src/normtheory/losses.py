@@ -20,6 +20,7 @@ __all__ = [
     "batch_infonce",
     "cosine_matrix",
     "infonce",
+    "prototype_infonce",
     "supervised_infonce",
     "symmetric_infonce",
     "uniformity",
@@ -59,8 +60,9 @@ def supervised_infonce(z: jax.Array, labels: jax.Array, tau: float) -> jax.Array
     """Supervised multi-positive InfoNCE, "L_out" of Khosla et al. (NeurIPS 2020).
 
     Each row is an anchor; its positives are the other rows with its label (averaged in
-    the numerator), its candidates are all other rows. Every label must occur at least
-    twice in the batch.
+    the numerator), its candidates are all other rows. An anchor whose label occurs only
+    once in the batch has no positive and is left out of the mean (at least one label
+    must occur twice).
     """
     n = z.shape[0]
     mask = ~jnp.eye(n, dtype=bool)
@@ -68,8 +70,21 @@ def supervised_infonce(z: jax.Array, labels: jax.Array, tau: float) -> jax.Array
     logits = jnp.where(mask, cosine_matrix(z, z) / tau, -jnp.inf)
     log_probs = jax.nn.log_softmax(logits, axis=1)
     count = jnp.sum(positives, axis=1).astype(log_probs.dtype)
-    per_anchor = -jnp.sum(jnp.where(positives, log_probs, 0.0), axis=1) / count
-    return jnp.mean(per_anchor)
+    has = count > 0
+    per_anchor = -jnp.sum(jnp.where(positives, log_probs, 0.0), axis=1) / jnp.where(has, count, 1)
+    return jnp.sum(jnp.where(has, per_anchor, 0.0)) / jnp.sum(has).astype(log_probs.dtype)
+
+
+def prototype_infonce(
+    z: jax.Array, prototypes: jax.Array, labels: jax.Array, tau: float
+) -> jax.Array:
+    """Softmax over all class prototypes: mean_a -log softmax(cos(z_a, p_k) / tau)_{label_a}.
+
+    z (B, d), prototypes (K, d), labels (B,) int. The prototypes are learned embeddings
+    (a second tower); the loss is scale-invariant in every row of z and of prototypes.
+    """
+    log_probs = jax.nn.log_softmax(cosine_matrix(z, prototypes) / tau, axis=1)
+    return -jnp.mean(jnp.take_along_axis(log_probs, labels[:, None], axis=1))
 
 
 def batch_infonce(z: jax.Array, w: jax.Array, tau: float) -> jax.Array:

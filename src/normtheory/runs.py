@@ -35,9 +35,10 @@ def run_spec(
 
 def from_arrays(config: SimConfig, arrays: Mapping[str, np.ndarray]) -> Trajectory:
     """Rebuild a Trajectory from `Trajectory.arrays()` output."""
-    fields = {f.name for f in dataclasses.fields(Trajectory)} - {"config", "grid"}
+    fields = {f.name for f in dataclasses.fields(Trajectory)} - {"config", "grid", "info"}
     grid = {k[len("grid_") :]: v for k, v in arrays.items() if k.startswith("grid_")}
-    return Trajectory(config=config, grid=grid, **{k: arrays[k] for k in fields})
+    info = {k[len("info_") :]: v for k, v in arrays.items() if k.startswith("info_")}
+    return Trajectory(config=config, grid=grid, info=info, **{k: arrays[k] for k in fields})
 
 
 def run(

@@ -1,0 +1,309 @@
+"""A simulation problem: data family + model + loss, as pure functions the engine runs.
+
+`make_problem(config)` returns a `Problem`:
+- init(key) -> params; sample(key) -> batch (a dict of arrays);
+- embed(params, batch, hp) -> (anchors Z, positives W): the rows the loss sees; W may be
+  constant (direction views) or learned (a context tower, class prototypes) or None;
+- loss((Z, W), batch, hp) -> scalar; alignment((Z, W), batch) -> scalar;
+- probe(params) -> (I, d): the embeddings of the tracked items (rows of a table, the
+  encoder applied to fixed probe inputs);
+- item_grads(grads, (gZ, gW), batch) -> (I, d): gradient of the loss with respect to each
+  tracked item's embedding, summed over its occurrences in the batch;
+- linear: True for free tables, whose probe is a row of the parameters (the norm budget
+  is then computed directly from the rows, with no remainder).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from normtheory import data as D
+from normtheory import losses
+from normtheory.config import SimConfig
+from normtheory.models import compositional, mlp, table
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    num_items: int
+    items: np.ndarray
+    info: dict[str, np.ndarray]
+    rate: np.ndarray
+    linear: bool
+    init: Callable[[jax.Array], Any]
+    sample: Callable[[jax.Array], dict[str, jax.Array]]
+    embed: Callable[..., tuple[jax.Array, jax.Array | None]]
+    loss: Callable[..., jax.Array]
+    alignment: Callable[..., jax.Array]
+    probe: Callable[[Any], jax.Array]
+    item_grads: Callable[..., jax.Array]
+
+
+def tracked_items(config: SimConfig) -> np.ndarray:
+    """All items, or `tracked` ids spaced geometrically over 1..n (even in log rank)."""
+    n = config.num_tracked_max
+    if config.tracked in (0, n):
+        return np.arange(n)
+    ranks = np.unique(np.geomspace(1, n, 4 * config.tracked).astype(int) - 1)
+    picks = np.linspace(0, len(ranks) - 1, min(config.tracked, len(ranks))).round().astype(int)
+    chosen = np.unique(ranks[picks])
+    if len(chosen) < config.tracked:
+        rest = np.setdiff1d(np.arange(n), chosen)[: config.tracked - len(chosen)]
+        chosen = np.sort(np.concatenate([chosen, rest]))
+    return chosen
+
+
+def _cdf_sampler(probs: jax.Array) -> Callable[[jax.Array, int], jax.Array]:
+    """Inverse-CDF sampling: O(B log V) per batch."""
+    cdf = jnp.cumsum(probs)
+
+    def sample(key: jax.Array, batch: int) -> jax.Array:
+        u = jax.random.uniform(key, (batch,), dtype=cdf.dtype) * cdf[-1]
+        idx = jnp.searchsorted(cdf, u, side="right")
+        return jnp.minimum(idx, probs.shape[0] - 1).astype(jnp.int32)
+
+    return sample
+
+
+def _pair_loss(config: SimConfig) -> Callable[..., jax.Array]:
+    pair = losses.symmetric_infonce if config.loss == "symmetric" else losses.batch_infonce
+    return lambda zw, batch, hp: pair(zw[0], zw[1], hp["tau"])
+
+
+def _pair_alignment(zw, batch):
+    return losses.alignment(zw[0], zw[1])
+
+
+def _segment(rows: jax.Array, ids: jax.Array, n: int) -> jax.Array:
+    return jax.ops.segment_sum(rows, ids, num_segments=n)
+
+
+def _rates(probs: np.ndarray, batch: int) -> np.ndarray:
+    """Probability that an item is in a batch of `batch` draws: 1 - (1 - p)^B."""
+    return 1 - (1 - probs) ** batch
+
+
+def _frequency(config: SimConfig, dtype) -> Problem:
+    probs = D.zipf_probabilities(config.num_items, config.zipf).astype(dtype)
+    sample_ids = _cdf_sampler(probs)
+    items = tracked_items(config)
+
+    def sample(key):
+        k_ids, k_view = jax.random.split(key)
+        return {"ids": sample_ids(k_ids, config.batch), "view_key": k_view}
+
+    def embed(params, batch, hp):
+        z = table.embed(params, batch["ids"])
+        views = D.direction_views(batch["view_key"], jax.lax.stop_gradient(z), hp["view_noise"])
+        return z, views
+
+    p = np.asarray(probs, dtype=np.float64)
+    return Problem(
+        num_items=config.num_items,
+        items=items,
+        info={"probability": p[items]},
+        rate=_rates(p, config.batch)[items],
+        linear=True,
+        init=lambda key: table.init(key, config.num_items, config.dim, config.init_scale, dtype),
+        sample=sample,
+        embed=embed,
+        loss=_pair_loss(config),
+        alignment=_pair_alignment,
+        probe=lambda params: params["table"][items],
+        item_grads=lambda grads, cot, batch: grads["table"][items],
+    )
+
+
+def _hierarchy(config: SimConfig, dtype) -> Problem:
+    tree = D.make_tree(config.depth, config.branching)
+    probs = D.anchor_probabilities(tree, config.frequency_mode).astype(dtype)
+    n = tree.num_nodes
+    items = tracked_items(config)
+    leaf_nodes = jnp.asarray(tree.leaf_ids)
+    ancestors = jnp.asarray(tree.ancestors)
+    is_table = config.model == "table"
+
+    def anchor_embed(params, nodes):
+        if is_table:
+            return table.embed(params["anchor"], nodes)
+        return compositional.embed(params["anchor"], ancestors[nodes])
+
+    def init(key):
+        k_a, k_c = jax.random.split(key)
+        model = table if is_table else compositional
+        params = {"anchor": model.init(k_a, n, config.dim, config.init_scale, dtype)}
+        if config.towers == 2:
+            params["context"] = table.init(
+                k_c, tree.num_leaves, config.dim, config.init_scale, dtype
+            )
+        return params
+
+    def sample(key):
+        nodes, leaves = D.sample_hierarchy_batch(key, tree, probs, config.batch)
+        return {"nodes": nodes, "leaves": leaves}
+
+    def embed(params, batch, hp):
+        z = anchor_embed(params, batch["nodes"])
+        if config.towers == 2:
+            return z, table.embed(params["context"], batch["leaves"])
+        return z, anchor_embed(params, leaf_nodes[batch["leaves"]])
+
+    def item_grads(grads, cot, batch):
+        g = _segment(cot[0], batch["nodes"], n)
+        if config.towers == 1:
+            g = g + _segment(cot[1], leaf_nodes[batch["leaves"]], n)
+        return g[items]
+
+    p = np.asarray(probs, dtype=np.float64)
+    return Problem(
+        num_items=n,
+        items=items,
+        info={
+            "depth": np.asarray(tree.depth)[items],
+            "leaves": np.asarray(tree.leaf_count)[items],
+            "probability": p[items],
+        },
+        rate=_rates(p, config.batch)[items],
+        linear=is_table,
+        init=init,
+        sample=sample,
+        embed=embed,
+        loss=_pair_loss(config),
+        alignment=_pair_alignment,
+        probe=lambda params: anchor_embed(params, jnp.asarray(items)),
+        item_grads=item_grads,
+    )
+
+
+def _ambiguity(config: SimConfig, dtype) -> Problem:
+    levels = np.linspace(0.0, 1.0, config.ambiguity_levels)
+    data = D.make_ambiguity_data(
+        jax.random.key(config.data_seed),
+        config.num_items,
+        config.num_classes,
+        config.latent_dim,
+        config.input_dim,
+        config.noise,
+        levels,
+    )
+    labels = jnp.asarray(data.labels, dtype=dtype)
+    inputs = jnp.asarray(data.inputs, dtype=dtype)
+    items = tracked_items(config)
+    is_table = config.model == "table"
+    sizes = (config.input_dim,) + (config.width,) * config.layers + (config.dim,)
+
+    def encode(params, ids):
+        if is_table:
+            return table.embed(params["inputs"], ids)
+        return mlp.embed(params["inputs"], inputs[ids], config.activation)
+
+    def init(key):
+        k_a, k_c = jax.random.split(key)
+        encoder = (
+            table.init(k_a, config.num_items, config.dim, config.init_scale, dtype)
+            if is_table
+            else mlp.init(k_a, sizes, config.activation, dtype)
+        )
+        prototypes = table.init(k_c, config.num_classes, config.dim, config.init_scale, dtype)
+        return {"inputs": encoder, "classes": prototypes}
+
+    def sample(key):
+        k_ids, k_cls = jax.random.split(key)
+        ids = jax.random.randint(k_ids, (config.batch,), 0, config.num_items, dtype=jnp.int32)
+        return {"ids": ids, "classes": D.sample_positive_classes(k_cls, labels, ids)}
+
+    def embed(params, batch, hp):
+        return encode(params, batch["ids"]), params["classes"]["table"]
+
+    def loss(zw, batch, hp):
+        return losses.prototype_infonce(zw[0], zw[1], batch["classes"], hp["tau"])
+
+    def alignment(zw, batch):
+        return losses.alignment(zw[0], zw[1][batch["classes"]])
+
+    uniform = np.full(config.num_items, 1.0 / config.num_items)
+    return Problem(
+        num_items=config.num_items,
+        items=items,
+        info={
+            "entropy": np.asarray(data.entropy)[items],
+            "ambiguity": np.asarray(data.ambiguity)[items],
+            "primary": np.asarray(data.primary)[items],
+        },
+        rate=_rates(uniform, config.batch)[items],
+        linear=is_table,
+        init=init,
+        sample=sample,
+        embed=embed,
+        loss=loss,
+        alignment=alignment,
+        probe=lambda params: encode(params, jnp.asarray(items)),
+        item_grads=lambda grads, cot, batch: _segment(cot[0], batch["ids"], config.num_items)[
+            items
+        ],
+    )
+
+
+def _imbalance(config: SimConfig, dtype) -> Problem:
+    weights = tuple(2.0**k for k in range(config.num_classes))
+    spec = D.make_imbalance_problem(
+        jax.random.key(config.data_seed),
+        weights=weights,
+        latent_dim=config.latent_dim,
+        input_dim=config.input_dim,
+        noise=config.noise,
+    )
+    centers = jnp.asarray(spec.centers, dtype=dtype) @ jnp.asarray(spec.lift, dtype=dtype)
+    items = tracked_items(config)
+    sizes = (config.input_dim,) + (config.width,) * config.layers + (config.dim,)
+
+    def sample(key):
+        x, y = D.sample_imbalance_batch(key, spec, config.batch)
+        return {"x": x.astype(dtype), "labels": y}
+
+    def alignment(zw, batch):
+        u = zw[0] / jnp.linalg.norm(zw[0], axis=-1, keepdims=True)
+        same = (batch["labels"][:, None] == batch["labels"][None, :]) & ~jnp.eye(
+            config.batch, dtype=bool
+        )
+        sq = jnp.maximum(2.0 - 2.0 * (u @ u.T), 0.0)
+        return jnp.sum(jnp.where(same, sq, 0.0)) / jnp.maximum(jnp.sum(same), 1).astype(u.dtype)
+
+    probs = np.asarray(spec.class_probs, dtype=np.float64)
+    return Problem(
+        num_items=config.num_classes,
+        items=items,
+        info={"class_probability": probs[items]},
+        rate=_rates(probs, config.batch)[items],
+        linear=False,
+        init=lambda key: {"encoder": mlp.init(key, sizes, config.activation, dtype)},
+        sample=sample,
+        embed=lambda params, batch, hp: (
+            mlp.embed(params["encoder"], batch["x"], config.activation),
+            None,
+        ),
+        loss=lambda zw, batch, hp: losses.supervised_infonce(zw[0], batch["labels"], hp["tau"]),
+        alignment=alignment,
+        probe=lambda params: mlp.embed(params["encoder"], centers[items], config.activation),
+        item_grads=lambda grads, cot, batch: _segment(cot[0], batch["labels"], config.num_classes)[
+            items
+        ],
+    )
+
+
+BUILDERS = {
+    "frequency": _frequency,
+    "hierarchy": _hierarchy,
+    "ambiguity": _ambiguity,
+    "imbalance": _imbalance,
+}
+
+
+def make_problem(config: SimConfig, dtype) -> Problem:
+    return BUILDERS[config.data](config, dtype)
