@@ -234,3 +234,57 @@ def test_mlp_remainder_is_second_order_in_the_step():
     assert np.max(np.abs(big.remainder)) > 1e-9 * np.max(first_big)  # nonlinear: present
     ratio = np.max(np.abs(small.remainder[..., 0, :])) / np.max(np.abs(big.remainder[..., 0, :]))
     assert ratio < 0.1**2 * 3  # a tenfold smaller step: about a hundredfold smaller
+
+
+def test_sharded_grid_merges_into_the_full_grid_result(tmp_path):
+    from normtheory.runs import merge
+
+    grid = {"lr": [0.1, 0.2, 0.3], "tau": [0.5, 1.0]}
+    for index in range(4):
+        run(TINY, 2, grid, directory=tmp_path, progress=False, shard=(index, 4))
+    merged, path = merge(TINY, 2, grid, 4, directory=tmp_path)
+    full = simulate(TINY, seeds=2, grid=grid, progress=False)
+    np.testing.assert_allclose(merged.norm, full.norm, rtol=1e-12)
+    np.testing.assert_array_equal(merged.grid["lr"], full.grid["lr"])
+    again, _, cached = run(TINY, 2, grid, directory=tmp_path, progress=False)
+    assert cached and again.norm.shape == full.norm.shape
+
+
+def test_merge_names_missing_shards(tmp_path):
+    from normtheory.runs import merge
+
+    grid = {"lr": [0.1, 0.2]}
+    run(TINY, 1, grid, directory=tmp_path, progress=False, shard=(0, 2))
+    with pytest.raises(FileNotFoundError, match=r"shards \[1\] of 2"):
+        merge(TINY, 1, grid, 2, directory=tmp_path)
+
+
+SHARDED_SCRIPT = """
+import sys, jax, numpy as np
+jax.config.update("jax_enable_x64", True)
+from normtheory.config import SimConfig
+from normtheory.engine import simulate
+config = SimConfig(**{config!r})
+traj = simulate(config, seeds=3, progress=False)
+assert jax.local_device_count() == 4, jax.local_device_count()
+np.save(sys.argv[1], traj.norm)
+"""
+
+
+def test_seed_axis_sharded_over_four_host_devices_gives_the_same_numbers(tmp_path):
+    settings = {
+        "num_items": 30,
+        "dim": 4,
+        "batch": 8,
+        "steps": 10,
+        "stride": 5,
+        "chunk": 10,
+        "dtype": "float64",
+    }
+    script = tmp_path / "sharded.py"
+    script.write_text(SHARDED_SCRIPT.format(config=settings))
+    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4", "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, str(script), str(tmp_path / "norm.npy")], env=env, check=True)
+    sharded = np.load(tmp_path / "norm.npy")
+    local = simulate(SimConfig(**settings), seeds=3, progress=False).norm
+    np.testing.assert_allclose(sharded, local, rtol=1e-12)

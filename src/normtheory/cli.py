@@ -73,6 +73,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=V1,V2,...",
         help="sweep a hyper-parameter (lr, weight_decay, tau, momentum, b1, b2, view_noise)",
     )
+    sim.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only grid points I, I+N, I+2N, ... (one of N independent processes)",
+    )
+    sim.add_argument(
+        "--merge",
+        type=int,
+        metavar="N",
+        help="join the cached results of the N shards into the full-grid result",
+    )
     sim.add_argument("--no-budget", action="store_true", help="trace norms only (faster)")
     sim.add_argument("--no-cache", action="store_true", help="always recompute; save nothing")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -95,13 +106,26 @@ def _parse_grid(items: list[str]) -> dict[str, list[float]]:
     return grid
 
 
+def _parse_shard(text: str) -> tuple[int, int]:
+    from normtheory.config import ConfigError
+
+    index, sep, count = text.partition("/")
+    try:
+        shard = (int(index), int(count))
+    except ValueError:
+        raise ConfigError(f"--shard {text!r}: expected I/N with integers") from None
+    if not sep or not 0 <= shard[0] < shard[1]:
+        raise ConfigError(f"--shard {text!r}: expected I/N with 0 <= I < N")
+    return shard
+
+
 def _simulate(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
     from normtheory.config import ConfigError, override
     from normtheory.experiments import EXPERIMENTS, get_experiment
-    from normtheory.runs import run
+    from normtheory.runs import merge, run
 
     if args.list or not args.experiment:
         for name, (_, text) in EXPERIMENTS.items():
@@ -112,16 +136,26 @@ def _simulate(args: argparse.Namespace) -> int:
         grid = _parse_grid(args.grid)
         if config.dtype == "float64":
             jax.config.update("jax_enable_x64", True)
-        print(f"simulating {args.experiment} ({config.dtype}) with {args.seeds} seed(s)")
-        traj, path, cached = run(
-            config,
-            args.seeds,
-            grid or None,
-            trace_budget=not args.no_budget,
-            use_cache=not args.no_cache,
-            progress=not args.quiet,
-        )
-    except (ConfigError, FloatingPointError) as error:
+        if args.merge:
+            if not grid:
+                raise ConfigError("--merge needs the --grid the shards ran")
+            traj, path = merge(
+                config, args.seeds, grid, args.merge, trace_budget=not args.no_budget
+            )
+            cached = False
+        else:
+            shard = _parse_shard(args.shard) if args.shard else None
+            print(f"simulating {args.experiment} ({config.dtype}) with {args.seeds} seed(s)")
+            traj, path, cached = run(
+                config,
+                args.seeds,
+                grid or None,
+                trace_budget=not args.no_budget,
+                use_cache=not args.no_cache,
+                progress=not args.quiet,
+                shard=shard,
+            )
+    except (ConfigError, FloatingPointError, FileNotFoundError) as error:
         print(f"normtheory simulate: {error}", file=sys.stderr)
         return 2
     norms = traj.norm[..., -1, :]

@@ -230,18 +230,28 @@ def simulate(
     *,
     trace_budget: bool = True,
     progress: bool = True,
+    shard: tuple[int, int] | None = None,
 ) -> Trajectory:
     """Run `config` for `seeds` seeds (seed = config.seed + s) at every grid point.
 
-    All runs go through one vmapped jit; results have leading axes (grid points, seeds),
-    the grid axis only when `grid` is given. Raises FloatingPointError naming the step and
-    quantity if anything becomes non-finite, unless `config.record_divergence`.
+    All runs go through one vmapped jit, their axis sharded over the local devices;
+    results have leading axes (grid points, seeds), the grid axis only when `grid` is
+    given. `shard=(i, n)` runs only the grid points i, i + n, i + 2n, ... (one process
+    of n; `normtheory.runs.merge` joins them). Raises FloatingPointError naming the step
+    and quantity if anything becomes non-finite, unless `config.record_divergence`.
     """
     config = config.validate()
     if seeds < 1:
         raise ConfigError(f"seeds={seeds} must be >= 1")
     dtype = _dtype(config)
     names, points = _grid_points(config, grid)
+    if shard is not None:
+        index, count = shard
+        if not 0 <= index < count:
+            raise ConfigError(f"shard {index}/{count}: need 0 <= i < n")
+        points = points[index::count]
+        if not points:
+            raise ConfigError(f"shard {index}/{count} has no grid point ({count} > grid size)")
     init, runner, problem = _compiled(_static_part(config), trace_budget)
 
     hp_rows = []
@@ -249,12 +259,15 @@ def simulate(
         values = {h: getattr(config, h) for h in HYPERPARAMETERS}
         values.update(dict(zip(names, point, strict=True)))
         hp_rows += [values] * seeds
-    hp = {h: jnp.asarray([row[h] for row in hp_rows], dtype=dtype) for h in HYPERPARAMETERS}
+    n_runs = len(hp_rows)
     seed_ids = np.tile(np.arange(seeds) + config.seed, len(points))
+    hp_rows, seed_ids = _pad_to_devices(hp_rows, seed_ids)
+    hp = {h: jnp.asarray([row[h] for row in hp_rows], dtype=dtype) for h in HYPERPARAMETERS}
     keys = jax.vmap(jax.random.key)(jnp.asarray(seed_ids, dtype=jnp.uint32))
+    keys, hp = _shard_runs((keys, hp))
 
     state = init(keys, hp)
-    norm0 = np.asarray(jnp.linalg.norm(jax.vmap(problem.probe)(state.params), axis=-1))
+    norm0 = np.asarray(jnp.linalg.norm(jax.vmap(problem.probe)(state.params), axis=-1))[:n_runs]
 
     per_chunk = config.chunk // config.stride
     total = config.steps // config.stride
@@ -263,7 +276,7 @@ def simulate(
     while done < total:
         n = min(per_chunk, total - done)
         state, records = runner(state, hp, n)
-        records = jax.tree.map(np.asarray, records)
+        records = jax.tree.map(lambda x: np.asarray(x)[:n_runs], records)
         if not config.record_divergence:
             _check_finite(records, done, config.stride)
         chunks.append(records)
@@ -288,6 +301,22 @@ def simulate(
         norm0=shaped(norm0),
         **{k: shaped(records.get(k, empty)) for k in TRACE_FIELDS + SCALAR_FIELDS},
     )
+
+
+def _pad_to_devices(hp_rows: list, seed_ids: np.ndarray) -> tuple[list, np.ndarray]:
+    """Repeat the last run so the run axis divides evenly over the local devices."""
+    pad = -len(hp_rows) % jax.local_device_count()
+    return hp_rows + hp_rows[-1:] * pad, np.concatenate([seed_ids, seed_ids[-1:].repeat(pad)])
+
+
+def _shard_runs(tree):
+    """Place the leading (run) axis of every array across the local devices."""
+    devices = jax.local_devices()
+    if len(devices) == 1:
+        return tree
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("runs",))
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("runs"))
+    return jax.device_put(tree, sharding)
 
 
 def _check_finite(records: Mapping[str, np.ndarray], windows_done: int, stride: int) -> None:
