@@ -67,3 +67,23 @@ def test_console_script_version_and_help():
         [exe, "derive", "--help"], capture_output=True, text=True, check=True
     )
     assert "--out" in derive_help.stdout
+
+
+def test_simulation_runner_script_runs_every_experiment_at_a_tiny_size(tmp_path):
+    from normtheory.experiments import EXPERIMENTS
+
+    script = ROOT / "simulations" / "run_experiments.py"
+    tiny = ["--set", "steps=10", "--set", "chunk=10", "--set", "batch=8", "--set", "dim=4"]
+    env = {"NORMTHEORY_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    names = ["frequency", "hierarchy_compositional", "ambiguity_mlp", "imbalance"]
+    result = subprocess.run(
+        [sys.executable, str(script), *names, "--seeds", "1", "--quiet", *tiny],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    for name in names:
+        assert name in EXPERIMENTS and f"{name}: computed" in result.stdout

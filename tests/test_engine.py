@@ -243,6 +243,7 @@ def test_sharded_grid_merges_into_the_full_grid_result(tmp_path):
     for index in range(4):
         run(TINY, 2, grid, directory=tmp_path, progress=False, shard=(index, 4))
     merged, path = merge(TINY, 2, grid, 4, directory=tmp_path)
+    assert path.exists()
     full = simulate(TINY, seeds=2, grid=grid, progress=False)
     np.testing.assert_allclose(merged.norm, full.norm, rtol=1e-12)
     np.testing.assert_array_equal(merged.grid["lr"], full.grid["lr"])

@@ -165,6 +165,14 @@ class SimConfig:
         _require("branching", self.branching, self.branching >= 2, "must be >= 2")
         _require("num_classes", self.num_classes, self.num_classes >= 2, "must be >= 2")
         _require("towers", self.towers, self.towers in (1, 2), "must be 1 or 2")
+        if self.loss == "supervised":
+            # Pigeonhole: a batch larger than the class count always holds a positive pair.
+            _require(
+                "batch",
+                self.batch,
+                self.batch > self.num_classes,
+                f"must exceed num_classes={self.num_classes} for the supervised loss",
+            )
         for name in ("weight_decay", "view_noise", "zipf", "eps", "noise"):
             _require(name, getattr(self, name), getattr(self, name) >= 0, "must be >= 0")
         for name in ("momentum", "b1", "b2"):
