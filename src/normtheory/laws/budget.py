@@ -74,7 +74,7 @@ def norm_budget() -> Law:
         name="norm_budget",
         item=12,
         title="exact budget: N'^2 - N^2 = decay + drift + heat",
-        lhs=sp.Symbol("N'^2 - N^2"),
+        lhs=s.N_next**2 - s.N**2,
         rhs=total,
         params=("z_now", "z_next", "eta_lam"),
         bounds={},
