@@ -18,6 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import xlogy
 
+from normtheory.data._shared import check_int, check_nonnegative, class_geometry
+
 __all__ = [
     "AmbiguityData",
     "continuous_inputs",
@@ -42,8 +44,7 @@ def soft_labels(
     The primary class keeps the largest weight, 1 - a + a / K. Arguments are validated on
     the host (ambiguity must be concrete).
     """
-    if int(num_inputs) != num_inputs or num_inputs < 1:
-        raise ValueError(f"num_inputs must be an int >= 1, got {num_inputs!r}")
+    check_int("num_inputs", num_inputs, 1)
     if int(num_classes) != num_classes or num_classes < 2:
         raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
     levels = np.asarray(ambiguity)
@@ -139,20 +140,16 @@ def make_ambiguity_data(
     level is equally represented). Centres are uniform on the unit sphere of R^latent_dim;
     lift entries are i.i.d. N(0, 1), so each input coordinate has unit variance.
     """
-    if int(num_inputs) != num_inputs or num_inputs < 1:
-        raise ValueError(f"num_inputs must be an int >= 1, got {num_inputs!r}")
+    check_int("num_inputs", num_inputs, 1)
     if len(ambiguity_levels) == 0:
         raise ValueError("ambiguity_levels must be nonempty")
-    if int(latent_dim) != latent_dim or latent_dim < 1:
-        raise ValueError(f"latent_dim must be an int >= 1, got {latent_dim!r}")
-    if int(input_dim) != input_dim or input_dim < 1:
-        raise ValueError(f"input_dim must be an int >= 1, got {input_dim!r}")
-    if not noise >= 0:
-        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    check_int("latent_dim", latent_dim, 1)
+    check_int("input_dim", input_dim, 1)
+    check_nonnegative("noise", noise)
     levels = np.resize(np.asarray(ambiguity_levels, dtype=np.float64), int(num_inputs))
     label_key, geometry_key, input_key = jax.random.split(key, 3)
     labels, primary = soft_labels(label_key, num_inputs, num_classes, levels)
-    centers, lift = _geometry(geometry_key, int(num_classes), int(latent_dim), int(input_dim))
+    centers, lift = class_geometry(geometry_key, int(num_classes), int(latent_dim), int(input_dim))
     return AmbiguityData(
         labels=labels,
         primary=primary,
@@ -163,13 +160,3 @@ def make_ambiguity_data(
         inputs=continuous_inputs(input_key, labels, centers, noise, lift),
         noise=jnp.asarray(noise, dtype=labels.dtype),
     )
-
-
-@functools.partial(jax.jit, static_argnums=(1, 2, 3))
-def _geometry(
-    key: jax.Array, num_classes: int, latent_dim: int, input_dim: int
-) -> tuple[jax.Array, jax.Array]:
-    dtype = jnp.result_type(float)
-    center_key, lift_key = jax.random.split(key)
-    centers = _normalize(jax.random.normal(center_key, (num_classes, latent_dim), dtype=dtype))
-    return centers, jax.random.normal(lift_key, (latent_dim, input_dim), dtype=dtype)

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from normtheory.data._shared import check_int, check_nonnegative, class_geometry
 from normtheory.data.frequency import sample_ids
 
 __all__ = ["ImbalanceProblem", "make_imbalance_problem", "sample_imbalance_batch"]
@@ -59,27 +60,13 @@ def make_imbalance_problem(
     """
     if len(weights) == 0 or not all(math.isfinite(w) and w > 0 for w in weights):
         raise ValueError(f"weights must be a nonempty sequence of positive numbers: {weights!r}")
-    if int(latent_dim) != latent_dim or latent_dim < 1:
-        raise ValueError(f"latent_dim must be an int >= 1, got {latent_dim!r}")
-    if int(input_dim) != input_dim or input_dim < 1:
-        raise ValueError(f"input_dim must be an int >= 1, got {input_dim!r}")
-    if not noise >= 0:
-        raise ValueError(f"noise must be >= 0, got {noise!r}")
-    centers, lift = _geometry(key, len(weights), int(latent_dim), int(input_dim))
+    check_int("latent_dim", latent_dim, 1)
+    check_int("input_dim", input_dim, 1)
+    check_nonnegative("noise", noise)
+    centers, lift = class_geometry(key, len(weights), int(latent_dim), int(input_dim))
     probs = np.asarray([float(w) for w in weights])
     class_probs = jnp.asarray(probs / probs.sum(), dtype=centers.dtype)
     return ImbalanceProblem(centers, lift, class_probs, jnp.asarray(noise, dtype=centers.dtype))
-
-
-@functools.partial(jax.jit, static_argnums=(1, 2, 3))
-def _geometry(
-    key: jax.Array, num_classes: int, latent_dim: int, input_dim: int
-) -> tuple[jax.Array, jax.Array]:
-    dtype = jnp.result_type(float)
-    center_key, lift_key = jax.random.split(key)
-    centers = jax.random.normal(center_key, (num_classes, latent_dim), dtype=dtype)
-    centers = centers / jnp.linalg.norm(centers, axis=-1, keepdims=True)
-    return centers, jax.random.normal(lift_key, (latent_dim, input_dim), dtype=dtype)
 
 
 def sample_imbalance_batch(
