@@ -289,3 +289,29 @@ def test_seed_axis_sharded_over_four_host_devices_gives_the_same_numbers(tmp_pat
     sharded = np.load(tmp_path / "norm.npy")
     local = simulate(SimConfig(**settings), seeds=3, progress=False).norm
     np.testing.assert_allclose(sharded, local, rtol=1e-12)
+
+
+def test_replay_inputs_reproduce_the_engine_trajectory():
+    """An independent SGD loop fed replay_inputs must land on the engine's norms."""
+    import jax
+    import jax.numpy as jnp
+
+    from normtheory import losses
+    from normtheory.engine import replay_inputs
+
+    config = TINY.replace(steps=20, chunk=20, seed=3)
+    traj = simulate(config, progress=False)
+    table, ids, noise = replay_inputs(config)
+
+    def loss(z, t):
+        anchors = z[ids[t]]
+        u = jax.lax.stop_gradient(anchors)
+        u = u / jnp.linalg.norm(u, axis=-1, keepdims=True)
+        views = u + config.view_noise * noise[t]
+        views = views / jnp.linalg.norm(views, axis=-1, keepdims=True)
+        return losses.symmetric_infonce(anchors, views, config.tau)
+
+    z = jnp.asarray(table)
+    for t in range(config.steps):
+        z = z - config.lr * jax.grad(loss)(z, t)
+    np.testing.assert_allclose(np.linalg.norm(z, axis=-1), traj.norm[0, -1], rtol=1e-12)

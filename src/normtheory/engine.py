@@ -329,3 +329,31 @@ def _check_finite(records: Mapping[str, np.ndarray], windows_done: int, stride: 
                 f"non-finite {name} by step {step} (run {run} of the vmapped batch); "
                 "lower the learning rate, or set record_divergence=true to keep the run"
             )
+
+
+def replay_inputs(
+    config: SimConfig, seed: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The initial table, batch ids and view noise a frequency/table run of `config` uses.
+
+    Returns (table0 (V, d), ids (T, B), noise (T, B, d)) for seed `seed` (default
+    `config.seed`), drawn with exactly the key sequence of `simulate`, so an independent
+    implementation fed these inputs must reproduce the engine's trajectory: the view of
+    anchor row u is normalize(u / |u| + view_noise * noise).
+    """
+    config = config.validate()
+    if config.data != "frequency":
+        raise ConfigError(f"replay_inputs supports data='frequency', not {config.data!r}")
+    dtype = _dtype(config)
+    problem = make_problem(config, dtype)
+    key, k_init = jax.random.split(jax.random.key(config.seed if seed is None else seed))
+    table0 = problem.init(k_init)["table"]
+
+    def draw(key, _):
+        key, k_batch = jax.random.split(key)
+        batch = problem.sample(k_batch)
+        noise = jax.random.normal(batch["view_key"], (config.batch, config.dim), dtype=dtype)
+        return key, (batch["ids"], noise)
+
+    _, (ids, noise) = jax.jit(lambda k: jax.lax.scan(draw, k, None, length=config.steps))(key)
+    return np.asarray(table0), np.asarray(ids), np.asarray(noise)
