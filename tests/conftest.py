@@ -13,6 +13,7 @@ os.environ.setdefault(
 )
 
 import jax
+import pytest
 from hypothesis import HealthCheck, settings
 
 jax.config.update("jax_enable_x64", True)
@@ -32,3 +33,9 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("NORMTHEORY_HYPOTHESIS", "ci"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_results_cache(tmp_path_factory):
+    """Keep the tests' cached runs out of the working tree's results/ folder."""
+    os.environ["NORMTHEORY_CACHE"] = str(tmp_path_factory.mktemp("results"))

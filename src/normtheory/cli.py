@@ -20,6 +20,10 @@ Subcommands:
             --set key=value) for several seeds and hyper-parameter grid points
             in one vmapped jit, tracing norms and the exact norm budget; results
             are cached in results/ (or $NORMTHEORY_CACHE).
+  verify    confront each law with a simulation designed to test it (float64):
+            predicted and measured values, relative error, tolerance from the
+            neglected order, and a verdict (holds, fails, partial); --set moves
+            the regime, --json prints one record per result.
 """
 
 
@@ -88,7 +92,69 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--no-cache", action="store_true", help="always recompute; save nothing")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.add_argument("--list", action="store_true", help="list the experiments and exit")
+
+    ver = sub.add_parser(
+        "verify",
+        help="test each law against a simulation; print predicted, measured, verdict",
+        description="Run the verification of each law (default: all; see --list) in float64. "
+        "Exit status 0 when every check ran, whatever the verdicts; 1 when a check crashed "
+        "or an exact fact failed in the regime it assumes.",
+    )
+    ver.add_argument("laws", nargs="*", metavar="LAW", help="laws to verify (default: all)")
+    ver.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change the regime of every check, e.g. --set lr=0.1 (repeatable)",
+    )
+    ver.add_argument("--json", action="store_true", help="one JSON record per result")
+    ver.add_argument("--list", action="store_true", help="list the checks and exit")
     return parser
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import json
+
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    from normtheory.config import ConfigError
+    from normtheory.verify import CHECKS, run_checks
+
+    if args.list:
+        for name, (check, _) in CHECKS.items():
+            summary = (check.__doc__ or "").strip().splitlines()
+            print(f"{name:28s} {summary[0] if summary else ''}")
+        return 0
+    try:
+        results, crashes = run_checks(
+            args.laws or None,
+            args.assignments,
+            progress=None if args.json else lambda n: print(f"verifying {n} ...", flush=True),
+        )
+    except (KeyError, ConfigError) as error:
+        print(f"normtheory verify: {error.args[0]}", file=sys.stderr)
+        return 2
+    if args.json:
+        for result in results:
+            print(json.dumps(result.to_json(), sort_keys=True))
+    else:
+        header = f"{'law':30s} {'item':>4s} {'verdict':8s} {'predicted':>11s} {'measured':>11s}"
+        print(header + f" {'rel.err':>9s} {'tol':>9s}")
+        for r in results:
+            print(
+                f"{r.law:30s} {r.item:4d} {r.verdict:8s} {r.predicted:11.4g} {r.measured:11.4g}"
+                f" {r.rel_error:9.2g} {r.tolerance:9.2g}"
+            )
+            print(f"    regime: {r.regime}" + (f"\n    note: {r.note}" if r.note else ""))
+    for name, trace in crashes.items():
+        print(f"normtheory verify: {name} crashed:\n{trace}", file=sys.stderr)
+    broken = [r.law for r in results if r.exact and r.verdict != "holds"]
+    if broken:
+        print(f"exact facts failed (a bug): {', '.join(broken)}", file=sys.stderr)
+    return 1 if crashes or broken else 0
 
 
 def _parse_grid(items: list[str]) -> dict[str, list[float]]:
@@ -209,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _derive(args)
     if args.command == "simulate":
         return _simulate(args)
+    if args.command == "verify":
+        return _verify(args)
     raise AssertionError(f"unhandled command {args.command}")
 
 

@@ -1,0 +1,111 @@
+"""The benchmark workload, defined once: sizes, the engine config, and replayable inputs.
+
+Every implementation runs the same free-table workload: a table of V items by d dims,
+float32, initialised N(0, 1/d); each step draws B item ids from Zipf(s = 1.1); anchors
+are the rows, positives are direction-space views normalize(u + 0.1 * noise) of the
+anchors' directions u (constant in the gradient); the loss is symmetric InfoNCE on
+cosine similarity at temperature 0.1, mean over the batch; plain SGD at lr 0.5; every
+10 steps the norms of the recorded rows (all V, or a fixed subset for "large") are kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+import normtheory
+from normtheory.engine import replay_inputs
+from normtheory.problems import tracked_items
+
+ZIPF = 1.1
+VIEW_NOISE = 0.1
+TAU = 0.1
+LR = 0.5
+STRIDE = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Size:
+    """One benchmark size.
+
+    items V, dim d, batch B, steps T, seeds S (vmapped / batched together); tracked k
+    (0 = record the norms of all V rows every STRIDE steps, else k fixed rows, which
+    bounds the trajectory's memory); check_steps: the prefix of steps on which the
+    implementations are compared (the full run where affordable).
+    """
+
+    name: str
+    items: int
+    dim: int
+    batch: int
+    steps: int
+    seeds: int = 1
+    tracked: int = 0
+    check_steps: int = 0
+
+    @property
+    def prefix(self) -> int:
+        """Steps of the correctness check: check_steps, or the full run when 0."""
+        return self.check_steps or self.steps
+
+
+SIZES: dict[str, Size] = {
+    s.name: s
+    for s in (
+        Size("small", 1000, 32, 256, 2000),
+        Size("medium", 50_000, 64, 1024, 1000, check_steps=100),
+        Size("many", 1000, 32, 256, 2000, seeds=32, check_steps=200),
+        Size("large", 1_000_000, 64, 1024, 200, tracked=1000, check_steps=20),
+        # The comparison run of the "large" target: same B, d and tracking, V = 10,000.
+        Size("large10k", 10_000, 64, 1024, 200, tracked=1000, check_steps=20),
+        # The smoke-test size (tests/test_benchmarks.py, `run.py --tiny`).
+        Size("tiny", 64, 8, 16, 20),
+    )
+}
+
+
+def sim_config(size: Size, steps: int | None = None) -> normtheory.SimConfig:
+    """The normtheory SimConfig of `size` (optionally only its first `steps` steps).
+
+    One chunk holds the whole run, so each (size, steps) compiles exactly once.
+    """
+    steps = steps or size.steps
+    return normtheory.SimConfig(
+        num_items=size.items,
+        dim=size.dim,
+        batch=size.batch,
+        steps=steps,
+        zipf=ZIPF,
+        view_noise=VIEW_NOISE,
+        tau=TAU,
+        lr=LR,
+        stride=STRIDE,
+        chunk=steps,
+        tracked=size.tracked,
+        dtype="float32",
+    ).validate()
+
+
+def recorded_rows(size: Size) -> np.ndarray:
+    """(I,) ids of the rows whose norms are recorded: all V, or the engine's tracked set."""
+    return np.asarray(tracked_items(sim_config(size)))
+
+
+def zipf_cdf(items: int, exponent: float = ZIPF) -> np.ndarray:
+    """(V,) float32 cumulative Zipf probabilities over ranks 1..V (item 0 most frequent)."""
+    weights = np.arange(1, items + 1, dtype=np.float64) ** (-exponent)
+    return np.cumsum(weights / weights.sum()).astype(np.float32)
+
+
+def reference_inputs(
+    size: Size, seed: int, steps: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The engine's own inputs for one seed: (table0 (V, d), ids (T, B), noise (T, B, d)).
+
+    `steps` (default: the correctness prefix) bounds the (T, B, d) noise: for "medium"
+    the full run would be 262 MB of float32, the prefix is 26 MB. The first T steps of a
+    longer run draw the same ids and noise, so a prefix is a faithful check.
+    """
+    table0, ids, noise = replay_inputs(sim_config(size, steps or size.prefix), seed)
+    return table0, ids, noise

@@ -1,0 +1,78 @@
+"""normtheory verify: records, verdicts, exit status, at tiny sizes."""
+
+import json
+
+import pytest
+
+from normtheory import cli, laws
+from normtheory.verify import CHECKS, run_checks
+
+TINY = ["num_items=40", "dim=4", "batch=16", "steps=200", "chunk=200"]
+FIELDS = {
+    "law",
+    "item",
+    "regime",
+    "quantity",
+    "predicted",
+    "measured",
+    "spread",
+    "rel_error",
+    "tolerance",
+    "basis",
+    "verdict",
+    "exact",
+    "note",
+}
+
+
+def _set(assignments):
+    return [arg for a in assignments for arg in ("--set", a)]
+
+
+def test_json_records_and_exact_facts_hold(capsys):
+    names = ["euler", "homogeneity", "infonce_gradient", "gd_norm_step", "li_arora"]
+    assert cli.main(["verify", *names, "--json", *_set(TINY)]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["law"] for r in records} == set(names)
+    for record in records:
+        assert set(record) == FIELDS
+        assert record["verdict"] == "holds", record
+        assert record["rel_error"] <= record["tolerance"]
+
+
+def test_every_check_runs_at_a_tiny_size():
+    results, crashes = run_checks(None, TINY)
+    assert not crashes, crashes
+    assert {r.item for r in results} >= set(range(1, 12)) - {12}
+    assert all(r.verdict in ("holds", "fails", "partial") for r in results)
+    assert len(CHECKS) >= 11
+
+
+def test_outside_its_assumptions_a_fact_is_measured_not_claimed():
+    results, _ = run_checks(["gd_norm_step"], [*TINY, "optimizer=momentum", "lr=0.05"])
+    (result,) = results
+    assert result.verdict == "fails" and not result.exact
+    assert "plain SGD" in result.note
+
+
+def test_a_wrong_law_is_caught_and_fails_the_exit_status(monkeypatch, capsys):
+    class Broken:
+        def __call__(self, N, eta, G2):  # drops the 1/N^2 of homogeneity
+            return N**2 + eta**2 * G2
+
+    real_get = laws.get
+    monkeypatch.setattr(
+        "normtheory.verify.exact.laws.get",
+        lambda name: Broken() if name == "gd_norm_step" else real_get(name),
+    )
+    assert cli.main(["verify", "gd_norm_step", *_set(TINY)]) == 1
+    assert "exact facts failed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["no_such_law"], "no_such_law"), (["euler", "--set", "tau=-1"], "tau")],
+)
+def test_bad_requests_are_named(args, message, capsys):
+    assert cli.main(["verify", *args]) == 2
+    assert message in capsys.readouterr().err
