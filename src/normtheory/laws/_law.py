@@ -266,9 +266,11 @@ class Law:
             bad = bound.violated(np.asarray(arr, dtype=np.float64))
             if np.any(bad):
                 example = arr[bad].ravel()[0] if arr.ndim else arr
+                requirement = bound.describe()
+                if requirement != "finite":
+                    requirement += " (and finite)"
                 raise ValueError(
-                    f"{self.name}: argument {name!r} must be {bound.describe()} "
-                    f"(and finite); got {example!r}"
+                    f"{self.name}: argument {name!r} must be {requirement}; got {example!r}"
                 )
         for array_check in self.array_checks:
             try:

@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable, Iterable
 
 from normtheory.config import SimConfig, override
-from normtheory.verify import accumulation, equilibria, exact
+from normtheory.verify import accumulation, drift_heat, equilibria, exact, structure
 from normtheory.verify._record import Result
 
 Check = Callable[[SimConfig], list[Result]]
@@ -20,6 +20,8 @@ CHECKS: dict[str, tuple[Check, SimConfig]] = {
     **exact.CHECKS,
     **accumulation.CHECKS,
     **equilibria.CHECKS,
+    **drift_heat.CHECKS,
+    **structure.CHECKS,
 }
 
 __all__ = ["CHECKS", "Result", "run_checks"]
