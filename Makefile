@@ -18,6 +18,7 @@ derive: $(STAMP)
 	$(BIN)/normtheory derive --out derivations
 
 reproduce: derive
+	$(BIN)/normtheory verify --report figures/REPORT.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests derivations simulations figures benchmarks

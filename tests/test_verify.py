@@ -29,9 +29,12 @@ def _set(assignments):
     return [arg for a in assignments for arg in ("--set", a)]
 
 
-def test_json_records_and_exact_facts_hold(capsys):
+def test_json_records_and_exact_facts_hold(capsys, tmp_path):
     names = ["euler", "homogeneity", "infonce_gradient", "gd_norm_step", "li_arora"]
-    assert cli.main(["verify", *names, "--json", *_set(TINY)]) == 0
+    report = tmp_path / "REPORT.md"
+    assert cli.main(["verify", *names, "--json", *_set(TINY), "--report", str(report)]) == 0
+    text = report.read_text()
+    assert "| `li_arora` | 10 | **holds** |" in text and "## Wall time per stage" in text
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {r["law"] for r in records} == set(names)
     for record in records:

@@ -110,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
         help="change the regime of every check, e.g. --set lr=0.1 (repeatable)",
     )
     ver.add_argument("--json", action="store_true", help="one JSON record per result")
+    ver.add_argument(
+        "--report",
+        type=Path,
+        metavar="PATH",
+        help="also write the Markdown report (make reproduce: figures/REPORT.md)",
+    )
     ver.add_argument("--list", action="store_true", help="list the checks and exit")
     return parser
 
@@ -128,11 +134,13 @@ def _verify(args: argparse.Namespace) -> int:
             summary = (check.__doc__ or "").strip().splitlines()
             print(f"{name:28s} {summary[0] if summary else ''}")
         return 0
+    seconds: dict[str, float] = {}
     try:
         results, crashes = run_checks(
             args.laws or None,
             args.assignments,
             progress=None if args.json else lambda n: print(f"verifying {n} ...", flush=True),
+            seconds=seconds,
         )
     except (KeyError, ConfigError) as error:
         print(f"normtheory verify: {error.args[0]}", file=sys.stderr)
@@ -151,6 +159,11 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"    regime: {r.regime}" + (f"\n    note: {r.note}" if r.note else ""))
     for name, trace in crashes.items():
         print(f"normtheory verify: {name} crashed:\n{trace}", file=sys.stderr)
+    if args.report:
+        from normtheory.report import write_report
+
+        path = write_report(results, crashes, seconds, args.report)
+        print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
     broken = [r.law for r in results if r.exact and r.verdict != "holds"]
     if broken:
         print(f"exact facts failed (a bug): {', '.join(broken)}", file=sys.stderr)

@@ -7,6 +7,7 @@ the regime actually run. Verification runs in float64.
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections.abc import Callable, Iterable
 
@@ -31,8 +32,12 @@ def run_checks(
     names: Iterable[str] | None = None,
     overrides: Iterable[str] = (),
     progress: Callable[[str], None] | None = None,
+    seconds: dict[str, float] | None = None,
 ) -> tuple[list[Result], dict[str, str]]:
-    """(results, crashes by law name). Unknown names raise KeyError; bad --set, ConfigError."""
+    """(results, crashes by law name). Unknown names raise KeyError; bad --set, ConfigError.
+
+    When `seconds` is given, the wall time of each check is stored in it by name.
+    """
     names = list(names or CHECKS)
     unknown = [n for n in names if n not in CHECKS]
     if unknown:
@@ -43,8 +48,11 @@ def run_checks(
     for name in names:
         if progress is not None:
             progress(name)
+        start = time.perf_counter()
         try:
             results += CHECKS[name][0](configs[name])
         except Exception:  # reported, and reflected in the exit status
             crashes[name] = traceback.format_exc()
+        if seconds is not None:
+            seconds[name] = time.perf_counter() - start
     return results, crashes
