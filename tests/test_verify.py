@@ -41,6 +41,7 @@ def test_json_records_and_exact_facts_hold(capsys, tmp_path):
         assert set(record) == FIELDS
         assert record["verdict"] == "holds", record
         assert record["rel_error"] <= record["tolerance"]
+        assert record["regime"].split(", tau=")[0] in text
 
 
 def test_every_check_runs_at_a_tiny_size(monkeypatch):

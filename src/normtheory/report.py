@@ -29,14 +29,15 @@ def _number(x: float) -> str:
 
 def _table(results: Sequence[Result]) -> list[str]:
     lines = [
-        "| law | item | verdict | predicted | measured | spread | rel. error | tolerance |",
-        "|---|---|---|---|---|---|---|---|",
+        "| law | item | verdict | predicted | measured | spread | rel. error | tolerance "
+        "| regime |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| `{r.law}` | {r.item} | **{r.verdict}** | {_number(r.predicted)} | "
             f"{_number(r.measured)} | {_number(r.spread)} | {_number(r.rel_error)} | "
-            f"{_number(r.tolerance)} |"
+            f"{_number(r.tolerance)} | {r.regime.split(', tau=')[0]} |"
         )
     return lines
 

@@ -25,6 +25,13 @@ def regime(config: SimConfig) -> str:
     parts.append(f"T={config.steps}")
     if config.data == "frequency":
         parts.append(f"V={config.num_items}, zipf={config.zipf:g}")
+    elif config.data == "hierarchy":
+        parts.append(
+            f"depth={config.depth}, branching={config.branching}, {config.frequency_mode} "
+            f"frequency, {config.towers} tower(s)"
+        )
+    elif config.data == "ambiguity":
+        parts.append(f"{config.num_items} inputs, {config.num_classes} classes")
     parts.append(config.dtype)
     return ", ".join(parts)
 
