@@ -35,6 +35,7 @@ def test_json_records_and_exact_facts_hold(capsys, tmp_path):
     assert cli.main(["verify", *names, "--json", *_set(TINY), "--report", str(report)]) == 0
     text = report.read_text()
     assert "| `li_arora` | 10 | **holds** |" in text and "## Wall time per stage" in text
+    assert "## Figures" not in text  # none drawn in tmp_path
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {r["law"] for r in records} == set(names)
     for record in records:

@@ -7,6 +7,7 @@ wall times are the only lines that change).
 
 from __future__ import annotations
 
+import ast
 import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -66,6 +67,19 @@ def _regime_map(results: Sequence[Result], law: str) -> list[str]:
     return lines
 
 
+def _figures(folder: Path) -> list[str]:
+    """One line per figure PNG in `folder`: its file and its script's summary line."""
+    lines = []
+    for png in sorted(folder.glob("fig*.png")):
+        script = png.with_suffix(".py")
+        summary = ""
+        if script.exists():
+            doc = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))) or ""
+            summary = doc.strip().splitlines()[0] if doc.strip() else ""
+        lines.append(f"- [{png.name}]({png.name}): {summary}")
+    return lines
+
+
 def write_report(
     results: Sequence[Result],
     crashes: Mapping[str, str],
@@ -103,6 +117,17 @@ def write_report(
         block = _regime_map(mapped, law)
         if block:
             lines += [f"### {law}", "", *block, ""]
+    figure_lines = _figures(path.parent)
+    if figure_lines:
+        lines += [
+            "## Figures",
+            "",
+            "Drawn by figures/make_all.py; each shows theory as a line, simulation as points "
+            "with seed spread, and the agreement on the figure.",
+            "",
+            *figure_lines,
+            "",
+        ]
     lines += ["## Details", "", *_details(laws_table), ""]
     if crashes:
         lines += ["## Crashed checks", ""]
