@@ -51,26 +51,37 @@ def _half(values: np.ndarray) -> np.ndarray:
     return values[..., values.shape[-2] // 2 :, :]
 
 
+def per_item(cfg: SimConfig) -> dict[str, np.ndarray]:
+    """Per item over the second half: measured <N^2>, predicted N*^2, and the parts."""
+    traj = _run(cfg, seeds=1)
+    steps = _half(traj.norm).shape[-2] * cfg.stride
+    n2 = (_half(traj.norm) ** 2).mean(axis=(0, 1))
+    decay = _half(traj.decay).sum(axis=(0, 1)) / steps
+    drift = (_half(traj.drift) + _half(traj.remainder)).sum(axis=(0, 1)) / steps
+    g2 = _half(traj.g2).sum(axis=(0, 1)) / steps
+    r = -decay / n2
+    law = laws.get("drift_heat_equilibrium")
+    return {
+        "measured": n2,
+        "predicted": np.asarray(law(D=drift / r, V2=2 * cfg.lr**2 * g2 / r)),
+        "drift": drift,
+        "gradient_heat": cfg.lr**2 * g2 / n2,
+        "heat": _half(traj.heat).sum(axis=(0, 1)) / steps,
+        "cv2": (_half(traj.norm) ** 2).std(axis=(0, 1)) ** 2 / n2**2,
+    }
+
+
 def drift_heat_equilibrium(config: SimConfig) -> list[Result]:
     results = []
     for name, changes in REGIMES.items():
         cfg = config.replace(**changes)
-        traj = _run(cfg, seeds=1)
-        steps = _half(traj.norm).shape[-2] * cfg.stride
-        n2 = (_half(traj.norm) ** 2).mean(axis=(0, 1))
-        decay = _half(traj.decay).sum(axis=(0, 1)) / steps
-        drift = (_half(traj.drift) + _half(traj.remainder)).sum(axis=(0, 1)) / steps
-        g2 = _half(traj.g2).sum(axis=(0, 1)) / steps
-        r = -decay / n2
-        D = laws.get("drift_heat_equilibrium")
-        predicted = np.asarray(D(D=drift / r, V2=2 * cfg.lr**2 * g2 / r))
+        parts = per_item(cfg)
+        n2, predicted, drift = parts["measured"], parts["predicted"], parts["drift"]
         err = np.abs(predicted - n2) / n2
         # Neglected: fluctuations (Jensen), of the order of the squared relative spread of N^2.
-        cv2 = (_half(traj.norm) ** 2).std(axis=(0, 1)) ** 2 / n2**2
-        tol = float(np.median(3 * cv2 + cfg.lr * cfg.weight_decay)) + 0.05
-        share = float(np.median(np.abs(drift) / (np.abs(drift) + cfg.lr**2 * g2 / n2)))
-        heat = _half(traj.heat).sum(axis=(0, 1)) / steps
-        amplification = float(np.median(heat / (cfg.lr**2 * g2 / n2)))
+        tol = float(np.median(3 * parts["cv2"] + cfg.lr * cfg.weight_decay)) + 0.05
+        share = float(np.median(np.abs(drift) / (np.abs(drift) + parts["gradient_heat"])))
+        amplification = float(np.median(parts["heat"] / parts["gradient_heat"]))
         med = float(np.median(err))
         results.append(
             Result(
