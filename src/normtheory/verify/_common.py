@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from normtheory import losses
+from normtheory import cache, losses
 from normtheory.config import SimConfig
 from normtheory.engine import Trajectory, replay_inputs
 from normtheory.runs import run
@@ -40,6 +43,19 @@ def simulate_cached(config: SimConfig, seeds: int) -> Trajectory:
     """Run through the results cache, quietly."""
     traj, _, _ = run(config, seeds, progress=False, log=lambda message: None)
     return traj
+
+
+def cached(name: str, config: SimConfig, compute: Callable[[], dict]) -> dict[str, np.ndarray]:
+    """Arrays of a computation other than `simulate` (an independent loop), cached like runs."""
+    spec = {"computation": name, "config": dataclasses.asdict(config)}
+    entry = cache.load_or_compute(
+        cache.cache_dir(),
+        cache.config_key(spec),
+        lambda: (compute(), {"config": spec}),
+        log=lambda message: None,
+        expected_config=spec,
+    )
+    return entry.arrays
 
 
 def norms_before(traj: Trajectory) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 from normtheory import laws
 from normtheory.config import SimConfig
 from normtheory.engine import replay_inputs
-from normtheory.verify._common import is_plain_sgd, norms_before, pair_loss, regime
+from normtheory.verify._common import cached, is_plain_sgd, norms_before, pair_loss, regime
 from normtheory.verify._common import simulate_cached as _run
 from normtheory.verify._record import Result, judge
 
@@ -64,8 +64,12 @@ def angle_trace(config: SimConfig, steps: int = 50) -> dict[str, np.ndarray]:
     An independent float64 loop on the run's own batches (replay_inputs), measuring the
     angle from the embeddings themselves, not from the traced budget.
     """
-    steps = min(config.steps, steps)
-    short = config.replace(steps=steps, chunk=steps, stride=1)
+    short = config.replace(steps=min(config.steps, steps), chunk=min(config.steps, steps), stride=1)
+    return cached("angle_trace", short, lambda: _angle_trace(short))
+
+
+def _angle_trace(short: SimConfig) -> dict[str, np.ndarray]:
+    config, steps = short, short.steps
     table, ids, noise = replay_inputs(short)
     ids, noise = jnp.asarray(ids), jnp.asarray(noise)
     loss = pair_loss(config)

@@ -13,7 +13,7 @@ import numpy as np
 from normtheory import laws
 from normtheory.config import SimConfig
 from normtheory.engine import replay_inputs
-from normtheory.verify._common import pair_loss, regime
+from normtheory.verify._common import cached, pair_loss, regime
 from normtheory.verify._common import simulate_cached as _run
 from normtheory.verify._record import Result, judge
 
@@ -149,31 +149,55 @@ def sgd_decay_equilibrium(config: SimConfig) -> list[Result]:
     return results
 
 
-def li_arora(config: SimConfig) -> list[Result]:
-    """GD + decay against GD at eta (1 - eta lam)^(-2t-1), on the same batches (float64)."""
-    steps = min(config.steps, 100)
-    short = config.replace(steps=steps, chunk=steps, stride=1)
-    table, ids, noise = replay_inputs(short)
+def li_arora_trajectories(config: SimConfig, steps: int = 100) -> dict[str, np.ndarray]:
+    """GD + decay, rescaled by (1 - eta lam)^t, and GD at eta_t, on the run's batches.
+
+    Returns norms (steps + 1, items) of both runs ("rescaled", "plain") and the final
+    coordinate deviation max |w_T / (1 - eta lam)^T - w~_T| / max |w~_T| ("deviation").
+    Views are made from the decayed run's directions, which both runs share.
+    """
+    short = config.replace(steps=min(config.steps, steps), chunk=min(config.steps, steps), stride=1)
+    return cached("li_arora", short, lambda: _li_arora(short))
+
+
+def _li_arora(cfg: SimConfig) -> dict[str, np.ndarray]:
+    table, ids, noise = replay_inputs(cfg)
     ids, noise = jnp.asarray(ids), jnp.asarray(noise)
-    loss = pair_loss(config)
-    eta, lam = config.lr, config.weight_decay
+    loss = pair_loss(cfg)
+    eta, lam = cfg.lr, cfg.weight_decay
 
     def views(z, t):
         u = jax.lax.stop_gradient(z[ids[t]])
         u = u / jnp.linalg.norm(u, axis=-1, keepdims=True)
-        v = u + config.view_noise * noise[t]
+        v = u + cfg.view_noise * noise[t]
         return v / jnp.linalg.norm(v, axis=-1, keepdims=True)
 
-    grad = jax.jit(jax.grad(lambda z, v, t: loss(z[ids[t]], v, config.tau)))
-    rates = laws.get("li_arora_learning_rate")(eta=eta, lam=lam, t=jnp.arange(float(steps)))
+    grad = jax.jit(jax.grad(lambda z, v, t: loss(z[ids[t]], v, cfg.tau)))
+    steps = jnp.arange(float(cfg.steps + 1))
+    rates = laws.get("li_arora_learning_rate")(eta=eta, lam=lam, t=steps)
+    scales = laws.get("li_arora_scale")(eta=eta, lam=lam, t=steps)
     decayed = plain = jnp.asarray(table)
-    for t in range(steps):
-        # Views are made from directions, identical in both runs (same u).
+    initial = np.linalg.norm(table, axis=-1)
+    rescaled_norms, plain_norms = [initial], [initial]
+    for t in range(cfg.steps):
         v = views(decayed, t)
         decayed = (1 - eta * lam) * decayed - eta * grad(decayed, v, t)
         plain = plain - rates[t] * grad(plain, v, t)
-    rescaled = decayed / laws.get("li_arora_scale")(eta=eta, lam=lam, t=float(steps))
-    err = float(jnp.max(jnp.abs(rescaled - plain)) / jnp.max(jnp.abs(plain)))
+        rescaled_norms.append(np.asarray(jnp.linalg.norm(decayed / scales[t + 1], axis=-1)))
+        plain_norms.append(np.asarray(jnp.linalg.norm(plain, axis=-1)))
+    rescaled = decayed / scales[cfg.steps]
+    deviation = jnp.max(jnp.abs(rescaled - plain)) / jnp.max(jnp.abs(plain))
+    return {
+        "rescaled": np.stack(rescaled_norms),
+        "plain": np.stack(plain_norms),
+        "deviation": np.asarray(deviation),
+    }
+
+
+def li_arora(config: SimConfig) -> list[Result]:
+    """GD + decay against GD at eta (1 - eta lam)^(-2t-1), on the same batches (float64)."""
+    err = float(li_arora_trajectories(config)["deviation"])
+    short = config.replace(steps=min(config.steps, 100), chunk=min(config.steps, 100), stride=1)
     return [
         Result(
             law="li_arora",
