@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
-.PHONY: test reproduce derive lint clean-env
+.PHONY: test reproduce derive lint clean-env bench
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,7 @@ derive: $(STAMP)
 	$(BIN)/normtheory derive --out derivations
 
 reproduce: derive
+	$(BIN)/python figures/make_all.py
 	$(BIN)/normtheory verify --report figures/REPORT.md
 
 lint: $(STAMP)
@@ -26,3 +27,7 @@ lint: $(STAMP)
 
 clean-env:
 	rm -rf $(VENV)
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
+	$(BIN)/python benchmarks/run.py

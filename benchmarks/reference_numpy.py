@@ -3,7 +3,8 @@
 Gradient. For anchors z_a (B, d) with directions u_a = z_a / |z_a| and constant unit
 views v_b, the cosines are C = U V^T and the symmetric InfoNCE is
 
-    L = 1/(2B) sum_a [lse_b(C_ab / tau) - C_aa / tau] + 1/(2B) sum_b [lse_a(C_ab / tau) - C_bb / tau].
+    L = 1/(2B) sum_a [lse_b(C_ab / tau) - C_aa / tau]
+      + 1/(2B) sum_b [lse_a(C_ab / tau) - C_bb / tau].
 
 With P the row softmax and Q the column softmax of C / tau,
 

@@ -1,0 +1,59 @@
+"""Smoke test of the benchmark harness: `benchmarks/run.py --tiny` end to end.
+
+One tiny run (V = 64, d = 8, B = 16, 20 steps, one round at one thread) checks that the
+implementations agree on the engine's inputs and writes the report; no timing is
+asserted. PyTorch is an optional extra (`pip install '.[bench]'`): without it the run
+compares NumPy with the engine only, and the PyTorch test is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = ROOT / "benchmarks" / "run.py"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> tuple[str, dict]:
+    """(report text, results dict) of one `run.py --tiny` in a fresh process."""
+    out = tmp_path_factory.mktemp("bench") / "RESULTS.md"
+    proc = subprocess.run(
+        [sys.executable, str(RUN), "--tiny", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return out.read_text(), json.loads(out.with_suffix(".json").read_text())
+
+
+def test_numpy_and_engine_agree_and_the_report_has_the_table(tiny_run):
+    text, results = tiny_run
+    numpy_vs_engine = results["checks"]["tiny"]["vs"]["numpy"]
+    assert numpy_vs_engine["ok"]
+    assert numpy_vs_engine["final_rel"] < 1e-3
+    timed = results["timings"]["1"]["tiny"]
+    assert {"normtheory", "normtheory+budget", "numpy"} <= set(timed)
+    assert all(s["steps_per_s"] > 0 and s["peak_rss_mib"] > 0 for s in timed.values())
+    assert "| implementation | threads | steps/s |" in text
+    for label in ("normtheory, tracing off", "normtheory, full budget", "| NumPy |"):
+        assert label in text
+    assert "## Targets" in text
+    assert "## Roofline floor" in text
+
+
+def test_torch_agrees_with_the_engine(tiny_run):
+    pytest.importorskip("torch", reason="PyTorch is the optional 'bench' extra")
+    text, results = tiny_run
+    torch_vs_engine = results["checks"]["tiny"]["vs"]["torch"]
+    assert torch_vs_engine["ok"]
+    assert torch_vs_engine["final_rel"] < 1e-3
+    assert "torch" in results["timings"]["1"]["tiny"]
+    assert "| PyTorch eager |" in text
