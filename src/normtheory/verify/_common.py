@@ -78,3 +78,13 @@ def pair_loss(config: SimConfig):
 
 def is_plain_sgd(config: SimConfig) -> bool:
     return config.optimizer == "sgd" and config.weight_decay == 0
+
+
+def fit_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares slope of y on x and its standard error."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    xc = x - x.mean()
+    slope = float(np.sum(xc * (y - y.mean())) / np.sum(xc * xc))
+    resid = y - y.mean() - slope * xc
+    se = float(np.sqrt(np.sum(resid**2) / max(len(x) - 2, 1) / np.sum(xc * xc)))
+    return slope, se

@@ -9,7 +9,14 @@ import numpy as np
 from normtheory import laws
 from normtheory.config import SimConfig
 from normtheory.engine import replay_inputs
-from normtheory.verify._common import cached, is_plain_sgd, norms_before, pair_loss, regime
+from normtheory.verify._common import (
+    cached,
+    fit_slope,
+    is_plain_sgd,
+    norms_before,
+    pair_loss,
+    regime,
+)
 from normtheory.verify._common import simulate_cached as _run
 from normtheory.verify._record import Result, judge
 
@@ -129,16 +136,6 @@ def effective_learning_rate(config: SimConfig) -> list[Result]:
     ]
 
 
-def _slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Least-squares slope of y on x and its standard error."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    xc = x - x.mean()
-    slope = float(np.sum(xc * (y - y.mean())) / np.sum(xc * xc))
-    resid = y - y.mean() - slope * xc
-    se = float(np.sqrt(np.sum(resid**2) / max(len(x) - 2, 1) / np.sum(xc * xc)))
-    return slope, se
-
-
 def frequency_imprint(config: SimConfig) -> list[Result]:
     """Slope of log(N_T^4 - N_0^4) on log p, against THEORY.md's slope 1.
 
@@ -152,8 +149,8 @@ def frequency_imprint(config: SimConfig) -> list[Result]:
     per_update = traj.g2.sum(axis=-2).mean(axis=0) / (rate * config.steps)
     keep = (growth > 0) & (per_update > 0)
     lp = np.log(rate[keep])
-    slope, se = _slope(lp, np.log(growth[keep]))
-    g_slope, g_se = _slope(lp, np.log(per_update[keep]))
+    slope, se = fit_slope(lp, np.log(growth[keep]))
+    g_slope, g_se = fit_slope(lp, np.log(per_update[keep]))
     tol = 2 * se
     explained = abs(slope - (1 + g_slope)) <= 2 * float(np.hypot(se, g_se))
     verdict = judge(abs(slope - 1), tol, partial=explained)

@@ -13,7 +13,7 @@ import numpy as np
 from normtheory import laws
 from normtheory.config import SimConfig
 from normtheory.engine import replay_inputs
-from normtheory.verify._common import cached, pair_loss, regime
+from normtheory.verify._common import cached, fit_slope, pair_loss, regime
 from normtheory.verify._common import simulate_cached as _run
 from normtheory.verify._record import Result, judge
 
@@ -57,13 +57,6 @@ def _per_item_verdict(err, tol, rate):
     return "fails", f"{int((~ok).sum())} of {len(ok)} items outside tolerance"
 
 
-def _slope(x, y):
-    xc = x - x.mean()
-    slope = float(np.sum(xc * (y - y.mean())) / np.sum(xc * xc))
-    resid = y - y.mean() - slope * xc
-    return slope, float(np.sqrt(np.sum(resid**2) / max(len(x) - 2, 1) / np.sum(xc * xc)))
-
-
 def sgd_decay_equilibrium(config: SimConfig) -> list[Result]:
     traj = _run(config, seeds=2)
     eta, lam = config.lr, config.weight_decay
@@ -101,9 +94,9 @@ def sgd_decay_equilibrium(config: SimConfig) -> list[Result]:
     ]
     # Sparse imprint: N* ~ p^(1/4) when the energy per update is the same for every item.
     lp = np.log(traj.rate)
-    slope, se = _slope(lp, np.log(np.sqrt(np.sqrt(measured))))
+    slope, se = fit_slope(lp, np.log(np.sqrt(np.sqrt(measured))))
     per_update = g2_per_step.mean(axis=0) / traj.rate
-    g_slope, g_se = _slope(lp, np.log(per_update))
+    g_slope, g_se = fit_slope(lp, np.log(per_update))
     explained = abs(slope - (1 + g_slope) / 4) <= 2 * np.hypot(se, g_se / 4)
     results.append(
         Result(
@@ -229,7 +222,7 @@ def adamw_equilibrium(config: SimConfig) -> list[Result]:
     tol = 3 * sem + 2 * eta * lam / (1 - b1)
     verdict, note = _per_item_verdict(err, tol, traj.rate)
     lp = np.log(traj.rate)
-    slope, se = _slope(lp, np.log(np.sqrt(measured)))
+    slope, se = fit_slope(lp, np.log(np.sqrt(measured)))
     return [
         Result(
             law="adamw_equilibrium",
