@@ -15,8 +15,11 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
+
+from machine import background_load
 
 HERE = Path(__file__).resolve().parent
 
@@ -107,13 +110,27 @@ def _steady_chunks(runs: list[dict]) -> list[tuple[int, tuple]]:
     return out[1:] if len(out) > 1 else out  # a single chunk is its own sample
 
 
+def wait_for_quiet(limit_s: float = 90.0, window_s: float = 0.5) -> float:
+    """Wait (at most `limit_s`) until other processes keep < LOAD_LIMIT cores busy.
+
+    The machine may be shared: a run started while someone else's job runs is disturbed
+    from its first chunk. Returns the seconds waited.
+    """
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit_s:
+        if background_load(window_s) < LOAD_LIMIT:
+            break
+    return time.perf_counter() - start
+
+
 def time_implementations(
-    specs: dict[str, dict[str, Any]], threads: int, repeats: int, log=print
+    specs: dict[str, dict[str, Any]], threads: int, repeats: int, log=print, quiet_s: float = 90.0
 ) -> dict[str, dict[str, Any]]:
     """Start one worker per spec, run `repeats` alternating rounds, return raw records.
 
-    A run whose steady chunks were mostly disturbed by other processes (see _clean) is
-    made once more in the same round.
+    Each run starts once the machine is quiet (wait_for_quiet, at most `quiet_s`); a run whose
+    steady chunks were mostly disturbed by other processes (see _clean) is made once
+    more in the same round.
     """
     workers = {name: Worker(spec, threads) for name, spec in specs.items()}
     records = {name: {"ready": w.read(), "runs": []} for name, w in workers.items()}
@@ -124,6 +141,7 @@ def time_implementations(
             for name in names[shift:] + names[:shift]:
                 runs = records[name]["runs"]
                 for _attempt in range(2):
+                    waited = wait_for_quiet(quiet_s) if quiet_s > 0 else 0.0
                     summary = {**workers[name].ask("run"), "round": round_index}
                     runs.append(summary)
                     chunks = [c for r, c in _steady_chunks(runs) if r == round_index]
@@ -131,6 +149,7 @@ def time_implementations(
                     log(
                         f"    {name}: round {round_index + 1}/{repeats} "
                         f"{summary['total']:.1f} s, {clean}/{len(chunks)} clean chunks"
+                        + (f" (waited {waited:.0f} s for a quiet machine)" if waited > 1 else "")
                     )
                     if 2 * clean >= len(chunks):
                         break

@@ -174,8 +174,9 @@ def _results(res: dict[str, Any]) -> list[str]:
         "process CPU time / wall time over the steady chunks. other load: cores kept busy "
         "by other processes (and stolen by the hypervisor) during the chunks used, from "
         "/proc/stat busy time minus the process's own; only chunks under 0.3 cores are used "
-        "when at least half are (else all, marked *), and a run with most chunks over it "
-        "is made once more. x floor: time per step over the roofline floor (dense floor in "
+        "when at least half are (else all, marked *); each run waits (up to 90 s) for the "
+        "other load to drop below 0.3 cores before it starts, and a run with most chunks "
+        "over it is made once more. x floor: time per step over the roofline floor (dense floor in "
         "brackets).",
         "",
     ]

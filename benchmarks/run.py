@@ -100,7 +100,7 @@ def _rows(size: Size) -> list[int] | None:
 
 
 def _time_group(
-    names: list[str], impls: list[str], threads: int, repeats: int, steps_of
+    names: list[str], impls: list[str], threads: int, repeats: int, steps_of, quiet_s: float
 ) -> dict[str, dict[str, Any]]:
     """Time `impls` on every size in `names` together; -> {size: {impl: summary}}."""
     specs = {}
@@ -108,7 +108,7 @@ def _time_group(
         size = SIZES[name]
         for impl in impls:
             specs[f"{name}/{impl}"] = _spec(size, impl, steps_of(size), threads, _rows(size))
-    records = measure.time_implementations(specs, threads, repeats, log=_log)
+    records = measure.time_implementations(specs, threads, repeats, log=_log, quiet_s=quiet_s)
     out: dict[str, dict[str, Any]] = {}
     for key, record in records.items():
         name, impl = key.split("/", 1)
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = _all_sizes(args.sizes)
     _log(f"sizes {sizes}, threads {args.threads}, repeats {args.repeats}, torch {with_torch}")
     res: dict[str, Any] = {
-        "command": "python benchmarks/run.py " + " ".join(sys.argv[1:]),
+        "command": " ".join(["python benchmarks/run.py", *sys.argv[1:]]),
         "started": started,
         "repeats": args.repeats,
         "sizes_run": sizes,
@@ -149,19 +149,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         res["rates"][threads] = rates
         res["floors"][threads] = {n: roofline.floor_seconds(SIZES[n], rates) for n in sizes}
     impls = ["normtheory", "normtheory+budget", "numpy"] + (["torch"] if with_torch else [])
+    quiet = 0.0 if args.tiny else 90.0  # seconds a run may wait for a quiet machine
     for threads in args.threads:
         timings: dict[str, Any] = {}
         for name in args.sizes:
             group = [name, *COMPANIONS.get(name, ())]
             _log(f"time {group}, {threads} thread(s)")
-            timings.update(_time_group(group, impls, threads, args.repeats, lambda s: s.timed))
+            timed = _time_group(group, impls, threads, args.repeats, lambda s: s.timed, quiet)
+            timings.update(timed)
         res["timings"][threads] = timings
     res["stages"], res["stage_threads"] = {}, min(args.threads)
     if args.stages:
         for name in args.sizes:
             group = [name, *COMPANIONS.get(name, ())]
             _log(f"stages {group}, {res['stage_threads']} thread(s)")
-            staged = _time_group(group, STAGE_VARIANTS, res["stage_threads"], 1, _stage_steps)
+            staged = _time_group(
+                group, STAGE_VARIANTS, res["stage_threads"], 1, _stage_steps, quiet
+            )
             res["stages"].update(staged)
     res["targets"] = targets.evaluate(res["timings"], res["floors"])
     res["bounds"] = targets.explain(
