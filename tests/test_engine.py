@@ -315,3 +315,13 @@ def test_replay_inputs_reproduce_the_engine_trajectory():
     for t in range(config.steps):
         z = z - config.lr * jax.grad(loss)(z, t)
     np.testing.assert_allclose(np.linalg.norm(z, axis=-1), traj.norm[0, -1], rtol=1e-12)
+
+
+def test_train_returns_the_parameters_whose_norms_the_trajectory_ends_on():
+    from normtheory.engine import train
+
+    traj, params = simulate(TINY, seeds=2, progress=False, with_params=True)
+    trained, problem = train(TINY, seeds=2, progress=False)
+    np.testing.assert_array_equal(trained["table"], params["table"])
+    norms = np.linalg.norm(trained["table"][:, problem.items], axis=-1)
+    np.testing.assert_allclose(norms, traj.norm[:, -1], rtol=1e-12)

@@ -231,7 +231,8 @@ def simulate(
     trace_budget: bool = True,
     progress: bool = True,
     shard: tuple[int, int] | None = None,
-) -> Trajectory:
+    with_params: bool = False,
+) -> Trajectory | tuple[Trajectory, Any]:
     """Run `config` for `seeds` seeds (seed = config.seed + s) at every grid point.
 
     All runs go through one vmapped jit, their axis sharded over the local devices;
@@ -291,7 +292,7 @@ def simulate(
         return x.reshape(lead + x.shape[1:])
 
     empty = np.full(records["g2"].shape, np.nan, dtype=records["g2"].dtype)
-    return Trajectory(
+    trajectory = Trajectory(
         config=config,
         grid={n: np.asarray([pt[i] for pt in points]) for i, n in enumerate(names)},
         step=np.arange(1, total + 1) * config.stride,
@@ -301,6 +302,22 @@ def simulate(
         norm0=shaped(norm0),
         **{k: shaped(records.get(k, empty)) for k in TRACE_FIELDS + SCALAR_FIELDS},
     )
+    if not with_params:
+        return trajectory
+    params = jax.tree.map(lambda x: shaped(np.asarray(x)[:n_runs]), state.params)
+    return trajectory, params
+
+
+def train(config: SimConfig, seeds: int = 1, *, progress: bool = True) -> tuple[Any, Problem]:
+    """Train `config` for `seeds` seeds; return (parameters with a leading seed axis, problem).
+
+    The same runs as `simulate` (same keys, same steps), without the norm budget; the
+    `Problem` gives the data the parameters were trained on (for example to embed
+    queries and a gallery after training).
+    """
+    _, params = simulate(config, seeds, trace_budget=False, progress=progress, with_params=True)
+    problem = _compiled(_static_part(config.validate()), False)[2]
+    return params, problem
 
 
 def _pad_to_devices(hp_rows: list, seed_ids: np.ndarray) -> tuple[list, np.ndarray]:
