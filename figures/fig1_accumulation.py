@@ -64,6 +64,8 @@ def main(out_dir: Path, tiny: bool = False) -> Path:
                 label=f"item {int(traj.items[item])}, p = {traj.rate[item]:.3g}",
             )
         ax.set_yscale("log")
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high * 30)  # headroom above the curves for the annotation
         ax.set_xlabel("step t")
         ax.set_ylabel(r"growth $N_t^4 - N_0^4$ (seed mean $\pm$ std)")
         ax.set_title(

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from normtheory import figures
+from normtheory.confidence import spearman
 from normtheory.runs import run
 from normtheory.verify import structure
 
@@ -50,7 +51,7 @@ def main(out_dir: Path, tiny: bool = False) -> Path:
                     levels = np.unique(depth)
                     per_seed = np.stack([growth[:, depth == k].mean(axis=1) for k in levels])
                     mean, std = per_seed.mean(axis=1), per_seed.std(axis=1)
-                    rho = structure.spearman(growth.mean(axis=0), depth)
+                    rho = spearman(growth.mean(axis=0), depth)
                     ax.errorbar(levels, mean, yerr=std, fmt="o-", ms=4, label=name)
                     lines.append(f"{name}: rho {rho:+.2f}")
                 arrow = "generic longer (-)" if sign < 0 else "specific longer (+)"

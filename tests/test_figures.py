@@ -42,3 +42,23 @@ def test_save_is_byte_identical(tmp_path: Path) -> None:
 
 def test_there_are_figure_scripts() -> None:
     assert len(SCRIPTS) >= 4
+
+
+def test_annotations_are_stored_in_the_png_and_listed_in_the_report(tmp_path: Path) -> None:
+    from normtheory.report import _figures
+
+    with figures.style():
+        fig, (left, right) = plt.subplots(1, 2)
+        left.set_title("SGD")
+        figures.annotate(left, "fit:\nslope 0.25\n(predicted 1/4)")
+        right.text(0.5, 0.5, "a label that is not an annotation")
+        figures.save(fig, tmp_path / "fig1_demo.png")
+    summary = figures.measured_summary(tmp_path / "fig1_demo.png")
+    assert summary == "SGD: fit: slope 0.25, (predicted 1/4)"
+    with figures.style():
+        fig, _ = plt.subplots()
+        figures.save(fig, tmp_path / "fig10_plain.png")
+    assert figures.measured_summary(tmp_path / "fig10_plain.png") == ""
+    lines = _figures(tmp_path)
+    assert lines[0].startswith("- [fig1_demo.png]") and "Measured: SGD: fit: slope 0.25" in lines[0]
+    assert lines[1].startswith("- [fig10_plain.png]")  # numeric order, not text order

@@ -24,6 +24,13 @@ Subcommands:
             predicted and measured values, relative error, tolerance from the
             neglected order, and a verdict (holds, fails, partial); --set moves
             the regime, --json prints one record per result.
+  probe     a real contrastive text encoder (all-MiniLM-L6-v2, needs the probe
+            extra): does its norm before normalisation carry word frequency,
+            WordNet specificity and word -> definition retrieval confidence?
+  calibrate the norm as a confidence score for retrieval: train each regime
+            (data x model family x optimizer), retrieve top-1 by cosine, and
+            score norm, top-1 cosine, margin and their combination (AUROC with
+            bootstrap CI, accuracy per norm bin, selective accuracy, AURC).
 """
 
 
@@ -117,6 +124,42 @@ def _parser() -> argparse.ArgumentParser:
         help="also write the Markdown report (make reproduce: figures/REPORT.md)",
     )
     ver.add_argument("--list", action="store_true", help="list the checks and exit")
+
+    from normtheory.probe.cli import add_parser as add_probe_parser
+
+    add_probe_parser(sub)
+
+    cal = sub.add_parser(
+        "calibrate",
+        help="the norm as a retrieval confidence score, against top-1 cosine and margin",
+        description="Train every regime (data family x model family x optimizer; float32), "
+        "retrieve each query's top-1 by cosine, and measure how well the query norm, the "
+        "top-1 cosine, the top-2 margin and their cross-validated logistic combination "
+        "predict a correct top-1. Prints the table; writes calibration.json and "
+        "fig9_calibration.png into --out.",
+    )
+    cal.add_argument("--data", nargs="+", default=["ambiguity", "hierarchy"], help="data families")
+    cal.add_argument(
+        "--optimizers",
+        nargs="+",
+        default=["sgd", "sgd+wd", "adamw"],
+        help="optimizer regimes (sgd, sgd+wd, adamw)",
+    )
+    cal.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a config field of every regime, e.g. --set steps=1000 (repeatable)",
+    )
+    cal.add_argument("--seeds", type=int, default=3, help="seeds per regime (default 3)")
+    cal.add_argument("--boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    cal.add_argument(
+        "--out", type=Path, default=Path("figures"), help="folder for the JSON and the figure"
+    )
+    cal.add_argument("--json", action="store_true", help="print the JSON records, not the table")
+    cal.add_argument("--no-cache", action="store_true", help="always retrain; save nothing")
     return parser
 
 
@@ -168,6 +211,46 @@ def _verify(args: argparse.Namespace) -> int:
     if broken:
         print(f"exact facts failed (a bug): {', '.join(broken)}", file=sys.stderr)
     return 1 if crashes or broken else 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from normtheory import calibrate
+    from normtheory.config import ConfigError, parse_assignments
+
+    start = time.perf_counter()
+    try:
+        changes = parse_assignments(args.assignments)
+        selected = calibrate.regimes(args.data, args.optimizers, changes)
+        log = (lambda message: print(message, file=sys.stderr)) if args.json else print
+        results = calibrate.calibrate(
+            selected, args.seeds, n_boot=args.boot, use_cache=not args.no_cache, log=log
+        )
+    except (ConfigError, ValueError) as error:
+        print(f"normtheory calibrate: {error}", file=sys.stderr)
+        return 2
+    records = calibrate.records(results)
+    summary = {
+        "seeds": args.seeds,
+        "bootstrap": args.boot,
+        "set": args.assignments,
+        "seconds": round(time.perf_counter() - start, 1),
+        "regimes": records,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "calibration.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    tmp.replace(path)
+    figure = calibrate.draw(results, args.out / "fig9_calibration.png")
+    if args.json:
+        print(json.dumps(records, indent=1))
+    else:
+        print("\n".join(calibrate.table(records)))
+        print(f"wrote {path} and {figure}")
+    return 0
 
 
 def _parse_grid(items: list[str]) -> dict[str, list[float]]:
@@ -290,6 +373,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _simulate(args)
     if args.command == "verify":
         return _verify(args)
+    if args.command == "probe":
+        from normtheory.probe.cli import main as probe_main
+
+        return probe_main(args)
+    if args.command == "calibrate":
+        return _calibrate(args)
     raise AssertionError(f"unhandled command {args.command}")
 
 

@@ -230,8 +230,8 @@ def _parse(field: dataclasses.Field, text: str) -> Any:
     return text
 
 
-def override(config: SimConfig, assignments: Iterable[str]) -> SimConfig:
-    """Apply `key=value` strings; unknown keys and malformed values raise ConfigError."""
+def parse_assignments(assignments: Iterable[str]) -> dict[str, Any]:
+    """Parse `key=value` strings into typed field values (unknown keys raise ConfigError)."""
     fields = {f.name: f for f in dataclasses.fields(SimConfig)}
     changes: dict[str, Any] = {}
     for item in assignments:
@@ -242,4 +242,9 @@ def override(config: SimConfig, assignments: Iterable[str]) -> SimConfig:
         if key not in fields:
             raise ConfigError(f"unknown field {key!r}; known fields: {', '.join(fields)}")
         changes[key] = _parse(fields[key], text.strip())
-    return config.replace(**changes)
+    return changes
+
+
+def override(config: SimConfig, assignments: Iterable[str]) -> SimConfig:
+    """Apply `key=value` strings; unknown keys and malformed values raise ConfigError."""
+    return config.replace(**parse_assignments(assignments))

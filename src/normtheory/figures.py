@@ -40,13 +40,48 @@ def style() -> Iterator[None]:
 
 
 def save(fig: plt.Figure, path: Path | str, dpi: int = DPI) -> Path:
-    """Write `fig` as a PNG with no metadata that changes between runs; close it."""
+    """Write `fig` as a PNG with no metadata that changes between runs; close it.
+
+    The texts written with `annotate` (the measured agreement) are stored in the PNG's
+    "Description" text chunk, one "axes title: text" per panel, so the report can quote
+    what each figure measured (`measured_summary`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     os.environ["SOURCE_DATE_EPOCH"] = "0"
-    fig.savefig(path, format="png", dpi=dpi, metadata={"Software": None})
+    metadata = {"Software": None}
+    summary = _annotations(fig)
+    if summary:
+        metadata["Description"] = summary
+    fig.savefig(path, format="png", dpi=dpi, metadata=metadata)
     plt.close(fig)
     return path
+
+
+ANNOTATION = "normtheory-annotation"
+
+
+def _annotations(fig: plt.Figure) -> str:
+    parts = []
+    for ax in fig.axes:
+        for text in ax.texts:
+            if text.get_gid() == ANNOTATION:
+                lines = [" ".join(line.split()) for line in text.get_text().splitlines()]
+                body = ""
+                for line in filter(None, lines):
+                    body += (" " if not body or body.endswith(":") else ", ") + line
+                body = body.strip()
+                title = ax.get_title().strip()
+                parts.append(f"{title}: {body}" if title else body)
+    return "; ".join(parts)
+
+
+def measured_summary(path: Path | str) -> str:
+    """The annotation texts `save` stored in a PNG ("" if none)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.info.get("Description", "")
 
 
 def annotate(ax: plt.Axes, text: str, loc: str = "upper left") -> None:
@@ -62,6 +97,7 @@ def annotate(ax: plt.Axes, text: str, loc: str = "upper left") -> None:
         va="top" if "upper" in loc else "bottom",
         fontsize=7.5,
         bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "0.7", "alpha": 0.9},
+        gid=ANNOTATION,
     )
 
 

@@ -23,6 +23,16 @@ from normtheory.verify import Result
 
 MAPS = {"specificity": "depth", "uncertainty": "entropy"}
 
+# Figures drawn by a command rather than by a figures/fig*.py script.
+COMMAND_FIGURES = {
+    "fig9_calibration.png": "the norm as a retrieval confidence score (`normtheory calibrate`): "
+    "accuracy per norm bin, selective accuracy, and the AUROC of the norm against the top-1 "
+    "cosine, the margin and their combination, per regime, with theory's expected side.",
+    "fig10_probe.png": "a real encoder, all-MiniLM-L6-v2 (`normtheory probe`): norm against "
+    "word frequency and WordNet depth, the hypernym-to-hyponym sign test, and the norm as a "
+    "confidence score for word-to-definition retrieval.",
+}
+
 
 def _number(x: float) -> str:
     return f"{x:.4g}"
@@ -68,16 +78,211 @@ def _regime_map(results: Sequence[Result], law: str) -> list[str]:
 
 
 def _figures(folder: Path) -> list[str]:
-    """One line per figure PNG in `folder`: its file and its script's summary line."""
+    """One line per figure PNG in `folder`: what it shows, then what it measured.
+
+    What it shows is its script's summary line (or COMMAND_FIGURES); what it measured is
+    the agreement annotated on the figure itself, read back from the PNG.
+    """
+    from normtheory.figures import measured_summary
+
     lines = []
-    for png in sorted(folder.glob("fig*.png")):
+    for png in sorted(folder.glob("fig*.png"), key=lambda p: _figure_number(p.name)):
         script = png.with_suffix(".py")
-        summary = ""
+        summary = COMMAND_FIGURES.get(png.name, "")
         if script.exists():
             doc = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))) or ""
             summary = doc.strip().splitlines()[0] if doc.strip() else ""
-        lines.append(f"- [{png.name}]({png.name}): {summary}")
+        measured = measured_summary(png)
+        line = f"- [{png.name}]({png.name}): {summary}"
+        lines.append(line + (f" Measured: {measured}." if measured else ""))
     return lines
+
+
+def _figure_number(name: str) -> tuple[int, str]:
+    digits = "".join(c for c in name[3:].split("_")[0] if c.isdigit())
+    return (int(digits) if digits else 0, name)
+
+
+def _calibration(folder: Path) -> list[str]:
+    """The calibration section, from `normtheory calibrate`'s calibration.json in `folder`."""
+    import json
+
+    from normtheory.calibrate import table
+
+    path = folder / "calibration.json"
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    regimes = data["regimes"]
+    agree = sum(r["verdict"] == "agrees" for r in regimes)
+    helps = [r["regime"] for r in regimes if _auroc(r, "norm")[1] > 0.5]
+    beats = [r["regime"] for r in regimes if _auroc(r, "norm")[1] > _auroc(r, "top1_cosine")[2]]
+    return [
+        "## The norm as a confidence score (simulation)",
+        "",
+        f"`normtheory calibrate` ({data['seeds']} seeds per regime, float32 training, "
+        f"{data['bootstrap']} bootstrap resamples, {data['seconds']:.0f} s): AUROC of each "
+        "score for a correct top-1 retrieval, with 95% bootstrap intervals; AURC is the "
+        "area under the risk-coverage curve (lower is better); rho is the Spearman "
+        "correlation of the query norm with the regime's feature (soft-label entropy or "
+        "tree depth). `theory` is the side of 0.5 that THEORY.md items 11, 13 and 14 "
+        "predict for the norm's AUROC (see normtheory.calibrate); the verdict compares it "
+        "with the interval.",
+        "",
+        *table(regimes),
+        "",
+        f"Theory's side agrees in {agree} of {len(regimes)} regimes. The norm predicts a "
+        f"correct retrieval (AUROC interval above 0.5) in: {', '.join(helps) or 'none'}; "
+        "its interval lies wholly above the top-1 cosine's AUROC in: "
+        f"{', '.join(beats) or 'none'}.",
+        "",
+    ]
+
+
+def _auroc(record: Mapping, score: str) -> tuple[float, float, float]:
+    s = next(s for s in record["scores"] if s["score"] == score)
+    return s["auroc"], s["auroc_lo"], s["auroc_hi"]
+
+
+def _side(lo: float, hi: float, middle: float = 0.0) -> int:
+    """+1 / -1 when an interval lies wholly above / below `middle`, else 0."""
+    return 1 if lo > middle else (-1 if hi < middle else 0)
+
+
+def _sign_text(sign: int) -> str:
+    return {1: "+", -1: "-", 0: "0"}[sign]
+
+
+def _correlation(probe: Mapping, name: str, controls: Sequence[str]) -> Mapping | None:
+    for c in probe.get("correlations", []):
+        if c["name"] == name and list(c["controls"]) == list(controls):
+            return c
+    return None
+
+
+def _probe(folder: Path, results: Sequence[Result]) -> list[str]:
+    """The real-model section and the bridge to the simulated regimes (if probe.json)."""
+    import json
+
+    path = folder / "probe.json"
+    if not path.exists():
+        return []
+    probe = json.loads(path.read_text(encoding="utf-8"))
+    wordnet = probe["wordnet"]
+    source = f"read from {wordnet['path']}" if wordnet["available"] else "not available"
+    lines = [
+        "## A real model: all-MiniLM-L6-v2 (`make probe`)",
+        "",
+        f"`normtheory probe`: {probe['vocabulary']['size']} common English nouns, "
+        f"{probe['quantity']}; WordNet {source}. 95% bootstrap intervals.",
+        "",
+        "| measurement | value | 95% CI |",
+        "|---|---|---|",
+    ]
+    for c in probe.get("correlations", []):
+        given = f" given {', '.join(c['controls'])}" if c["controls"] else ""
+        lines.append(
+            f"| Spearman {c['name']}{given} (n={c['n']}) | {c['rho']:+.3f} | "
+            f"[{c['lo']:+.3f}, {c['hi']:+.3f}] |"
+        )
+    for f in probe.get("sign_test", {}).get("frames", []):
+        lines.append(
+            f'| hyponym longer than its hypernym, frame "{f["frame"]}" (n={f["n"]}) | '
+            f"{f['fraction']:.3f} | sign test p = {f['p']:.2g} |"
+        )
+    retrieval = probe.get("retrieval")
+    if retrieval:
+        for sc in retrieval["scores"]:
+            lines.append(
+                f"| word-to-definition retrieval AUROC, {sc['score']} "
+                f"(accuracy {retrieval['accuracy']:.3f}, n={retrieval['n_queries']}) | "
+                f"{sc['auroc']:.3f} | [{sc['auroc_lo']:.3f}, {sc['auroc_hi']:.3f}] |"
+            )
+    for reason in probe.get("skipped", []) or []:
+        lines.append(f"| skipped | {reason} | |")
+    lines += ["", *_bridge(probe, results, folder)]
+    return lines
+
+
+def _bridge(probe: Mapping, results: Sequence[Result], folder: Path) -> list[str]:
+    """Which simulated regime shows the real model's signs.
+
+    The real model gives three signs: of the norm's partial correlation with depth given
+    frequency (compare: the hierarchy with frequency held equal, "decoupled"), of its
+    correlation with frequency, and of the hyponym-longer sign test (compare: the
+    hierarchy with frequency coupled to generality as in language, where a deeper node is
+    also rarer, so the sign with frequency is minus the sign with depth).
+    """
+    depth = _correlation(probe, "norm ~ depth", ["log frequency", "word pieces"])
+    freq = _correlation(probe, "norm ~ log frequency", ["word pieces"])
+    frames = probe.get("sign_test", {}).get("frames", [])
+    if depth is None or freq is None or not frames:
+        return ["The bridge to the simulations needs WordNet (rerun the probe with it)."]
+    real_depth = _side(depth["lo"], depth["hi"])
+    real_freq = _side(freq["lo"], freq["hi"])
+    bare = frames[0]
+    real_specific = 0 if bare["p"] >= 0.05 else (1 if bare["fraction"] > 0.5 else -1)
+    cells: dict[tuple[str, str], dict[str, int]] = {}
+    for r in results:
+        if r.law != "specificity":
+            continue
+        model = r.regime.split(",")[0].split("/")[1]
+        optimizer = r.regime.split(",")[1].strip()
+        mode = "decoupled" if "decoupled frequency" in r.regime else "coupled"
+        sign = _side(r.measured - r.tolerance, r.measured + r.tolerance)
+        cells.setdefault((model, optimizer), {})[mode] = sign
+    lines = [
+        "### Does the toy explain the real thing?",
+        "",
+        "The real model's signs: norm against depth given frequency and word pieces "
+        f"**{_sign_text(real_depth)}**, norm against log frequency given word pieces "
+        f"**{_sign_text(real_freq)}**, hyponym longer than hypernym "
+        f"**{_sign_text(real_specific)}** (fraction {bare['fraction']:.2f}). Each simulated "
+        "regime of the specificity map (norm growth against depth, sign beyond two standard "
+        "errors) is compared: frequency held equal against the first; frequency coupled to "
+        "generality, as in language (a deeper node is rarer), against the other two (its "
+        "sign with frequency is minus its sign with depth).",
+        "",
+        "| model | optimizer | depth, frequency equal | depth, coupled | implied frequency | "
+        "matches |",
+        "|---|---|---|---|---|---|",
+    ]
+    full = []
+    for (model, optimizer), signs in cells.items():
+        dec, cou = signs.get("decoupled", 0), signs.get("coupled", 0)
+        checks = [dec == real_depth, -cou == real_freq, cou == real_specific]
+        if all(checks):
+            full.append(f"{model} + {optimizer}")
+        lines.append(
+            f"| {model} | {optimizer} | {_sign_text(dec)} | {_sign_text(cou)} | "
+            f"{_sign_text(-cou)} | {sum(checks)} of 3 |"
+        )
+    lines += [
+        "",
+        "Regimes with all three of the real model's signs: "
+        + (", ".join(full) if full else "none")
+        + ".",
+    ]
+    retrieval = probe.get("retrieval")
+    calibration = folder / "calibration.json"
+    if retrieval and calibration.exists():
+        import json
+
+        norm = next(sc for sc in retrieval["scores"] if sc["score"] == "norm")
+        real_side = _side(norm["auroc_lo"], norm["auroc_hi"], 0.5)
+        regimes = json.loads(calibration.read_text(encoding="utf-8"))["regimes"]
+        same = [
+            r["regime"]
+            for r in regimes
+            if _side(_auroc(r, "norm")[1], _auroc(r, "norm")[2], 0.5) == real_side
+        ]
+        lines += [
+            "",
+            f"As a retrieval confidence score the real model's norm has AUROC "
+            f"{norm['auroc']:.3f} [{norm['auroc_lo']:.3f}, {norm['auroc_hi']:.3f}]; the "
+            "simulated regimes on the same side of 0.5: " + (", ".join(same) or "none") + ".",
+        ]
+    return [*lines, ""]
 
 
 def write_report(
@@ -117,6 +322,8 @@ def write_report(
         block = _regime_map(mapped, law)
         if block:
             lines += [f"### {law}", "", *block, ""]
+    lines += _calibration(path.parent)
+    lines += _probe(path.parent, results)
     figure_lines = _figures(path.parent)
     if figure_lines:
         lines += [

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from normtheory.confidence import spearman
 from normtheory.config import SimConfig
 from normtheory.verify._common import regime
 from normtheory.verify._common import simulate_cached as _run
@@ -49,23 +50,6 @@ AMBIGUITY = SimConfig(
     dtype="float64",
     width=32,
 )
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Rank correlation with average ranks for ties."""
-
-    def ranks(a: np.ndarray) -> np.ndarray:
-        order = np.argsort(a, kind="stable")
-        r = np.empty(len(a))
-        r[order] = np.arange(len(a))
-        for value in np.unique(a):
-            tie = a == value
-            r[tie] = r[tie].mean()
-        return r
-
-    rx, ry = ranks(np.asarray(x, float)), ranks(np.asarray(y, float))
-    rx, ry = rx - rx.mean(), ry - ry.mean()
-    return float(np.sum(rx * ry) / np.sqrt(np.sum(rx * rx) * np.sum(ry * ry)))
 
 
 def _cell(law, item, cfg, feature_name, predicted_sign, seeds=2) -> Result:

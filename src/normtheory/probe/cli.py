@@ -1,0 +1,118 @@
+"""`normtheory probe`: the real-model probe on the command line.
+
+Registered by normtheory.cli through `add_parser`; `main` runs it. Nothing heavy is
+imported until `main` runs, so `normtheory --help` works without the probe extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from normtheory.probe.run import DEFAULT_FRAMES
+
+__all__ = ["add_parser", "main"]
+
+DESCRIPTION = """\
+Embed the N most frequent English nouns (wordfreq order, WordNet noun senses) with
+all-MiniLM-L6-v2 and test whether the norm of the mean-pooled vector before its final
+normalisation carries (1) frequency and specificity (rank correlations with log
+frequency, WordNet depth and hyponym count, partial given frequency and word pieces),
+(2) hypernym -> hyponym order (sign test per sentence frame) and (3) confidence for
+word -> definition retrieval (AUROC, AURC, selective accuracy). Prints a table (or the
+JSON record with --json) and writes OUT/probe.json and OUT/fig10_probe.png.
+Needs the probe extra: pip install -e '.[probe]' (or make probe).
+"""
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the `probe` subcommand to `subparsers` (argparse's add_subparsers result)."""
+    parser = subparsers.add_parser(
+        "probe",
+        help="real-model probe: does all-MiniLM-L6-v2's norm carry frequency, specificity, "
+        "confidence?",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--words", type=int, default=5000, help="vocabulary size (default 5000)")
+    parser.add_argument(
+        "--frames",
+        nargs="+",
+        default=list(DEFAULT_FRAMES),
+        metavar="FRAME",
+        help="sentence frames with {w} for the word; 'a {w}' becomes 'an {w}' before a "
+        "vowel (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--wordnet",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="WordNet 3.0 database folder (default $NORMTHEORY_WORDNET or /usr/share/wordnet)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("figures"), help="output folder (default ./figures)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the JSON record, not a table")
+    parser.add_argument("--batch-size", type=int, default=256, help="texts per forward pass")
+    parser.add_argument(
+        "--n-boot", type=int, default=1000, help="bootstrap resamples per interval (default 1000)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap and CV seed (default 0)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def _finite(value: Any) -> Any:
+    """Non-finite floats as None, so that the file is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the probe with parsed `args`; 0 on success, 2 for a missing extra or bad input."""
+    from normtheory.probe.model import ProbeExtraMissing
+    from normtheory.probe.run import run_probe
+    from normtheory.probe.table import format_table
+
+    start = time.perf_counter()
+    try:
+        result = run_probe(
+            args.words,
+            args.frames,
+            args.wordnet,
+            batch_size=args.batch_size,
+            n_boot=args.n_boot,
+            seed=args.seed,
+            progress=not args.quiet,
+        )
+    except (ProbeExtraMissing, ValueError) as error:
+        print(f"normtheory probe: {error}", file=sys.stderr)
+        return 2
+    from normtheory.probe.figure import draw
+
+    record = _finite(result.record)
+    text = json.dumps(record, indent=2, allow_nan=False) + "\n"
+    args.out.mkdir(parents=True, exist_ok=True)
+    json_path = args.out / "probe.json"
+    json_path.write_text(text)
+    fig_path = draw(result, args.out)
+    elapsed = time.perf_counter() - start
+    if args.json:
+        sys.stdout.write(text)
+    else:
+        print(format_table(record))
+        print()
+    done = f"wrote {json_path} and {fig_path} in {elapsed:.0f} s"
+    print(done, file=sys.stderr if args.json else sys.stdout)
+    return 0

@@ -1,0 +1,192 @@
+"""Figure 10: the pre-normalisation norm of all-MiniLM-L6-v2 on common English nouns.
+
+Panels: (a) norm against log frequency; (b) mean norm by WordNet depth; (c) sign-test
+fraction per sentence frame (hyponym longer than hypernym); (d) retrieval accuracy per
+bin of the min-max normalised norm; (e) selective accuracy against coverage for each
+confidence score; (f) AUROC of each score with its bootstrap interval. Without WordNet
+panels (b)-(f) say why they are empty.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from normtheory import figures
+from normtheory.confidence import risk_coverage
+from normtheory.probe.run import ProbeResult
+
+__all__ = ["NAME", "draw"]
+
+NAME = "fig10_probe.png"
+_LABELS = {
+    "norm": "norm",
+    "top1_cosine": "top-1 cosine",
+    "margin": "top-1 - top-2",
+    "combined": "combined (logistic, out-of-fold)",
+    "combined_without_norm": "combined without norm",
+}
+
+
+def _rho_text(record: dict) -> str:
+    ci = "" if record["lo"] is None else f" [{record['lo']:+.2f}, {record['hi']:+.2f}]"
+    given = f" | {', '.join(record['controls'])}" if record["controls"] else ""
+    return f"rho{given} = {record['rho']:+.3f}{ci}"
+
+
+def _find(correlations: list[dict], name: str, partial: bool) -> dict | None:
+    for record in correlations:
+        if record["name"] == name and bool(record["controls"]) == partial:
+            return record
+    return None
+
+
+def _skipped(ax: plt.Axes, title: str, reason: str) -> None:
+    ax.set_title(title)
+    ax.text(
+        0.5, 0.5, "skipped:\n" + textwrap.fill(reason, 45), ha="center", va="center", fontsize=7
+    )
+    ax.set_axis_off()
+
+
+def _frequency(ax: plt.Axes, result: ProbeResult) -> None:
+    ax.scatter(result.log_frequency, result.norm, s=2, alpha=0.25, lw=0, rasterized=True)
+    ax.set_xlabel("log10 frequency (Zipf)")
+    ax.set_ylabel("norm before Normalize")
+    ax.set_title("(a) norm vs frequency, bare words")
+    lines = [
+        _rho_text(r) for r in result.record["correlations"] if r["name"] == "norm ~ log frequency"
+    ]
+    lines = list(dict.fromkeys(lines))
+    figures.annotate(ax, "\n".join(lines[:2]), loc="upper right")
+
+
+def _depth(ax: plt.Axes, result: ProbeResult) -> None:
+    depths = np.unique(result.depth)
+    mean = np.array([result.norm[result.depth == d].mean() for d in depths])
+    std = np.array([result.norm[result.depth == d].std() for d in depths])
+    count = np.array([np.sum(result.depth == d) for d in depths])
+    keep = count >= 5
+    ax.errorbar(depths[keep], mean[keep], yerr=std[keep], fmt="o-", ms=3)
+    ax.set_xlabel("WordNet depth of first noun sense")
+    ax.set_ylabel("norm (mean +- std over words)")
+    ax.set_title("(b) norm by specificity")
+    corr = result.record["correlations"]
+    lines = [
+        _rho_text(r)
+        for r in (_find(corr, "norm ~ depth", False), _find(corr, "norm ~ depth", True))
+        if r
+    ]
+    figures.annotate(ax, "\n".join(lines), loc="lower right")
+
+
+def _frames(ax: plt.Axes, record: dict) -> None:
+    frames = record["frames"]
+    x = np.arange(len(frames))
+    keys = (("", "all pairs", "all"), ("hyponym_rarer", "hyponym rarer", "rarer"),
+            ("hyponym_more_frequent", "hyponym more frequent", "more frequent"))  # fmt: skip
+    for k, (key, label, _) in enumerate(keys):
+        values = [((f.get(key) or {}) if key else f).get("fraction") for f in frames]
+        values = [np.nan if v is None else v for v in values]
+        ax.bar(x + (k - 1) * 0.27, values, width=0.27, label=label)
+    ax.axhline(0.5, color="k", lw=0.8, ls="--")
+    ticks = [textwrap.fill(f["frame"].replace("{w}", "w"), 14) for f in frames]
+    ax.set_xticks(x, ticks, fontsize=7)
+    ax.set_ylabel("fraction: hyponym norm > hypernym norm")
+    ax.set_ylim(0, 1.3)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_title(f"(c) sign test, {record['pairs']} hypernym pairs")
+    ax.legend(loc="upper left", ncols=1, fontsize=6.5)
+    for xi, f in zip(x, frames, strict=True):
+        if f.get("p") is not None:
+            ax.text(xi, 0.03, f"p={f['p']:.2g}", ha="center", fontsize=6.5)
+    summary = ["fraction over frames"]
+    for key, _, short in keys:
+        values = [((f.get(key) or {}) if key else f).get("fraction") for f in frames]
+        values = [v for v in values if v is not None]
+        if values:
+            summary.append(f"{short}: {min(values):.2f}-{max(values):.2f}")
+    figures.annotate(ax, "\n".join(summary), loc="upper right")
+
+
+def _bins(ax: plt.Axes, record: dict) -> None:
+    norm = next(r for r in record["scores"] if r["score"] == "norm")
+    bins = norm["bins"]
+    edges = np.asarray(bins["edges"])
+    centre = 0.5 * (edges[1:] + edges[:-1])
+    accuracy = np.array([np.nan if a is None else a for a in bins["accuracy"]])
+    ax.plot(centre, accuracy, "o-", ms=3, label="accuracy per norm bin (>= 10 words)")
+    ax.axhline(record["accuracy"], color="k", lw=0.8, ls="--", label="overall accuracy")
+    ax.set_xlabel(f"min-max normalised norm ({bins['score_min']:.2f} to {bins['score_max']:.2f})")
+    ax.set_ylabel("top-1 accuracy, word -> definition")
+    ax.set_title("(d) retrieval accuracy by norm")
+    ax.set_ylim(0, min(1.0, max(0.5, float(np.nanmax(accuracy, initial=0.0)) + 0.15)))
+    ax.legend(loc="upper left")
+
+
+def _selective(ax: plt.Axes, result: ProbeResult) -> None:
+    top = 0.0
+    for name, score in result.scores.items():
+        curve = risk_coverage(score, result.correct)
+        ax.plot(curve.coverage, curve.accuracy, label=_LABELS.get(name, name))
+        top = max(top, float(np.max(curve.accuracy[curve.coverage >= 0.02])))
+    ax.axhline(float(np.mean(result.correct)), color="k", lw=0.8, ls="--")
+    ax.set_xlabel("coverage (most confident fraction kept)")
+    ax.set_ylabel("selective accuracy")
+    ax.set_title("(e) selective retrieval")
+    ax.set_ylim(0, min(1.02, top + 0.15))
+    ax.legend(loc="upper right")
+
+
+def _auroc(ax: plt.Axes, record: dict) -> None:
+    scores = record["scores"]
+    x = np.arange(len(scores))
+    value = np.array([r["auroc"] for r in scores])
+    err = np.array([[r["auroc"] - r["auroc_lo"], r["auroc_hi"] - r["auroc"]] for r in scores]).T
+    ax.errorbar(x, value, yerr=err, fmt="o", ms=5)
+    ax.axhline(0.5, color="k", lw=0.8, ls="--")
+    ax.set_xticks(x, [_LABELS.get(r["score"], r["score"]).split(" (")[0] for r in scores],
+                  rotation=15, fontsize=7)  # fmt: skip
+    ax.set_ylabel("AUROC for 'top-1 is correct' (95% CI)")
+    ax.set_title(f"(f) confidence scores, n = {record['n_queries']}")
+    ax.set_ylim(min(0.4, float(np.min(value)) - 0.05), 1.0)
+    figures.annotate(
+        ax,
+        "\n".join(
+            f"{_LABELS.get(r['score'], r['score']).split(' (')[0]}: AUROC {r['auroc']:.3f} "
+            f"[{r['auroc_lo']:.3f}, {r['auroc_hi']:.3f}]"
+            for r in scores
+        ),
+        loc="upper left",
+    )
+
+
+def draw(result: ProbeResult, out_dir: Path | str) -> Path:
+    """Draw the six panels of `result` into out_dir/fig10_probe.png; return the path."""
+    record = result.record
+    with figures.style():
+        fig, axes = plt.subplots(2, 3, figsize=(13.5, 7.6))
+        (a, b, c), (d, e, f) = axes
+        _frequency(a, result)
+        if result.depth is None:
+            reason = next(iter(record["skipped"].values()))
+            titles = ("(b) norm by specificity", "(c) sign test", "(d) retrieval accuracy",
+                      "(e) selective retrieval", "(f) confidence scores")  # fmt: skip
+            for ax, title in zip((b, c, d, e, f), titles, strict=True):
+                _skipped(ax, title, reason)
+        else:
+            _depth(b, result)
+            _frames(c, record["sign_test"])
+            _bins(d, record["retrieval"])
+            _selective(e, result)
+            _auroc(f, record["retrieval"])
+        fig.suptitle(
+            f"{record['model']}: norm before normalisation, "
+            f"{record['vocabulary']['size']} English nouns",
+            fontsize=10,
+        )
+        fig.tight_layout()
+        return figures.save(fig, Path(out_dir) / NAME)

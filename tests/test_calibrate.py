@@ -1,0 +1,160 @@
+"""normtheory calibrate: retrieval, scoring, theory's side, the command line."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from normtheory import calibrate
+from normtheory.config import ConfigError
+from normtheory.data import make_tree
+
+
+def _regime(name: str) -> calibrate.Regime:
+    return next(r for r in calibrate.regimes() if r.name == name)
+
+
+def test_regimes_cover_data_models_and_optimizers():
+    names = [r.name for r in calibrate.regimes()]
+    assert len(names) == 12 and len(set(names)) == 12
+    assert "ambiguity/mlp/sgd+wd" in names and "hierarchy/compositional/adamw" in names
+    moved = calibrate.regimes(["hierarchy"], ["sgd"], {"steps": 500, "stride": 50})
+    assert [r.config.steps for r in moved] == [500, 500]
+    assert _regime("ambiguity/mlp/sgd").config.lr == 0.05  # the MLP's SGD step
+    with pytest.raises(ConfigError, match="unknown optimizer regime 'lion'"):
+        calibrate.regimes(["ambiguity"], ["lion"])
+    with pytest.raises(ConfigError, match="not 'frequency'"):
+        calibrate.regimes(["frequency"])
+
+
+def test_top_two_and_margin():
+    queries = np.array([[1.0, 0.0], [0.0, -2.0]])
+    gallery = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    top, first, margin = calibrate._top_two(queries, gallery)
+    np.testing.assert_array_equal(top, [0, 0])
+    np.testing.assert_allclose(first, [1.0, 0.0])
+    np.testing.assert_allclose(margin, [1 - np.sqrt(0.5), 0.0 - (-np.sqrt(0.5))])
+
+
+def test_subtree_retrieval_by_hand():
+    # depth 2, branching 2: nodes 0; 1, 2; leaves 3, 4 (under 1) and 5, 6 (under 2).
+    tree = make_tree(2, 2)
+    gallery = np.array([[1.0, 0.1], [1.0, -0.1], [-1.0, 0.1], [-1.0, -0.1]])
+    nodes = np.array([1, 2, 3, 4, 5])
+    queries = np.array(
+        [
+            [1.0, 0.0],  # node 1: its two leaves are the two nearest -> right
+            [0.2, 1.0],  # node 2: nearest are leaves 3 and 4 (node 1's) -> wrong
+            [1.0, 0.2],  # leaf 3: its own context is the top-1 -> right
+            [1.0, 0.2],  # leaf 4: top-1 is leaf 3 -> wrong
+            [-1.0, 0.3],  # leaf 5 -> right
+        ]
+    )
+    got = calibrate._subtree_retrieved(tree, nodes, queries, gallery)
+    np.testing.assert_array_equal(got, [True, False, True, False, True])
+
+
+def _arrays(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    correct = rng.random(n) < 0.5
+    return {
+        "norm": np.where(correct, 2.0, 1.0) + 0.1 * rng.random(n),  # separates perfectly
+        "top1": rng.random(n),
+        "margin": rng.random(n),
+        "correct": correct,
+        "feature": rng.random(n),
+        "seed": np.zeros(n),
+    }
+
+
+def test_evaluate_scores_a_perfect_norm_and_compares_with_theory():
+    result = calibrate.evaluate(_regime("ambiguity/mlp/sgd"), _arrays(), n_boot=100)
+    by = {s["score"]: s for s in result.scores}
+    assert by["norm"]["auroc"] == 1.0 and by["norm"]["auroc_lo"] == 1.0
+    assert abs(by["top1_cosine"]["auroc"] - 0.5) < 0.1  # an uninformative score
+    assert by["combined"]["auroc"] > 0.95  # the combination finds the norm
+    assert result.expected_direction == +1 and result.verdict == "agrees"
+    # The free table under SGD is predicted to make ambiguous items longer: AUROC < 0.5.
+    table = calibrate.evaluate(_regime("ambiguity/table/sgd"), _arrays(), n_boot=100)
+    assert table.expected_direction == -1 and table.verdict == "disagrees"
+    adamw = calibrate.evaluate(_regime("ambiguity/table/adamw"), _arrays(), n_boot=100)
+    assert adamw.expected_direction == 0 and adamw.verdict == "disagrees"
+
+
+def test_hierarchy_direction_combines_theory_with_how_correctness_varies_with_depth():
+    arrays = _arrays()
+    arrays["feature"] = arrays["correct"] + 0.01 * np.arange(len(arrays["correct"]))
+    deeper_right = calibrate.evaluate(_regime("hierarchy/table/sgd"), arrays, n_boot=50)
+    assert deeper_right.rho_correct_feature > 0
+    assert deeper_right.expected_direction == -1  # generic items longer, deep ones right
+    comp = calibrate.evaluate(_regime("hierarchy/compositional/sgd"), arrays, n_boot=50)
+    assert comp.expected_direction == +1
+
+
+def test_all_right_or_all_wrong_is_refused_with_the_regime_named():
+    arrays = _arrays()
+    arrays["correct"] = np.ones_like(arrays["correct"])
+    with pytest.raises(ValueError, match="hierarchy/table/sgd: every top-1 is right"):
+        calibrate.evaluate(_regime("hierarchy/table/sgd"), arrays, n_boot=10)
+
+
+def test_table_marks_theory_and_verdict():
+    result = calibrate.evaluate(_regime("ambiguity/mlp/sgd"), _arrays(), n_boot=50)
+    lines = calibrate.table(calibrate.records([result]))
+    assert lines[2].startswith("| ambiguity/mlp/sgd | 400 |")
+    assert "| > 0.5 | agrees |" in lines[2]
+    assert "1.000 [1.000, 1.000]" in lines[2]
+
+
+def test_calibrate_command_at_tiny_size(tmp_path):
+    out = tmp_path / "out"
+    command = [
+        sys.executable,
+        "-m",
+        "normtheory.cli",
+        "calibrate",
+        "--optimizers",
+        "sgd",
+        "--set",
+        "steps=100",
+        "--set",
+        "stride=50",
+        "--set",
+        "chunk=100",
+        "--set",
+        "num_items=100",
+        "--seeds",
+        "1",
+        "--boot",
+        "50",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "| ambiguity/table/sgd |" in done.stdout
+    data = json.loads((out / "calibration.json").read_text())
+    assert [r["regime"] for r in data["regimes"]] == [
+        "ambiguity/table/sgd",
+        "ambiguity/mlp/sgd",
+        "hierarchy/table/sgd",
+        "hierarchy/compositional/sgd",
+    ]
+    for record in data["regimes"]:
+        assert record["n"] > 0 and 0 < record["accuracy"] < 1
+        for score in record["scores"]:
+            assert all(np.isfinite(score[k]) for k in ("auroc", "auroc_lo", "auroc_hi", "aurc"))
+    assert (out / "fig9_calibration.png").stat().st_size > 10_000
+
+
+def test_calibrate_command_names_a_bad_field():
+    done = subprocess.run(
+        [sys.executable, "-m", "normtheory.cli", "calibrate", "--set", "tau=-1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert "tau" in done.stderr
