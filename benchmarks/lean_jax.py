@@ -6,12 +6,14 @@ batch key) and runs under jit with lax.scan, recording norms every STRIDE steps:
 
 - "sparse": sampling, gather, views, the loss and its gradient in the B anchor rows, and
             plain SGD on the B drawn rows only (a scatter-add into the table);
-- "dense":  the same with SGD as optax applies it in the engine: the gradient is a dense
-            (V, d) array (a scatter-add into zeros) and every row of the table is rewritten.
+- "dense":  the same with SGD as optax applies it (the engine's path for optimizers other
+            than plain SGD): the gradient is a dense (V, d) array (a scatter-add into
+            zeros) and every row of the table is rewritten.
 
-Both reproduce the engine's trajectory; their difference times the dense update, and
-their difference with the engine (which also traces g2 or the norm budget over the
-recorded rows and evaluates alignment and uniformity every step) times the tracing.
+Both reproduce the engine's trajectory; their difference times a dense update, and the
+difference of "sparse" with the engine (which also traces g2 or the norm budget of the
+rows it touches and evaluates alignment and uniformity once per window) times the
+engine's tracing and bookkeeping.
 """
 
 from __future__ import annotations

@@ -268,9 +268,11 @@ def _stages(res: dict[str, Any]) -> list[str]:
         "`stage_steps` steps (benchmarks/workload.py): the engine with tracing off; the same "
         "with alignment and uniformity replaced by constants (patched in the measuring "
         "process only, the engine's source untouched); and lean JAX steps "
-        "(benchmarks/lean_jax.py) drawing the same random inputs: with the engine's dense "
-        "update (reproduces its norms exactly) and with a sparse scatter update (reproduces "
-        "them to float32 rounding). Differences of consecutive variants time each stage.",
+        "(benchmarks/lean_jax.py) drawing the same random inputs: with optax's dense update "
+        "and with a sparse scatter update (both reproduce the engine's norms to float32 "
+        "rounding). Differences of the engine, the engine without alignment and uniformity, "
+        "and the sparse lean step time each stage; the dense lean step shows what a dense "
+        "update would cost.",
         "",
     ]
     for size, stages in res["stages"].items():

@@ -35,19 +35,18 @@ DEFAULT_SIZES = ("small", "medium", "many", "large")
 COMPANIONS = {"large": ("large10k",)}
 STAGE_VARIANTS = ("normtheory", "normtheory-bare", "jax-lean-dense", "jax-lean-sparse")
 NOTES = [
-    "optax updates are dense: the engine's gradient of the table is a (V, d) array (the "
-    "scatter of the B rows' gradients into zeros) and optax's SGD writes every row, so "
-    "the whole V x d table is read and written every step even though plain SGD leaves "
-    'the rows outside the batch unchanged. This bounds "large": 2 x 256 MB per step '
-    "(see the dense floor). The NumPy reference updates only the drawn rows (np.add.at); "
-    "PyTorch's autograd also makes a dense gradient and torch.optim.SGD a dense update.",
+    "Under plain SGD the engine updates and traces only the drawn rows (its sparse-row "
+    "step, normtheory.sparse), as the NumPy reference does (np.add.at). optax updates, "
+    "which the engine uses for the other optimizers, are dense: a (V, d) gradient and a "
+    'write of every row, 2 x 256 MB per step at "large" (see the dense floor). PyTorch\'s '
+    "autograd also makes a dense gradient and torch.optim.SGD a dense update.",
     '"large" records the norms of 1,000 tracked rows (SimConfig.tracked = 1000, the '
     "same rows in every implementation) instead of all 1,000,000, which bounds the "
     "trajectory's memory; its V = 10,000 comparison run tracks 1,000 rows too.",
     "The engine's chunks are timed through its progress bar: the measuring process "
     "replaces normtheory.engine.tqdm by a clock that marks each finished chunk. "
     "Tracing off means simulate(trace_budget=False), which still records g2 for the "
-    "recorded rows and alignment/uniformity every step.",
+    "recorded rows and alignment/uniformity once per window.",
     "Compile time is the first call's extra time; each (size, steps, chunk) compiles once.",
 ]
 

@@ -98,9 +98,8 @@ def evaluate(
 
 
 STAGES = (
-    ("normtheory", "normtheory-bare", "alignment + uniformity, evaluated every step"),
-    ("normtheory-bare", "jax-lean-dense", "tracing (g2, probes of the recorded rows), vjp/optax"),
-    ("jax-lean-dense", "jax-lean-sparse", "dense update: (V, d) gradient and full-table SGD"),
+    ("normtheory", "normtheory-bare", "alignment + uniformity, once per window"),
+    ("normtheory-bare", "jax-lean-sparse", "tracing (g2 of the touched rows), bookkeeping"),
     ("jax-lean-sparse", None, "sampling, loss and gradient, sparse SGD update, norm recording"),
 )
 
@@ -162,9 +161,9 @@ def explain(
             out.append(
                 f"{lead}: {on:.2f} ms/step with the full budget against {off:.2f} ms with "
                 f"tracing off, {1e6 * (on - off) / 1e3 / recorded:.3f} us more per step and "
-                f"recorded row ({recorded:,} rows). The budget's terms are computed every step "
-                "for every recorded row (probes before and after the step, decay, drift, heat, "
-                "remainder and their window sums), in the batch or not."
+                f"recorded row ({recorded:,} rows). Under plain SGD the budget's terms are "
+                "computed for the rows the batch touched (and, with weight decay, the decay "
+                "term for every recorded row); other optimizers trace every recorded row."
             )
         elif kind == "rss":
             out.append(f"{lead}: peak {row['measured']:.0f} MiB.")

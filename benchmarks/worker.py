@@ -116,8 +116,8 @@ def _engine(spec: dict, size: Size) -> Callable[[Clock], None]:
 def _strip_diagnostics(engine: Any) -> None:
     """Ablation, in this process only: alignment and uniformity become constants.
 
-    The engine evaluates both every step (a scan keeps every step's values and reads the
-    last); uniformity costs a B x B matmul and logsumexp, as much as the loss forward.
+    The engine evaluates both once per window, at its last step; uniformity costs a
+    B x B matmul and logsumexp, as much as the loss forward.
     """
     import dataclasses
 

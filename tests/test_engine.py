@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from normtheory.config import ConfigError, SimConfig, override
+from normtheory.config import HYPERPARAMETERS, ConfigError, SimConfig, override
 from normtheory.engine import simulate
 from normtheory.problems import tracked_items
 from normtheory.runs import run
@@ -325,3 +325,59 @@ def test_train_returns_the_parameters_whose_norms_the_trajectory_ends_on():
     np.testing.assert_array_equal(trained["table"], params["table"])
     norms = np.linalg.norm(trained["table"][:, problem.items], axis=-1)
     np.testing.assert_allclose(norms, traj.norm[:, -1], rtol=1e-12)
+
+
+SPARSE_CASES = {
+    "sgd_grid": {},
+    "sgd_l2_one_sided": {"weight_decay": 0.02, "loss": "one_sided"},
+    "tracked_subset": {"tracked": 7},
+    "tracked_subset_l2": {"tracked": 7, "weight_decay": 0.05, "lr": 0.3},
+    "hierarchy_table_l2": {"data": "hierarchy", "depth": 2, "branching": 2, "weight_decay": 0.01},
+}
+SPARSE_GRID = {"lr": [0.1, 0.5], "weight_decay": [0.0, 0.02]}
+BUDGET_FIELDS = ("heat", "drift", "decay", "remainder")
+
+
+@pytest.mark.parametrize("name", list(SPARSE_CASES))
+def test_sparse_row_step_records_what_the_dense_optax_step_records(name):
+    config = TINY.replace(**SPARSE_CASES[name])
+    grid = SPARSE_GRID if name == "sgd_grid" else None
+    sparse = simulate(config, seeds=3, grid=grid, progress=False)
+    dense = simulate(config, seeds=3, grid=grid, progress=False, _dense=True)
+    n2 = np.max(dense.norm**2)
+    for field, expected in dense.arrays().items():
+        got = sparse.arrays()[field]
+        assert got.shape == expected.shape, field
+        if expected.dtype.kind != "f":
+            np.testing.assert_array_equal(got, expected, err_msg=field)
+            continue
+        # Budget terms are compared on the scale of N^2 (drift and remainder are
+        # rounding noise around zero here); everything else on its own scale.
+        scale = n2 if field in BUDGET_FIELDS else np.max(np.abs(expected))
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12 * scale, err_msg=field)
+    if config.weight_decay or grid:  # the dense shrink and decay terms were exercised
+        assert np.max(np.abs(sparse.decay)) > 1e-3 * n2
+
+
+def _scatter_adds_onto_the_table(config: SimConfig, dense: bool) -> int:
+    """How many scatter-adds in one window's program produce a whole (V, d) table."""
+    import re
+
+    import jax
+
+    from normtheory.engine import _build
+
+    init, run_windows, _ = _build(config, dense=dense)
+    hp = {h: np.float64(getattr(config, h)) for h in HYPERPARAMETERS}
+    state = init(jax.random.key(0), hp)
+    text = str(jax.make_jaxpr(run_windows, static_argnums=2)(state, hp, 1))
+    return len(re.findall(rf"f64\[{config.num_items},{config.dim}\] = scatter-add", text))
+
+
+def test_plain_sgd_on_a_table_takes_the_sparse_step_and_momentum_the_dense_one():
+    for extra in ({}, {"weight_decay": 0.02}):
+        config = TINY.replace(**extra)
+        assert _scatter_adds_onto_the_table(config, dense=True) >= 1
+        assert _scatter_adds_onto_the_table(config, dense=False) == 0
+    momentum = TINY.replace(optimizer="momentum", lr=0.1)
+    assert _scatter_adds_onto_the_table(momentum, dense=False) >= 1

@@ -10,6 +10,15 @@ energy G^2 = N^2 |grad_z|^2 and of the three budget terms of THEORY.md item 12,
 
 so that norm[w]^2 - norm[w-1]^2 equals the window's decay + drift + heat up to rounding.
 For the free table the remainder is zero by construction.
+
+Two step implementations give the same numbers (to rounding). Plain SGD on a problem
+whose parameters are one table read a few rows at a time (`Problem.rows`: frequency data,
+hierarchy tables with one tower) takes the sparse-row step of `normtheory.sparse`: it
+updates and traces only the drawn rows, so its cost does not grow with the table (except
+under weight decay, which shrinks every row every step). Every other case, momentum,
+Nesterov, Adam and AdamW included (their state moves rows outside the batch), takes
+optax's dense step and traces every tracked item every step. Alignment and uniformity
+are evaluated once per window, at its last step.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from normtheory.config import HYPERPARAMETERS, ConfigError, SimConfig
 from normtheory.laws.budget import budget_fn
 from normtheory.optim import make_optimizer
 from normtheory.problems import Problem, make_problem
+from normtheory.sparse import sparse_sgd_update
 
 TRACE_FIELDS = ("norm", "g2", "heat", "drift", "decay", "remainder")
 SCALAR_FIELDS = ("loss", "alignment", "uniformity")
@@ -114,8 +124,14 @@ def _encoder_budget(problem: Problem, params, updates, eta_lam, z0, z1):
     return terms
 
 
-def _build(config: SimConfig, trace_budget: bool = True):
-    """(init(key, hp) -> state, run_windows(state, hp, n) -> (state, records), problem)."""
+def _build(config: SimConfig, trace_budget: bool = True, decay: bool = True, dense: bool = False):
+    """(init(key, hp) -> state, run_windows(state, hp, n) -> (state, records), problem).
+
+    Plain SGD on a problem with `rows` takes the sparse-row step (normtheory.sparse): only
+    the drawn rows are read, written and traced. `decay=False` promises weight_decay = 0
+    in every run (the sparse step then skips the dense shrink); `dense=True` forces the
+    optax path (for tests comparing the two).
+    """
     dtype = _dtype(config)
     problem = make_problem(config, dtype)
     n_items = len(problem.items)
@@ -126,19 +142,15 @@ def _build(config: SimConfig, trace_budget: bool = True):
         params = problem.init(k_init)
         return _State(params, make_optimizer(config, hp).init(params), key)
 
-    def step(state: _State, hp: Mapping[str, jax.Array]):
-        key, k_batch = jax.random.split(state.key)
-        batch = problem.sample(k_batch)
-        zw, pullback = jax.vjp(lambda p: problem.embed(p, batch, hp), state.params)
+    def dense_update(params, opt_state, batch, sums, hp):
+        zw, pullback = jax.vjp(lambda p: problem.embed(p, batch, hp), params)
         loss, cot = jax.value_and_grad(problem.loss)(zw, batch, hp)
         (grads,) = pullback(cot)
         # optax mixes int32 step counts with floats (Adam's bias correction).
         with jax.numpy_dtype_promotion("standard"):
-            updates, opt_state = make_optimizer(config, hp).update(
-                grads, state.opt_state, state.params
-            )
-        params = optax.apply_updates(state.params, updates)
-        z0, z1 = problem.probe(state.params), problem.probe(params)
+            updates, opt_state = make_optimizer(config, hp).update(grads, opt_state, params)
+        new = optax.apply_updates(params, updates)
+        z0, z1 = problem.probe(params), problem.probe(new)
         g = problem.item_grads(grads, cot, batch)
         traced = {"g2": jnp.sum(z0 * z0, axis=-1) * jnp.sum(g * g, axis=-1)}
         if trace_budget:
@@ -148,32 +160,45 @@ def _build(config: SimConfig, trace_budget: bool = True):
                 change = jnp.sum(z1 * z1, axis=-1) - jnp.sum(z0 * z0, axis=-1)
                 terms["remainder"] = change - (terms["decay"] + terms["drift"] + terms["heat"])
             else:
-                terms = _encoder_budget(problem, state.params, updates, eta_lam, z0, z1)
+                terms = _encoder_budget(problem, params, updates, eta_lam, z0, z1)
             traced.update(terms)
-        last = {
-            "loss": loss,
-            "alignment": problem.alignment(zw, batch),
-            "uniformity": losses.uniformity(zw[0]),
-        }
-        return _State(params, opt_state, key), traced, last
+        return new, opt_state, jax.tree.map(jnp.add, sums, traced), loss, zw
+
+    if not dense and config.optimizer == "sgd" and problem.rows is not None:
+        update = sparse_sgd_update(problem, trace_budget=trace_budget, decay=decay)
+    else:
+        update = dense_update
+
+    def diagnostics(zw, batch):
+        scalars = (problem.alignment(zw, batch), losses.uniformity(zw[0]))
+        return tuple(x.astype(dtype) for x in scalars)
 
     def window(state: _State, hp: Mapping[str, jax.Array]):
-        def body(carry, _):
-            state, sums, loss_sum = carry
-            state, traced, last = step(state, hp)
-            sums = jax.tree.map(jnp.add, sums, traced)
-            return (state, sums, loss_sum + last["loss"]), last
+        def body(carry, index):
+            state, sums, loss_sum, last = carry
+            key, k_batch = jax.random.split(state.key)
+            batch = problem.sample(k_batch)
+            params, opt_state, sums, loss, zw = update(
+                state.params, state.opt_state, batch, sums, hp
+            )
+            # Only the window's last value is kept: evaluate the B x B diagnostics once.
+            last = jax.lax.cond(
+                index == config.stride - 1, lambda: diagnostics(zw, batch), lambda: last
+            )
+            return (_State(params, opt_state, key), sums, loss_sum + loss, last), None
 
         fields = TRACE_FIELDS[1:] if trace_budget else ("g2",)
         zeros = {k: jnp.zeros((n_items,), dtype) for k in fields}
-        (state, sums, loss_sum), lasts = jax.lax.scan(
-            body, (state, zeros, jnp.zeros((), dtype)), None, length=config.stride
+        scalar = jnp.zeros((), dtype)
+        (state, sums, loss_sum, last), _ = jax.lax.scan(
+            body,
+            (state, zeros, scalar, (scalar, scalar)),
+            jnp.arange(config.stride),
         )
         record = dict(sums)
         record["norm"] = jnp.linalg.norm(problem.probe(state.params), axis=-1)
         record["loss"] = loss_sum / config.stride
-        record["alignment"] = lasts["alignment"][-1]
-        record["uniformity"] = lasts["uniformity"][-1]
+        record["alignment"], record["uniformity"] = last
         return state, record
 
     def run_windows(state: _State, hp: Mapping[str, jax.Array], n_windows: int):
@@ -190,10 +215,16 @@ def _static_part(config: SimConfig) -> SimConfig:
 
 
 @functools.lru_cache(maxsize=16)
-def _compiled(static: SimConfig, trace_budget: bool):
-    """Jitted, vmapped (init, runner) for a static config; reused across `simulate` calls."""
-    init, run_windows, problem = _build(static, trace_budget)
-    runner = jax.jit(jax.vmap(run_windows, in_axes=(0, 0, None)), static_argnums=2)
+def _compiled(static: SimConfig, trace_budget: bool, decay: bool = True, dense: bool = False):
+    """Jitted, vmapped (init, runner) for a static config; reused across `simulate` calls.
+
+    The runner consumes its state argument (its buffers are donated, so the table is
+    updated in place from one chunk to the next).
+    """
+    init, run_windows, problem = _build(static, trace_budget, decay, dense)
+    runner = jax.jit(
+        jax.vmap(run_windows, in_axes=(0, 0, None)), static_argnums=2, donate_argnums=0
+    )
     return jax.jit(jax.vmap(init)), runner, problem
 
 
@@ -232,6 +263,7 @@ def simulate(
     progress: bool = True,
     shard: tuple[int, int] | None = None,
     with_params: bool = False,
+    _dense: bool = False,
 ) -> Trajectory | tuple[Trajectory, Any]:
     """Run `config` for `seeds` seeds (seed = config.seed + s) at every grid point.
 
@@ -240,6 +272,7 @@ def simulate(
     given. `shard=(i, n)` runs only the grid points i, i + n, i + 2n, ... (one process
     of n; `normtheory.runs.merge` joins them). Raises FloatingPointError naming the step
     and quantity if anything becomes non-finite, unless `config.record_divergence`.
+    `_dense=True` forces optax's dense step where the sparse-row step would apply (tests).
     """
     config = config.validate()
     if seeds < 1:
@@ -253,13 +286,13 @@ def simulate(
         points = points[index::count]
         if not points:
             raise ConfigError(f"shard {index}/{count} has no grid point ({count} > grid size)")
-    init, runner, problem = _compiled(_static_part(config), trace_budget)
-
     hp_rows = []
     for point in points:
         values = {h: getattr(config, h) for h in HYPERPARAMETERS}
         values.update(dict(zip(names, point, strict=True)))
         hp_rows += [values] * seeds
+    decay = any(row["weight_decay"] != 0 for row in hp_rows)
+    init, runner, problem = _compiled(_static_part(config), trace_budget, decay, _dense)
     n_runs = len(hp_rows)
     seed_ids = np.tile(np.arange(seeds) + config.seed, len(points))
     hp_rows, seed_ids = _pad_to_devices(hp_rows, seed_ids)
@@ -316,7 +349,8 @@ def train(config: SimConfig, seeds: int = 1, *, progress: bool = True) -> tuple[
     queries and a gallery after training).
     """
     _, params = simulate(config, seeds, trace_budget=False, progress=progress, with_params=True)
-    problem = _compiled(_static_part(config.validate()), False)[2]
+    config = config.validate()
+    problem = _compiled(_static_part(config), False, config.weight_decay != 0)[2]
     return params, problem
 
 

@@ -10,7 +10,8 @@ Sparse rows. optax updates are dense: a row absent from a batch has zero gradien
 momentum, Adam's moments and weight decay still move it. Plain SGD without decay leaves
 it unchanged, so only under SGD is "updated in a fraction p of steps" literal; with decay
 every row shrinks every step (the sparse equilibrium law assumes exactly this), and with
-momentum or Adam absent rows keep drifting on their stored velocity.
+momentum or Adam absent rows keep drifting on their stored velocity. The engine uses
+this: under plain SGD it skips optax and updates only the drawn rows (normtheory.sparse).
 """
 
 from __future__ import annotations

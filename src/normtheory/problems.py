@@ -10,7 +10,11 @@
 - item_grads(grads, (gZ, gW), batch) -> (I, d): gradient of the loss with respect to each
   tracked item's embedding, summed over its occurrences in the batch;
 - linear: True for free tables, whose probe is a row of the parameters (the norm budget
-  is then computed directly from the rows, with no remainder).
+  is then computed directly from the rows, with no remainder);
+- rows: for problems whose parameters are one table of which a batch reads a few rows
+  (frequency; hierarchy tables with one tower), how to embed from the gathered rows
+  (`normtheory.sparse.Rows`), which lets plain SGD update and trace only those rows;
+  None otherwise.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from normtheory import data as D
 from normtheory import losses
 from normtheory.config import SimConfig
 from normtheory.models import compositional, mlp, table
+from normtheory.sparse import Rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +48,7 @@ class Problem:
     alignment: Callable[..., jax.Array]
     probe: Callable[[Any], jax.Array]
     item_grads: Callable[..., jax.Array]
+    rows: Rows | None = None
 
 
 def tracked_items(config: SimConfig) -> np.ndarray:
@@ -98,10 +104,12 @@ def _frequency(config: SimConfig, dtype) -> Problem:
         k_ids, k_view = jax.random.split(key)
         return {"ids": sample_ids(k_ids, config.batch), "view_key": k_view}
 
-    def embed(params, batch, hp):
-        z = table.embed(params, batch["ids"])
+    def embed_rows(z, batch, hp):
         views = D.direction_views(batch["view_key"], jax.lax.stop_gradient(z), hp["view_noise"])
         return z, views
+
+    def embed(params, batch, hp):
+        return embed_rows(table.embed(params, batch["ids"]), batch, hp)
 
     p = np.asarray(probs, dtype=np.float64)
     return Problem(
@@ -117,6 +125,7 @@ def _frequency(config: SimConfig, dtype) -> Problem:
         alignment=_pair_alignment,
         probe=lambda params: params["table"][items],
         item_grads=lambda grads, cot, batch: grads["table"][items],
+        rows=Rows(ids=lambda batch: batch["ids"], embed=embed_rows),
     )
 
 
@@ -154,6 +163,12 @@ def _hierarchy(config: SimConfig, dtype) -> Problem:
             return z, table.embed(params["context"], batch["leaves"])
         return z, anchor_embed(params, leaf_nodes[batch["leaves"]])
 
+    def row_ids(batch):  # anchors, then positives: rows of the one anchor table
+        return jnp.concatenate([batch["nodes"], leaf_nodes[batch["leaves"]]])
+
+    def embed_rows(rows, batch, hp):
+        return rows[: config.batch], rows[config.batch :]
+
     def item_grads(grads, cot, batch):
         g = _segment(cot[0], batch["nodes"], n)
         if config.towers == 1:
@@ -178,6 +193,7 @@ def _hierarchy(config: SimConfig, dtype) -> Problem:
         alignment=_pair_alignment,
         probe=lambda params: anchor_embed(params, jnp.asarray(items)),
         item_grads=item_grads,
+        rows=Rows(row_ids, embed_rows) if is_table and config.towers == 1 else None,
     )
 
 
