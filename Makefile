@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 WORKERS ?= auto
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(WORKERS)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
 derive: $(STAMP)
 	$(BIN)/normtheory derive --out derivations

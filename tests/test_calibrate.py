@@ -1,13 +1,11 @@
 """normtheory calibrate: retrieval, scoring, theory's side, the command line."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from normtheory import calibrate
+from normtheory import calibrate, cli
 from normtheory.config import ConfigError
 from normtheory.data import make_tree
 
@@ -108,33 +106,13 @@ def test_table_marks_theory_and_verdict():
     assert "1.000 [1.000, 1.000]" in lines[2]
 
 
-def test_calibrate_command_at_tiny_size(tmp_path):
+def test_calibrate_command_at_tiny_size(tmp_path, capsys):
     out = tmp_path / "out"
-    command = [
-        sys.executable,
-        "-m",
-        "normtheory.cli",
-        "calibrate",
-        "--optimizers",
-        "sgd",
-        "--set",
-        "steps=100",
-        "--set",
-        "stride=50",
-        "--set",
-        "chunk=100",
-        "--set",
-        "num_items=100",
-        "--seeds",
-        "1",
-        "--boot",
-        "50",
-        "--out",
-        str(out),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    assert "| ambiguity/table/sgd |" in done.stdout
+    tiny = ["steps=100", "stride=50", "chunk=100", "num_items=100"]
+    argv = ["calibrate", "--optimizers", "sgd", "--seeds", "1", "--boot", "50"]
+    argv += [item for a in tiny for item in ("--set", a)] + ["--out", str(out)]
+    assert cli.main(argv) == 0
+    assert "| ambiguity/table/sgd |" in capsys.readouterr().out
     data = json.loads((out / "calibration.json").read_text())
     assert [r["regime"] for r in data["regimes"]] == [
         "ambiguity/table/sgd",
@@ -149,12 +127,6 @@ def test_calibrate_command_at_tiny_size(tmp_path):
     assert (out / "fig9_calibration.png").stat().st_size > 10_000
 
 
-def test_calibrate_command_names_a_bad_field():
-    done = subprocess.run(
-        [sys.executable, "-m", "normtheory.cli", "calibrate", "--set", "tau=-1"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 2
-    assert "tau" in done.stderr
+def test_calibrate_command_names_a_bad_field(capsys):
+    assert cli.main(["calibrate", "--set", "tau=-1"]) == 2
+    assert "tau" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """The command line and the derivation scripts, smoke-run as a user runs them."""
 
 import ast
+import os
 import runpy
 import subprocess
 import sys
@@ -76,7 +77,7 @@ def test_simulation_runner_script_runs_every_experiment_at_a_tiny_size(tmp_path)
 
     script = ROOT / "simulations" / "run_experiments.py"
     tiny = ["--set", "steps=10", "--set", "chunk=10", "--set", "batch=8", "--set", "dim=4"]
-    env = {"NORMTHEORY_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    env = {"NORMTHEORY_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin", **_fast_compile()}
     names = ["frequency", "hierarchy_compositional", "ambiguity_mlp", "imbalance"]
     result = subprocess.run(
         [sys.executable, str(script), *names, "--seeds", "1", "--quiet", *tiny],
@@ -89,3 +90,8 @@ def test_simulation_runner_script_runs_every_experiment_at_a_tiny_size(tmp_path)
     assert result.returncode == 0, result.stderr
     for name in names:
         assert name in EXPERIMENTS and f"{name}: computed" in result.stdout
+
+
+def _fast_compile() -> dict[str, str]:
+    """The test session's XLA flags (cheap compilation), for a subprocess's environment."""
+    return {"XLA_FLAGS": os.environ["XLA_FLAGS"]} if "XLA_FLAGS" in os.environ else {}

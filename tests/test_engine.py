@@ -1,6 +1,7 @@
 """The simulation engine: exact budget closure, determinism, vmapping, errors, caching."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -166,6 +167,7 @@ def test_simulate_command_line(tmp_path):
         "--quiet",
     ]
     env = {"NORMTHEORY_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    env.update({"XLA_FLAGS": os.environ["XLA_FLAGS"]} if "XLA_FLAGS" in os.environ else {})
     out = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
     assert "wrote" in out and str(tmp_path) in out
     out = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
@@ -284,7 +286,8 @@ def test_seed_axis_sharded_over_four_host_devices_gives_the_same_numbers(tmp_pat
     }
     script = tmp_path / "sharded.py"
     script.write_text(SHARDED_SCRIPT.format(config=settings))
-    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4", "PATH": "/usr/bin:/bin"}
+    flags = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
+    env = {"XLA_FLAGS": flags.strip(), "PATH": "/usr/bin:/bin"}
     subprocess.run([sys.executable, str(script), str(tmp_path / "norm.npy")], env=env, check=True)
     sharded = np.load(tmp_path / "norm.npy")
     local = simulate(SimConfig(**settings), seeds=3, progress=False).norm

@@ -29,7 +29,7 @@ OPTIMIZERS = {
 }
 HIERARCHY = SimConfig(
     data="hierarchy",
-    depth=3,
+    depth=4,
     branching=3,
     dim=16,
     batch=64,

@@ -1,0 +1,95 @@
+"""Time the README's two commands from a fresh clone: `make test`, then `make reproduce`.
+
+Clones the repository's committed HEAD into a temporary folder (no .venv, no results
+cache, nothing but what `git clone` gives a new user), runs each command there with
+the wall time, the CPU time of the command's processes and the load other processes
+put on the machine, and writes benchmarks/fresh_clone.json, which RESULTS.md quotes.
+A second `make reproduce` (the cached rerun) is timed too.
+
+    python benchmarks/fresh_clone.py [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from machine import busy_seconds
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = HERE / "fresh_clone.json"
+COMMANDS = (("make test", "test"), ("make reproduce", "reproduce"), ("make reproduce", "rerun"))
+LIMITS = {"test": 600.0, "reproduce": 900.0, "rerun": 60.0}  # seconds: the project's targets
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(command: str, cwd: Path, log: Path) -> dict:
+    cpu0, busy0, tic = _children_cpu(), busy_seconds(), time.perf_counter()
+    with log.open("w") as out:
+        done = subprocess.run(command.split(), cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    wall = time.perf_counter() - tic
+    cpu = _children_cpu() - cpu0
+    other = max(busy_seconds() - busy0 - cpu, 0.0) / wall
+    return {
+        "command": command,
+        "returncode": done.returncode,
+        "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),
+        "other_load_cores": round(other, 2),
+        "log_tail": log.read_text(errors="replace").splitlines()[-3:],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true", help="keep the clone (path printed)")
+    args = parser.parse_args(argv)
+    revision = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    work = Path(tempfile.mkdtemp(prefix="normtheory-clone-"))
+    clone = work / "normtheory"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    env_note = {k: os.environ[k] for k in ("XLA_FLAGS", "NORMTHEORY_CACHE") if k in os.environ}
+    if env_note:
+        print(f"note: the environment sets {env_note}; the clone inherits it", file=sys.stderr)
+    results = {}
+    for command, name in COMMANDS:
+        print(f"{name}: {command} in {clone} ...", flush=True)
+        results[name] = _timed(command, clone, work / f"{name}.log")
+        results[name]["limit_s"] = LIMITS[name]
+        print(f"  {results[name]['wall_s']:.0f} s, exit {results[name]['returncode']}", flush=True)
+        if results[name]["returncode"] != 0:
+            break
+    record = {
+        "revision": revision,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "results": results,
+    }
+    OUT.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {OUT}")
+    if args.keep:
+        print(f"clone kept in {clone}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if all(r["returncode"] == 0 for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
