@@ -317,7 +317,12 @@ def _fresh_clone() -> list[str]:
     if not path.exists():
         return []
     data = json.loads(path.read_text())
-    names = {"test": "make test", "reproduce": "make reproduce", "rerun": "make reproduce again"}
+    names = {
+        "test": "make test",
+        "ci": ".ci/run (after make test)",
+        "reproduce": "make reproduce",
+        "rerun": "make reproduce again",
+    }
     rows = []
     for name, r in data["results"].items():
         verdict = "met" if r["returncode"] == 0 and r["wall_s"] <= r["limit_s"] else "**missed**"
@@ -338,8 +343,9 @@ def _fresh_clone() -> list[str]:
         f"`python benchmarks/fresh_clone.py` on {data['date']}, revision "
         f"{data['revision'][:12]}, {data['cores']} cores, Python {data['python']}: a clone "
         "with no .venv and no results cache runs `make test` (builds .venv, installs the "
-        "pinned packages, runs the suite), then `make reproduce` (derive, figures, "
-        "calibrate, verify), then `make reproduce` again on the warm cache. CPU: the "
+        "pinned packages, runs the suite), then CI's `.ci/run` (adds the probe's extra, "
+        "reruns the suite with the real-model tests), then `make reproduce` (derive, "
+        "figures, calibrate, verify), then `make reproduce` again on the warm cache. CPU: the "
         "command's processes; other load: cores other processes kept busy meanwhile.",
         "",
         *_table(["command", "wall", "CPU", "other load", "target", "status", "verdict"], rows),
