@@ -20,7 +20,15 @@ test: $(STAMP)
 derive: $(STAMP)
 	$(BIN)/normtheory derive --out derivations
 
-reproduce: derive
+# make reproduce re-derives only when a derivation's source changed since its last run.
+DERIVED := results/.derived
+DERIVATION_SOURCES := $(wildcard src/normtheory/laws/*.py derivations/*.py) src/normtheory/derive.py
+
+$(DERIVED): $(STAMP) $(DERIVATION_SOURCES)
+	$(BIN)/normtheory derive --out derivations
+	@mkdir -p results && touch $(DERIVED)
+
+reproduce: $(DERIVED)
 	$(BIN)/python figures/make_all.py
 	$(BIN)/normtheory calibrate --out figures
 	$(BIN)/normtheory verify --report figures/REPORT.md

@@ -66,7 +66,16 @@ def _timed(command: str, cwd: Path, log: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the clone (path printed)")
+    parser.add_argument(
+        "--only",
+        help="comma-separated subset of test,ci,reproduce,rerun; the other entries of an "
+        "existing fresh_clone.json are kept (each entry records its own revision)",
+    )
     args = parser.parse_args(argv)
+    wanted = set(args.only.split(",")) if args.only else {name for _, name in COMMANDS}
+    unknown = wanted - {name for _, name in COMMANDS}
+    if unknown:
+        parser.error(f"unknown commands {sorted(unknown)}")
     revision = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -76,14 +85,19 @@ def main(argv: list[str] | None = None) -> int:
     env_note = {k: os.environ[k] for k in ("XLA_FLAGS", "NORMTHEORY_CACHE") if k in os.environ}
     if env_note:
         print(f"note: the environment sets {env_note}; the clone inherits it", file=sys.stderr)
-    results = {}
+    previous = json.loads(OUT.read_text())["results"] if args.only and OUT.exists() else {}
+    results = {k: v for k, v in previous.items() if k not in wanted}
     for command, name in COMMANDS:
+        if name not in wanted:
+            continue
         print(f"{name}: {command} in {clone} ...", flush=True)
         results[name] = _timed(command, clone, work / f"{name}.log")
         results[name]["limit_s"] = LIMITS[name]
+        results[name]["revision"] = revision
         print(f"  {results[name]['wall_s']:.0f} s, exit {results[name]['returncode']}", flush=True)
         if results[name]["returncode"] != 0:
             break
+    results = {name: results[name] for _, name in COMMANDS if name in results}
     record = {
         "revision": revision,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

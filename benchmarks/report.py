@@ -333,22 +333,26 @@ def _fresh_clone() -> list[str]:
                 f"{r['cpu_s'] / 60:.1f} min",
                 f"{r['other_load_cores']:.2f}",
                 f"< {r['limit_s'] / 60:g} min",
-                "exit 0" if r["returncode"] == 0 else f"exit {r['returncode']}",
+                ("exit 0" if r["returncode"] == 0 else f"exit {r['returncode']}")
+                + f", {r.get('revision', data['revision'])[:12]}",
                 verdict,
             ]
         )
     return [
         "## The two commands from a fresh clone",
         "",
-        f"`python benchmarks/fresh_clone.py` on {data['date']}, revision "
-        f"{data['revision'][:12]}, {data['cores']} cores, Python {data['python']}: a clone "
+        f"`python benchmarks/fresh_clone.py` (last on {data['date']}), "
+        f"{data['cores']} cores, Python {data['python']}: a clone "
         "with no .venv and no results cache runs `make test` (builds .venv, installs the "
         "pinned packages, runs the suite), then CI's `.ci/run` (adds the probe's extra, "
         "reruns the suite with the real-model tests), then `make reproduce` (derive, "
         "figures, calibrate, verify), then `make reproduce` again on the warm cache. CPU: the "
         "command's processes; other load: cores other processes kept busy meanwhile.",
         "",
-        *_table(["command", "wall", "CPU", "other load", "target", "status", "verdict"], rows),
+        *_table(
+            ["command", "wall", "CPU", "other load", "target", "status, revision", "verdict"],
+            rows,
+        ),
         "",
     ]
 

@@ -583,3 +583,27 @@ def test_summarize_rejects_bad_input():
         summarize({1: np.arange(2.0)}, [True, False])
     with pytest.raises(ValueError, match=r"correct has length 2 but scores\['a'\] has length 3"):
         summarize({"a": np.arange(3.0)}, [True, False])
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_fast_auroc_bootstrap_equals_the_generic_bootstrap(ties):
+    rng = np.random.default_rng(7)
+    n = 300
+    correct = rng.random(n) < 0.3
+    score = rng.normal(size=n) + correct
+    if ties:
+        score = np.round(score, 1)  # many tied values across both classes
+    generic = cf.bootstrap_ci(cf.auroc, score, correct, n_boot=200, seed=3)
+    fast = cf.auroc_bootstrap_ci(score, correct, n_boot=200, seed=3)
+    np.testing.assert_allclose(fast, generic, rtol=0, atol=1e-12)
+
+
+def test_fast_auroc_bootstrap_skips_one_class_resamples_like_the_generic_one():
+    correct = np.zeros(40, bool)
+    correct[:3] = True  # about 4% of resamples draw no positive and are skipped
+    score = np.arange(40.0)
+    generic = cf.bootstrap_ci(cf.auroc, score, correct, n_boot=500, seed=1)
+    fast = cf.auroc_bootstrap_ci(score, correct, n_boot=500, seed=1)
+    np.testing.assert_allclose(fast, generic, atol=1e-12)
+    with pytest.raises(ValueError, match="more than 10%"):
+        cf.auroc_bootstrap_ci(score, np.arange(40) == 0, n_boot=200)

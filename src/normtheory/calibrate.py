@@ -47,6 +47,7 @@ from normtheory import data as D
 from normtheory.config import ConfigError, SimConfig
 from normtheory.engine import train
 from normtheory.models import mlp
+from normtheory.problems import ambiguity_data, make_problem
 
 VIEWS = 4  # held-out views per input for MLP queries
 PROTOCOL = 1  # bump when the retrieval protocol changes (part of the cache key)
@@ -158,15 +159,7 @@ def _seed(params, s: int):
 
 
 def _ambiguity_queries(config: SimConfig, params, seeds: int) -> dict[str, np.ndarray]:
-    data = D.make_ambiguity_data(
-        jax.random.key(config.data_seed),
-        config.num_items,
-        config.num_classes,
-        config.latent_dim,
-        config.input_dim,
-        config.noise,
-        np.linspace(0.0, 1.0, config.ambiguity_levels),
-    )
+    data = ambiguity_data(config)
     dtype = jnp.dtype(config.dtype)
     labels = jnp.asarray(data.labels, dtype=dtype)
     out = {k: [] for k in ("norm", "top1", "margin", "correct", "feature", "seed")}
@@ -238,8 +231,6 @@ def _subtree_retrieved(tree, nodes: np.ndarray, queries: np.ndarray, gallery: np
 
 
 def _anchor_probe(config: SimConfig) -> Callable:
-    from normtheory.problems import make_problem
-
     return make_problem(config, jnp.dtype(config.dtype)).probe
 
 

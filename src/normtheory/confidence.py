@@ -34,6 +34,7 @@ __all__ = [
     "RiskCoverage",
     "accuracy_by_bin",
     "auroc",
+    "auroc_bootstrap_ci",
     "bootstrap_ci",
     "logistic_cv",
     "optimal_aurc",
@@ -194,6 +195,47 @@ def bootstrap_ci(
             " the bootstrap interval would be biased"
         )
     lo, hi = np.quantile(np.asarray(values), [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def auroc_bootstrap_ci(
+    score, correct, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """`bootstrap_ci(auroc, score, correct, ...)`, computed without sorting each resample.
+
+    The same resamples (the same draws from `numpy.random.default_rng(seed)`), the same
+    skipping of one-class resamples and the same quantiles; equal to the generic
+    interval up to floating-point rounding. The score is coded once by its distinct
+    values (ties share a code), and each resample's AUROC is the Mann-Whitney count
+    sum_v pos_v (neg_{<v} + neg_v / 2) / (n_pos n_neg) over those codes, from two
+    bincounts: O(n) per resample instead of a sort.
+    """
+    s = _score(score)
+    c = _correct(correct, s.size)
+    _both_classes(c)
+    n_boot = _positive_int(n_boot, "n_boot", minimum=2)
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    values, codes = np.unique(s, return_inverse=True)
+    m, n = values.size, s.size
+    rng = np.random.default_rng(seed)
+    idx = np.stack([rng.integers(0, n, size=n) for _ in range(n_boot)])
+    keys = codes[idx] + m * np.arange(n_boot)[:, None]
+    hit = c[idx]
+    pos = np.bincount(keys[hit], minlength=n_boot * m).reshape(n_boot, m).astype(float)
+    neg = np.bincount(keys[~hit], minlength=n_boot * m).reshape(n_boot, m).astype(float)
+    n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
+    ok = (n_pos > 0) & (n_neg > 0)
+    skipped = int(np.sum(~ok))
+    if skipped > 0.1 * n_boot:
+        raise ValueError(
+            f"statistic raised ValueError on {skipped} of {n_boot} resamples (more than 10%);"
+            " the bootstrap interval would be biased"
+        )
+    below = np.cumsum(neg, axis=1) - neg
+    pairs = np.sum(pos * (below + 0.5 * neg), axis=1)
+    aurocs = pairs[ok] / (n_pos[ok] * n_neg[ok])
+    lo, hi = np.quantile(aurocs, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
 
 
@@ -590,7 +632,7 @@ def summarize(
             raise ValueError(f"scores: names must be strings, got {name!r}")
         s = _score(score, f"scores[{name!r}]")
         c = _correct(correct, s.size, other=f"scores[{name!r}]")
-        lo, hi = bootstrap_ci(auroc, s, c, n_boot=n_boot, seed=seed)
+        lo, hi = auroc_bootstrap_ci(s, c, n_boot=n_boot, seed=seed)
         curve = risk_coverage(s, c)
         records.append(
             {

@@ -197,17 +197,21 @@ def _hierarchy(config: SimConfig, dtype) -> Problem:
     )
 
 
-def _ambiguity(config: SimConfig, dtype) -> Problem:
-    levels = np.linspace(0.0, 1.0, config.ambiguity_levels)
-    data = D.make_ambiguity_data(
+def ambiguity_data(config: SimConfig) -> D.AmbiguityData:
+    """The fixed data set (soft labels, geometry, inputs) of an ambiguity config."""
+    return D.make_ambiguity_data(
         jax.random.key(config.data_seed),
         config.num_items,
         config.num_classes,
         config.latent_dim,
         config.input_dim,
         config.noise,
-        levels,
+        np.linspace(0.0, 1.0, config.ambiguity_levels),
     )
+
+
+def _ambiguity(config: SimConfig, dtype) -> Problem:
+    data = ambiguity_data(config)
     labels = jnp.asarray(data.labels, dtype=dtype)
     inputs = jnp.asarray(data.inputs, dtype=dtype)
     items = tracked_items(config)
