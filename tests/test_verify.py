@@ -88,3 +88,71 @@ def test_a_wrong_law_is_caught_and_fails_the_exit_status(monkeypatch, capsys):
 def test_bad_requests_are_named(args, message, capsys):
     assert cli.main(["verify", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def _specificity(model: str, optimizer: str, mode: str, rho: float):
+    from normtheory.verify import Result
+
+    return Result(
+        law="specificity",
+        item=13,
+        regime=f"hierarchy/{model}, {optimizer}, lr=0.5, {mode} frequency, float64",
+        quantity="Spearman",
+        predicted=1.0,
+        measured=rho,
+        spread=0.09,
+        rel_error=0.0,
+        tolerance=0.18,
+        basis="sign test",
+        verdict="holds",
+    )
+
+
+def test_report_compares_the_real_model_with_the_simulated_regimes(tmp_path):
+    from normtheory.report import write_report
+
+    def corr(name, controls, rho):
+        return {"name": name, "controls": controls, "n": 100, "rho": rho, "lo": rho - 0.05,
+                "hi": rho + 0.05, "dropped": []}  # fmt: skip
+
+    def score(name, auroc):
+        return {"score": name, "auroc": auroc, "auroc_lo": auroc - 0.02,
+                "auroc_hi": auroc + 0.02, "aurc": 0.3}  # fmt: skip
+
+    probe = {
+        "quantity": "norm before Normalize",
+        "vocabulary": {"size": 100},
+        "wordnet": {"available": True, "path": "/wn"},
+        "correlations": [
+            corr("norm ~ log frequency", ["word pieces"], -0.4),
+            corr("norm ~ depth", ["log frequency", "word pieces"], 0.1),
+        ],
+        "sign_test": {"frames": [{"frame": "{w}", "n": 50, "fraction": 0.7, "p": 1e-4}]},
+        "retrieval": {"accuracy": 0.2, "n_queries": 100, "scores": [score("norm", 0.57)]},
+    }
+    calibration = {
+        "seeds": 1,
+        "bootstrap": 10,
+        "seconds": 1.0,
+        "regimes": [
+            {"regime": name, "n": 10, "accuracy": 0.5, "rho_norm_feature": 0.1,
+             "feature": "depth", "expected_direction": 1, "verdict": "agrees",
+             "scores": [score(s, a) for s in ("norm", "top1_cosine", "margin", "combined")]}
+            for name, a in (("hierarchy/table/sgd", 0.6), ("hierarchy/compositional/sgd", 0.4))
+        ],
+    }  # fmt: skip
+    (tmp_path / "probe.json").write_text(json.dumps(probe))
+    (tmp_path / "calibration.json").write_text(json.dumps(calibration))
+    results = [
+        _specificity("table", "sgd", "decoupled", -0.4),  # sign -: against the real +
+        _specificity("table", "sgd", "coupled", -0.3),
+        _specificity("compositional", "adam", "decoupled", +0.5),  # all three signs
+        _specificity("compositional", "adam", "coupled", +0.6),
+    ]
+    text = write_report(results, {}, {}, tmp_path / "REPORT.md").read_text()
+    assert "| table | sgd | - | - | + | 0 of 3 |" in text
+    assert "| compositional | adam | + | + | - | 3 of 3 |" in text
+    assert "all three of the real model's signs: compositional + adam." in text
+    assert "same side of 0.5: hierarchy/table/sgd." in text
+    assert "| hierarchy/table/sgd | 10 | 0.50 |" in text  # the calibration table
+    assert "Theory's side agrees in 2 of 2 regimes" in text

@@ -121,7 +121,8 @@ def _calibration(folder: Path) -> list[str]:
         "## The norm as a confidence score (simulation)",
         "",
         f"`normtheory calibrate` ({data['seeds']} seeds per regime, float32 training, "
-        f"{data['bootstrap']} bootstrap resamples, {data['seconds']:.0f} s): AUROC of each "
+        f"{data['bootstrap']} bootstrap resamples; its last run took {data['seconds']:.0f} s): "
+        "AUROC of each "
         "score for a correct top-1 retrieval, with 95% bootstrap intervals; AURC is the "
         "area under the risk-coverage curve (lower is better); rho is the Spearman "
         "correlation of the query norm with the regime's feature (soft-label entropy or "
