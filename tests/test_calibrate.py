@@ -30,7 +30,7 @@ def test_regimes_cover_data_models_and_optimizers():
 def test_top_two_and_margin():
     queries = np.array([[1.0, 0.0], [0.0, -2.0]])
     gallery = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
-    top, first, margin = calibrate._top_two(queries, gallery)
+    top, first, margin = calibrate._top_two(*calibrate._ranking(queries, gallery))
     np.testing.assert_array_equal(top, [0, 0])
     np.testing.assert_allclose(first, [1.0, 0.0])
     np.testing.assert_allclose(margin, [1 - np.sqrt(0.5), 0.0 - (-np.sqrt(0.5))])
@@ -50,7 +50,7 @@ def test_subtree_retrieval_by_hand():
             [-1.0, 0.3],  # leaf 5 -> right
         ]
     )
-    got = calibrate._subtree_retrieved(tree, nodes, queries, gallery)
+    got = calibrate._subtree_retrieved(tree, nodes, calibrate._ranking(queries, gallery)[1])
     np.testing.assert_array_equal(got, [True, False, True, False, True])
 
 

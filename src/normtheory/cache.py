@@ -170,6 +170,14 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def write_text(path: Path, text: str) -> Path:
+    """Write `text` (UTF-8) to `path` atomically: a reader sees the old file or the new."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    return path
+
+
 def _atomic_write(path: Path, write: Callable[[BinaryIO], _T]) -> _T:
     """Run `write` on a temporary file beside `path`, fsync it, then rename it into place."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -145,10 +145,14 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-def _top_two(queries: np.ndarray, gallery: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(top-1 index, top-1 cosine, top-1 minus top-2 cosine) of each query."""
+def _ranking(queries: np.ndarray, gallery: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cosines (Q, G), gallery indices of each query by decreasing cosine (Q, G))."""
     cos = _unit(queries) @ _unit(gallery).T
-    order = np.argsort(-cos, axis=1, kind="stable")
+    return cos, np.argsort(-cos, axis=1, kind="stable")
+
+
+def _top_two(cos: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(top-1 index, top-1 cosine, top-1 minus top-2 cosine) of each query (`_ranking`)."""
     rows = np.arange(len(cos))
     first, second = cos[rows, order[:, 0]], cos[rows, order[:, 1]]
     return order[:, 0], first, first - second
@@ -181,7 +185,7 @@ def _ambiguity_queries(config: SimConfig, params, seeds: int) -> dict[str, np.nd
             )
             z = np.asarray(mlp.embed(p["inputs"], x, config.activation))
         annotator = np.asarray(D.sample_positive_classes(k_labels, labels, jnp.asarray(ids)))
-        top, first, margin = _top_two(z, np.asarray(p["classes"]["table"]))
+        top, first, margin = _top_two(*_ranking(z, np.asarray(p["classes"]["table"])))
         out["norm"].append(np.linalg.norm(z, axis=-1))
         out["top1"].append(first)
         out["margin"].append(margin)
@@ -206,24 +210,24 @@ def _hierarchy_queries(config: SimConfig, params, seeds: int) -> dict[str, np.nd
             np.asarray(p["context"]["table"]) if config.towers == 2 else anchors[tree.leaf_ids]
         )
         z = anchors[nodes]
-        _, first, margin = _top_two(z, gallery)
+        cos, order = _ranking(z, gallery)
+        _, first, margin = _top_two(cos, order)
         out["norm"].append(np.linalg.norm(z, axis=-1))
         out["top1"].append(first)
         out["margin"].append(margin)
-        out["correct"].append(_subtree_retrieved(tree, nodes, z, gallery))
+        out["correct"].append(_subtree_retrieved(tree, nodes, order))
         out["feature"].append(tree.depth[nodes].astype(float))
         out["seed"].append(np.full(len(nodes), s))
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
-def _subtree_retrieved(tree, nodes: np.ndarray, queries: np.ndarray, gallery: np.ndarray):
+def _subtree_retrieved(tree, nodes: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Whether the m nearest leaves of each node are exactly its m subtree leaves.
 
-    For a leaf (m = 1) this is top-1 retrieval of its own context; for an inner node it
-    asks the concept to rank all its instances above every other leaf.
+    `order`: each node's leaves by decreasing cosine (`_ranking`). For a leaf (m = 1)
+    this is top-1 retrieval of its own context; for an inner node it asks the concept to
+    rank all its instances above every other leaf.
     """
-    cos = _unit(queries) @ _unit(gallery).T
-    order = np.argsort(-cos, axis=1, kind="stable")
     counts = tree.leaf_count[nodes]
     ranked_in = np.take_along_axis(tree.subtree_leaves[nodes], order, axis=1)
     hits = np.cumsum(ranked_in, axis=1)[np.arange(len(nodes)), counts - 1]
@@ -397,15 +401,6 @@ def table(records: Sequence[Mapping]) -> list[str]:
             f"{_arrow(r['expected_direction'])} | {r['verdict']} |"
         )
     return lines
-
-
-def _plain(value):
-    """NumPy scalars as Python numbers (for JSON)."""
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
 
 
 def records(results: Sequence[RegimeResult]) -> list[dict]:

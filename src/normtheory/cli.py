@@ -218,6 +218,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     import time
 
     from normtheory import calibrate
+    from normtheory.cache import write_text
     from normtheory.config import ConfigError, parse_assignments
 
     start = time.perf_counter()
@@ -239,11 +240,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         "seconds": round(time.perf_counter() - start, 1),
         "regimes": records,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "calibration.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=1) + "\n")
-    tmp.replace(path)
+    path = write_text(args.out / "calibration.json", json.dumps(summary, indent=1) + "\n")
     figure = calibrate.draw(results, args.out / "fig9_calibration.png")
     if args.json:
         print(json.dumps(records, indent=1))

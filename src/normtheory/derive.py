@@ -18,6 +18,7 @@ import sympy as sp
 
 from normtheory import laws
 from normtheory._version import __version__
+from normtheory.cache import write_text
 
 THEORY_ITEMS = {
     3: "InfoNCE and cosine gradients",
@@ -142,9 +143,7 @@ def write_outputs(derivations: list[Derivation], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "DERIVATIONS.md", out_dir / "laws.tex"]
     for path, text in zip(paths, (_markdown(derivations), _tex(derivations)), strict=True):
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_text(path, text)
     return paths
 
 

@@ -8,6 +8,7 @@ wall times are the only lines that change).
 from __future__ import annotations
 
 import ast
+import json
 import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ import optax
 import sympy
 
 from normtheory._version import __version__
-from normtheory.cache import git_revision
+from normtheory.cache import git_revision, write_text
 from normtheory.verify import Result
 
 MAPS = {"specificity": "depth", "uncertainty": "entropy"}
@@ -103,16 +104,17 @@ def _figure_number(name: str) -> tuple[int, str]:
     return (int(digits) if digits else 0, name)
 
 
-def _calibration(folder: Path) -> list[str]:
-    """The calibration section, from `normtheory calibrate`'s calibration.json in `folder`."""
-    import json
+def _read_json(path: Path) -> dict | None:
+    """The JSON file a command wrote (calibration.json, probe.json), or None if absent."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
+
+def _calibration(data: Mapping | None) -> list[str]:
+    """The calibration section, from `normtheory calibrate`'s calibration.json."""
     from normtheory.calibrate import table
 
-    path = folder / "calibration.json"
-    if not path.exists():
+    if data is None:
         return []
-    data = json.loads(path.read_text(encoding="utf-8"))
     regimes = data["regimes"]
     agree = sum(r["verdict"] == "agrees" for r in regimes)
     helps = [r["regime"] for r in regimes if _auroc(r, "norm")[1] > 0.5]
@@ -161,14 +163,12 @@ def _correlation(probe: Mapping, name: str, controls: Sequence[str]) -> Mapping 
     return None
 
 
-def _probe(folder: Path, results: Sequence[Result]) -> list[str]:
+def _probe(
+    probe: Mapping | None, calibration: Mapping | None, results: Sequence[Result]
+) -> list[str]:
     """The real-model section and the bridge to the simulated regimes (if probe.json)."""
-    import json
-
-    path = folder / "probe.json"
-    if not path.exists():
+    if probe is None:
         return []
-    probe = json.loads(path.read_text(encoding="utf-8"))
     wordnet = probe["wordnet"]
     source = f"read from {wordnet['path']}" if wordnet["available"] else "not available"
     lines = [
@@ -201,11 +201,11 @@ def _probe(folder: Path, results: Sequence[Result]) -> list[str]:
             )
     for reason in probe.get("skipped", []) or []:
         lines.append(f"| skipped | {reason} | |")
-    lines += ["", *_bridge(probe, results, folder)]
+    lines += ["", *_bridge(probe, calibration, results)]
     return lines
 
 
-def _bridge(probe: Mapping, results: Sequence[Result], folder: Path) -> list[str]:
+def _bridge(probe: Mapping, calibration: Mapping | None, results: Sequence[Result]) -> list[str]:
     """Which simulated regime shows the real model's signs.
 
     The real model gives three signs: of the norm's partial correlation with depth given
@@ -265,13 +265,10 @@ def _bridge(probe: Mapping, results: Sequence[Result], folder: Path) -> list[str
         + ".",
     ]
     retrieval = probe.get("retrieval")
-    calibration = folder / "calibration.json"
-    if retrieval and calibration.exists():
-        import json
-
+    if retrieval and calibration is not None:
         norm = next(sc for sc in retrieval["scores"] if sc["score"] == "norm")
         real_side = _side(norm["auroc_lo"], norm["auroc_hi"], 0.5)
-        regimes = json.loads(calibration.read_text(encoding="utf-8"))["regimes"]
+        regimes = calibration["regimes"]
         same = [
             r["regime"]
             for r in regimes
@@ -323,8 +320,9 @@ def write_report(
         block = _regime_map(mapped, law)
         if block:
             lines += [f"### {law}", "", *block, ""]
-    lines += _calibration(path.parent)
-    lines += _probe(path.parent, results)
+    calibration = _read_json(path.parent / "calibration.json")
+    lines += _calibration(calibration)
+    lines += _probe(_read_json(path.parent / "probe.json"), calibration, results)
     figure_lines = _figures(path.parent)
     if figure_lines:
         lines += [
@@ -360,8 +358,4 @@ def write_report(
         *(f"| {stage} | {seconds:.1f} |" for stage, seconds in stage_seconds.items()),
         "",
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text(path, "\n".join(lines))

@@ -99,13 +99,12 @@ def main(args: argparse.Namespace) -> int:
     except (ProbeExtraMissing, ValueError) as error:
         print(f"normtheory probe: {error}", file=sys.stderr)
         return 2
+    from normtheory.cache import write_text
     from normtheory.probe.figure import draw
 
     record = _finite(result.record)
     text = json.dumps(record, indent=2, allow_nan=False) + "\n"
-    args.out.mkdir(parents=True, exist_ok=True)
-    json_path = args.out / "probe.json"
-    json_path.write_text(text)
+    json_path = write_text(args.out / "probe.json", text)
     fig_path = draw(result, args.out)
     elapsed = time.perf_counter() - start
     if args.json:
