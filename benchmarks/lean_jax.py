@@ -47,14 +47,17 @@ def _sampler(size: Size) -> Callable[[jax.Array], tuple[jax.Array, jax.Array]]:
 
 
 def anchor_gradient(z: jax.Array, noise: jax.Array) -> jax.Array:
-    """jax.grad of the symmetric InfoNCE in the anchors z (B, d); views are constant."""
+    """jax.grad of the symmetric InfoNCE in the anchors z (B, d); views are constant.
+
+    The loss takes its one-exponential form, as the engine does at this temperature.
+    """
 
     def loss(z: jax.Array) -> jax.Array:
         u = jax.lax.stop_gradient(z)
         u = u / jnp.linalg.norm(u, axis=-1, keepdims=True)
         views = u + VIEW_NOISE * noise
         views = views / jnp.linalg.norm(views, axis=-1, keepdims=True)
-        return normtheory.symmetric_infonce(z, views, TAU)
+        return normtheory.symmetric_infonce(z, views, TAU, shared_exp=True)  # as the engine
 
     return jax.grad(loss)(z)
 

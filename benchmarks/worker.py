@@ -127,8 +127,8 @@ def _strip_diagnostics(engine: Any) -> None:
 
     make_problem = engine.make_problem
 
-    def bare_problem(config: Any, dtype: Any) -> Any:
-        problem = make_problem(config, dtype)
+    def bare_problem(config: Any, dtype: Any, **options: Any) -> Any:
+        problem = make_problem(config, dtype, **options)
         return dataclasses.replace(problem, alignment=lambda zw, batch: jnp.zeros((), dtype))
 
     engine.make_problem = bare_problem

@@ -6,9 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from normtheory import losses
 from normtheory.config import HYPERPARAMETERS, ConfigError, SimConfig, override
 from normtheory.engine import simulate
 from normtheory.problems import tracked_items
@@ -384,3 +386,24 @@ def test_plain_sgd_on_a_table_takes_the_sparse_step_and_momentum_the_dense_one()
         assert _scatter_adds_onto_the_table(config, dense=False) == 0
     momentum = TINY.replace(optimizer="momentum", lr=0.1)
     assert _scatter_adds_onto_the_table(momentum, dense=False) >= 1
+
+
+def test_shared_exp_loss_and_log_sum_exp_loss_give_the_same_runs(monkeypatch):
+    # A grid reaching below the float64 limit of the shared exponential compiles the
+    # log-sum-exp form for every point; the same point alone takes the shared form.
+    traced = []
+    shared = losses._shared_exp_loss
+    monkeypatch.setattr(losses, "_shared_exp_loss", lambda *a: traced.append(1) or shared(*a))
+    low = 0.5 * losses.shared_exp_min_tau(jnp.float64)
+    for name in ("sgd", "momentum_l2"):
+        config = TINY.replace(num_items=41, **OPTIMIZERS[name])  # compiled here only
+        swept = simulate(config, seeds=2, grid={"tau": [0.1, low]}, progress=False)
+        assert not traced
+        alone = simulate(config, seeds=2, progress=False)
+        assert traced
+        traced.clear()
+        for field in ("norm", "heat", "loss"):
+            np.testing.assert_allclose(
+                getattr(swept, field)[0], getattr(alone, field), rtol=1e-11, err_msg=field
+            )
+        assert np.all(np.isfinite(swept.loss[1]))

@@ -28,6 +28,7 @@ def cosine(z, v):
 COSINE = jax.jit(cosine)
 INFONCE = jax.jit(losses.infonce)
 SYMMETRIC = jax.jit(losses.symmetric_infonce)
+SHARED = jax.jit(functools.partial(losses.symmetric_infonce, shared_exp=True))
 SUPERVISED = jax.jit(losses.supervised_infonce)
 # The same argnums as the checkers use, so that the compiled gradients are shared.
 GRAD_INFONCE = jax.grad(INFONCE, argnums=0)
@@ -78,6 +79,50 @@ def test_infonce_gradient_matches_autodiff(soft, data, tau):
 def test_symmetric_infonce_gradient_matches_autodiff(pairs, tau):
     fn = twin("symmetric_infonce_gradient")
     testing.check_gradient_matches(SYMMETRIC, fn, *pairs, tau, argnums=(0, 1), atol=1e-12 / tau)
+
+
+@given(PAIR_BATCHES, testing.temperatures())
+def test_shared_exp_symmetric_infonce_gradient_matches_derived_law(pairs, tau):
+    # The custom VJP (one shared exponential) against the law derived in SymPy.
+    fn = twin("symmetric_infonce_gradient")
+    testing.check_gradient_matches(SHARED, fn, *pairs, tau, argnums=(0, 1), atol=1e-12 / tau)
+
+
+@given(PAIR_BATCHES, testing.temperatures())
+def test_shared_exp_symmetric_infonce_equals_log_sum_exp_form(pairs, tau):
+    z, w = pairs
+    expected = SYMMETRIC(z, w, tau)
+    np.testing.assert_allclose(SHARED(z, w, tau), expected, rtol=1e-12, atol=1e-12 / tau)
+    d_tau = jax.grad(SHARED, argnums=2)(z, w, tau)
+    np.testing.assert_allclose(
+        d_tau, jax.grad(SYMMETRIC, argnums=2)(z, w, tau), rtol=1e-9, atol=1e-12 / tau**2
+    )
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_shared_exp_is_finite_and_exact_down_to_its_temperature_limit(dtype):
+    # Every cosine -1 (the worst case): each entry is exp(-2 / tau), just above the
+    # smallest normal number at the limit; 10 % below it, the float32 entries vanish.
+    limit = losses.shared_exp_min_tau(dtype)
+    u = jnp.ones((4, 3), dtype) / jnp.sqrt(3)
+    for tau, finite in ((limit, True), (0.9 * limit, False)):
+        e = jnp.exp((jnp.asarray(-1.0, dtype) - 1) / jnp.asarray(tau, dtype))
+        assert bool(e >= jnp.finfo(dtype).tiny) is finite
+    # Each direction's cross-entropy is log B - 1/tau + 1/tau = log 4; both forms cancel
+    # terms of size 1/tau, so compare at that scale.
+    atol = 8 * float(jnp.finfo(dtype).eps) / limit
+    shared = jax.jit(functools.partial(losses.symmetric_infonce, shared_exp=True))(u, -u, limit)
+    np.testing.assert_allclose(shared, np.log(4.0), rtol=0, atol=atol)
+    np.testing.assert_allclose(shared, SYMMETRIC(u, -u, limit), rtol=0, atol=atol)
+
+
+def test_shared_exp_below_its_limit_is_refused():
+    z = jnp.eye(3)
+    tau = 0.5 * losses.shared_exp_min_tau(z.dtype)
+    with pytest.raises(ValueError, match="shared_exp needs tau >="):
+        losses.symmetric_infonce(z, z, tau, shared_exp=True)
+    # traced: NaN (the engine never takes this form below the limit)
+    assert np.isnan(SHARED(z, z, tau))
 
 
 @given(LABELLED_BATCHES, testing.temperatures())

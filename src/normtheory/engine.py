@@ -18,7 +18,10 @@ updates and traces only the drawn rows, so its cost does not grow with the table
 under weight decay, which shrinks every row every step). Every other case, momentum,
 Nesterov, Adam and AdamW included (their state moves rows outside the batch), takes
 optax's dense step and traces every tracked item every step. Alignment and uniformity
-are evaluated once per window, at its last step.
+are evaluated once per window, at its last step. When every run's temperature allows it
+(tau >= 0.0232 in float32, 0.00283 in float64), the symmetric InfoNCE computes its loss
+and derived gradient from one shared exponential (`losses.symmetric_infonce`); below it,
+from the two log-sum-exps.
 """
 
 from __future__ import annotations
@@ -124,16 +127,25 @@ def _encoder_budget(problem: Problem, params, updates, eta_lam, z0, z1):
     return terms
 
 
-def _build(config: SimConfig, trace_budget: bool = True, decay: bool = True, dense: bool = False):
+def _build(
+    config: SimConfig,
+    trace_budget: bool = True,
+    decay: bool = True,
+    dense: bool = False,
+    shared_exp: bool = False,
+):
     """(init(key, hp) -> state, run_windows(state, hp, n) -> (state, records), problem).
 
     Plain SGD on a problem with `rows` takes the sparse-row step (normtheory.sparse): only
     the drawn rows are read, written and traced. `decay=False` promises weight_decay = 0
     in every run (the sparse step then skips the dense shrink); `dense=True` forces the
-    optax path (for tests comparing the two).
+    optax path (for tests comparing the two); `shared_exp=True` promises a temperature
+    at which the symmetric loss may share one exponential (losses.shared_exp_min_tau).
     """
     dtype = _dtype(config)
-    problem = make_problem(config, dtype)
+    problem = make_problem(config, dtype, shared_exp=shared_exp)
+    # The window sums of the tracked items: one (I, len(fields)) array, column j for fields[j].
+    fields = TRACE_FIELDS[1:] if trace_budget else ("g2",)
     n_items = len(problem.items)
     eta_lam_of = _eta_lam(config)
 
@@ -162,10 +174,10 @@ def _build(config: SimConfig, trace_budget: bool = True, decay: bool = True, den
             else:
                 terms = _encoder_budget(problem, params, updates, eta_lam, z0, z1)
             traced.update(terms)
-        return new, opt_state, jax.tree.map(jnp.add, sums, traced), loss, zw
+        return new, opt_state, sums + jnp.stack([traced[k] for k in fields], -1), loss, zw
 
     if not dense and config.optimizer == "sgd" and problem.rows is not None:
-        update = sparse_sgd_update(problem, trace_budget=trace_budget, decay=decay)
+        update = sparse_sgd_update(problem, fields=fields, decay=decay)
     else:
         update = dense_update
 
@@ -187,15 +199,14 @@ def _build(config: SimConfig, trace_budget: bool = True, decay: bool = True, den
             )
             return (_State(params, opt_state, key), sums, loss_sum + loss, last), None
 
-        fields = TRACE_FIELDS[1:] if trace_budget else ("g2",)
-        zeros = {k: jnp.zeros((n_items,), dtype) for k in fields}
+        zeros = jnp.zeros((n_items, len(fields)), dtype)
         scalar = jnp.zeros((), dtype)
         (state, sums, loss_sum, last), _ = jax.lax.scan(
             body,
             (state, zeros, scalar, (scalar, scalar)),
             jnp.arange(config.stride),
         )
-        record = dict(sums)
+        record = {name: sums[:, j] for j, name in enumerate(fields)}
         record["norm"] = jnp.linalg.norm(problem.probe(state.params), axis=-1)
         record["loss"] = loss_sum / config.stride
         record["alignment"], record["uniformity"] = last
@@ -215,13 +226,19 @@ def _static_part(config: SimConfig) -> SimConfig:
 
 
 @functools.lru_cache(maxsize=16)
-def _compiled(static: SimConfig, trace_budget: bool, decay: bool = True, dense: bool = False):
+def _compiled(
+    static: SimConfig,
+    trace_budget: bool,
+    decay: bool = True,
+    dense: bool = False,
+    shared_exp: bool = False,
+):
     """Jitted, vmapped (init, runner) for a static config; reused across `simulate` calls.
 
     The runner consumes its state argument (its buffers are donated, so the table is
     updated in place from one chunk to the next).
     """
-    init, run_windows, problem = _build(static, trace_budget, decay, dense)
+    init, run_windows, problem = _build(static, trace_budget, decay, dense, shared_exp)
     runner = jax.jit(
         jax.vmap(run_windows, in_axes=(0, 0, None)), static_argnums=2, donate_argnums=0
     )
@@ -291,8 +308,11 @@ def simulate(
         values = {h: getattr(config, h) for h in HYPERPARAMETERS}
         values.update(dict(zip(names, point, strict=True)))
         hp_rows += [values] * seeds
+    # Compile-time facts of every run: no decay skips the sparse step's dense shrink; a
+    # temperature bounded away from 0 lets the symmetric loss share one exponential.
     decay = any(row["weight_decay"] != 0 for row in hp_rows)
-    init, runner, problem = _compiled(_static_part(config), trace_budget, decay, _dense)
+    shared_exp = min(row["tau"] for row in hp_rows) >= losses.shared_exp_min_tau(dtype)
+    init, runner, problem = _compiled(_static_part(config), trace_budget, decay, _dense, shared_exp)
     n_runs = len(hp_rows)
     seed_ids = np.tile(np.arange(seeds) + config.seed, len(points))
     hp_rows, seed_ids = _pad_to_devices(hp_rows, seed_ids)

@@ -21,6 +21,7 @@ __all__ = [
     "cosine_matrix",
     "infonce",
     "prototype_infonce",
+    "shared_exp_min_tau",
     "supervised_infonce",
     "symmetric_infonce",
     "uniformity",
@@ -47,13 +48,78 @@ def infonce(z: jax.Array, candidates: jax.Array, targets: jax.Array, tau: float)
     return -jnp.sum(targets * jax.nn.log_softmax(logits))
 
 
-def symmetric_infonce(z: jax.Array, w: jax.Array, tau: float) -> jax.Array:
-    """CLIP-style loss for B pairs (z_a, w_a): mean of the two directions' cross-entropies."""
+def symmetric_infonce(
+    z: jax.Array, w: jax.Array, tau: float, *, shared_exp: bool = False
+) -> jax.Array:
+    """CLIP-style loss for B pairs (z_a, w_a): mean of the two directions' cross-entropies.
+
+    `shared_exp=True` computes the same loss and gradient from one B x B exponential
+    (see `_shared_exp_loss`) instead of the two log-sum-exps and their two softmaxes; it
+    is exact only for tau >= `shared_exp_min_tau(dtype)` and returns NaN below it (a
+    concrete tau below it raises ValueError).
+    """
+    if shared_exp:
+        if isinstance(tau, int | float):
+            limit = shared_exp_min_tau(jnp.result_type(z, w))
+            if not tau >= limit:
+                raise ValueError(f"shared_exp needs tau >= {limit:.4g} in this dtype, got {tau}")
+        return _shared_exp_loss(cosine_matrix(z, w), jnp.asarray(tau, jnp.result_type(z, w)))
     logits = cosine_matrix(z, w) / tau
     diagonal = jnp.diagonal(logits)
     rows = jax.nn.logsumexp(logits, axis=1) - diagonal
     cols = jax.nn.logsumexp(logits, axis=0) - diagonal
     return 0.5 * (jnp.mean(rows) + jnp.mean(cols))
+
+
+def shared_exp_min_tau(dtype) -> float:
+    """Smallest tau at which one exponential exp((C - 1) / tau) serves both softmaxes.
+
+    Cosines lie in [-1, 1], so the entries lie in [exp(-2 / tau), 1]: none overflows, and
+    none leaves the normal range (nor does a row or column sum lose precision) while
+    exp(-2 / tau) >= the dtype's smallest normal number. One unit of margin in the
+    exponent covers cosines that round slightly below -1. float32: 0.0232; float64: 0.00283.
+    """
+    return 2.0 / (-math.log(float(jnp.finfo(dtype).tiny)) - 1.0)
+
+
+@jax.custom_vjp
+def _shared_exp_loss(cos: jax.Array, tau: jax.Array) -> jax.Array:
+    """The symmetric InfoNCE of a cosine matrix C (B, B), from E = exp((C - 1) / tau).
+
+    With row sums r and column sums c of E, the row and column log-sum-exps of C / tau
+    are log r + 1 / tau and log c + 1 / tau, so
+
+        F = 1/(2B) sum_a (log r_a + log c_a) + (1 - mean_a C_aa) / tau,
+
+    and the derived gradient (normtheory.laws.infonce, symmetric form) is
+
+        dF/dC_ab = (E_ab / r_a + E_ab / c_b - 2 delta_ab) / (2 B tau),
+
+    the row softmax P = E / r and the column softmax Q = E / c sharing E. The backward
+    pass reuses E, where autodiff of the log-sum-exps recomputes both softmaxes.
+    """
+    return _shared_exp_forward(cos, tau)[0]
+
+
+def _shared_exp_forward(cos, tau):
+    e = jnp.exp((cos - 1) / tau)
+    rows, cols = jnp.sum(e, axis=1), jnp.sum(e, axis=0)
+    loss = 0.5 * jnp.mean(jnp.log(rows) + jnp.log(cols)) + (1 - jnp.mean(jnp.diagonal(cos))) / tau
+    safe = tau >= shared_exp_min_tau(cos.dtype)
+    return jnp.where(safe, loss, jnp.nan), (e, rows, cols, cos, tau)
+
+
+def _shared_exp_backward(residuals, cotangent):
+    e, rows, cols, cos, tau = residuals
+    n = cos.shape[0]
+    scale = cotangent / (2 * n * tau)
+    eye = jnp.eye(n, dtype=bool)
+    d_cos = e * (scale / rows)[:, None] + e * (scale / cols)[None, :] - jnp.where(eye, 2 * scale, 0)
+    d_tau = -jnp.sum(d_cos * cos) / tau
+    return d_cos, d_tau
+
+
+_shared_exp_loss.defvjp(_shared_exp_forward, _shared_exp_backward)
 
 
 def supervised_infonce(z: jax.Array, labels: jax.Array, tau: float) -> jax.Array:

@@ -77,9 +77,12 @@ def _cdf_sampler(probs: jax.Array) -> Callable[[jax.Array, int], jax.Array]:
     return sample
 
 
-def _pair_loss(config: SimConfig) -> Callable[..., jax.Array]:
-    pair = losses.symmetric_infonce if config.loss == "symmetric" else losses.batch_infonce
-    return lambda zw, batch, hp: pair(zw[0], zw[1], hp["tau"])
+def _pair_loss(config: SimConfig, shared_exp: bool) -> Callable[..., jax.Array]:
+    if config.loss == "symmetric":
+        return lambda zw, batch, hp: losses.symmetric_infonce(
+            zw[0], zw[1], hp["tau"], shared_exp=shared_exp
+        )
+    return lambda zw, batch, hp: losses.batch_infonce(zw[0], zw[1], hp["tau"])
 
 
 def _pair_alignment(zw, batch):
@@ -95,7 +98,7 @@ def _rates(probs: np.ndarray, batch: int) -> np.ndarray:
     return 1 - (1 - probs) ** batch
 
 
-def _frequency(config: SimConfig, dtype) -> Problem:
+def _frequency(config: SimConfig, dtype, shared_exp: bool) -> Problem:
     probs = D.zipf_probabilities(config.num_items, config.zipf).astype(dtype)
     sample_ids = _cdf_sampler(probs)
     items = tracked_items(config)
@@ -121,7 +124,7 @@ def _frequency(config: SimConfig, dtype) -> Problem:
         init=lambda key: table.init(key, config.num_items, config.dim, config.init_scale, dtype),
         sample=sample,
         embed=embed,
-        loss=_pair_loss(config),
+        loss=_pair_loss(config, shared_exp),
         alignment=_pair_alignment,
         probe=lambda params: params["table"][items],
         item_grads=lambda grads, cot, batch: grads["table"][items],
@@ -129,7 +132,7 @@ def _frequency(config: SimConfig, dtype) -> Problem:
     )
 
 
-def _hierarchy(config: SimConfig, dtype) -> Problem:
+def _hierarchy(config: SimConfig, dtype, shared_exp: bool) -> Problem:
     tree = D.make_tree(config.depth, config.branching)
     probs = D.anchor_probabilities(tree, config.frequency_mode).astype(dtype)
     n = tree.num_nodes
@@ -189,7 +192,7 @@ def _hierarchy(config: SimConfig, dtype) -> Problem:
         init=init,
         sample=sample,
         embed=embed,
-        loss=_pair_loss(config),
+        loss=_pair_loss(config, shared_exp),
         alignment=_pair_alignment,
         probe=lambda params: anchor_embed(params, jnp.asarray(items)),
         item_grads=item_grads,
@@ -210,7 +213,7 @@ def ambiguity_data(config: SimConfig) -> D.AmbiguityData:
     )
 
 
-def _ambiguity(config: SimConfig, dtype) -> Problem:
+def _ambiguity(config: SimConfig, dtype, shared_exp: bool) -> Problem:
     data = ambiguity_data(config)
     labels = jnp.asarray(data.labels, dtype=dtype)
     inputs = jnp.asarray(data.inputs, dtype=dtype)
@@ -270,7 +273,7 @@ def _ambiguity(config: SimConfig, dtype) -> Problem:
     )
 
 
-def _imbalance(config: SimConfig, dtype) -> Problem:
+def _imbalance(config: SimConfig, dtype, shared_exp: bool) -> Problem:
     weights = tuple(2.0**k for k in range(config.num_classes))
     spec = D.make_imbalance_problem(
         jax.random.key(config.data_seed),
@@ -325,5 +328,11 @@ BUILDERS = {
 }
 
 
-def make_problem(config: SimConfig, dtype) -> Problem:
-    return BUILDERS[config.data](config, dtype)
+def make_problem(config: SimConfig, dtype, *, shared_exp: bool = False) -> Problem:
+    """The problem of `config` in `dtype`.
+
+    `shared_exp=True` promises tau >= losses.shared_exp_min_tau(dtype) in every run: the
+    symmetric pair loss then takes its one-exponential form (the prototype and supervised
+    losses have none and ignore it).
+    """
+    return BUILDERS[config.data](config, dtype, shared_exp)

@@ -63,13 +63,14 @@ def _distinct(ids: jax.Array, fill: int) -> tuple[jax.Array, jax.Array, jax.Arra
 
 
 def sparse_sgd_update(
-    problem: Problem, *, trace_budget: bool, decay: bool
-) -> Callable[..., tuple[Any, Any, dict[str, jax.Array], jax.Array, Any]]:
+    problem: Problem, *, fields: tuple[str, ...], decay: bool
+) -> Callable[..., tuple[Any, Any, jax.Array, jax.Array, Any]]:
     """update(params, opt_state, batch, sums, hp) -> (params, opt_state, sums, loss, zw).
 
     One SGD step (lr, weight_decay from hp) on the drawn rows of `problem`'s table (the
-    problem must have `rows`); `sums` (dict of (I,) window sums for the tracked items: g2,
-    and decay, drift, heat, remainder when `trace_budget`) gain this step's terms.
+    problem must have `rows`); `sums` (I, len(fields)), the window sums of the tracked
+    items, column j for fields[j] (g2, and decay, drift, heat, remainder when the budget
+    is traced), gain this step's terms in one scatter-add over the touched rows.
     `decay=False` promises weight_decay = 0 in every run, which skips the dense shrink
     (the identity when weight_decay = 0). opt_state (plain SGD's, which holds no arrays)
     passes through unchanged.
@@ -80,6 +81,7 @@ def sparse_sgd_update(
     slots = np.full(num_rows + 1, n_tracked, dtype=np.int32)  # untracked -> dropped
     slots[items] = np.arange(n_tracked, dtype=np.int32)
     tracked = jnp.asarray(items)
+    trace_budget = "heat" in fields
 
     def update(params, opt_state, batch, sums, hp):
         (table,), structure = jax.tree.flatten(params)
@@ -96,25 +98,23 @@ def sparse_sgd_update(
         new = table + (-lr) * (wd * table) if decay else table
         new = new.at[touched].set(z1, mode="drop")
 
-        slot = touched if every_row else jnp.asarray(slots)[touched]
         zz = jnp.sum(z0 * z0, axis=-1)
-        sums = dict(sums)
-
-        def add(name, values):
-            sums[name] = sums[name].at[slot].add(values, mode="drop")
-
-        add("g2", zz * jnp.sum(g * g, axis=-1))
+        terms = {"g2": zz * jnp.sum(g * g, axis=-1)}
         if trace_budget:
             eta_lam = lr * wd
-            terms = budget_fn(z0, z1, eta_lam)
+            terms.update(budget_fn(z0, z1, eta_lam))
             change = jnp.sum(z1 * z1, axis=-1) - zz
-            add("remainder", change - (terms["decay"] + terms["drift"] + terms["heat"]))
-            add("drift", terms["drift"])
-            add("heat", terms["heat"])
-            if decay:  # every tracked row shrinks, drawn or not
-                z = table if every_row else table[tracked]
-                shrink = 1 - eta_lam
-                sums["decay"] = sums["decay"] + (shrink**2 - 1) * jnp.sum(z * z, axis=-1)
+            terms["remainder"] = change - (terms["decay"] + terms["drift"] + terms["heat"])
+            # The drawn rows' own decay term goes into the dense one below.
+            terms["decay"] = jnp.zeros_like(zz)
+        slot = touched if every_row else jnp.asarray(slots)[touched]
+        values = jnp.stack([terms[name] for name in fields], axis=-1)
+        sums = sums.at[slot].add(values, mode="drop")
+        if trace_budget and decay:  # every tracked row shrinks, drawn or not
+            z = table if every_row else table[tracked]
+            shrink = 1 - eta_lam
+            column = fields.index("decay")
+            sums = sums.at[:, column].add((shrink**2 - 1) * jnp.sum(z * z, axis=-1))
         return jax.tree.unflatten(structure, [new]), opt_state, sums, loss, zw
 
     return update
