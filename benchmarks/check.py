@@ -34,7 +34,7 @@ def torch_available() -> bool:
     return True
 
 
-def _replayed(size: Size, seeds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def replayed_inputs(size: Size, seeds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Inputs of seeds 0..seeds-1: table0 (S, V, d), ids (T, S, B), noise (T, S, B, d)."""
     parts = [reference_inputs(size, s) for s in range(seeds)]
     tables, ids, noise = (np.stack(p, axis=0) for p in zip(*parts, strict=True))
@@ -75,7 +75,7 @@ def check_size(size: Size, with_torch: bool, with_lean: bool = True) -> dict[str
     seeds = min(size.seeds, CHECK_SEEDS)
     reference = engine.norm.reshape(size.seeds, *engine.norm.shape[-2:])[:seeds]
     rows = recorded_rows(size) if size.tracked else None
-    inputs = _replayed(size, seeds)
+    inputs = replayed_inputs(size, seeds)
     results = {"numpy": agreement(reference, _numpy_norms(size, inputs, rows))}
     if with_torch:
         results["torch"] = agreement(reference, _torch_norms(size, inputs, rows))

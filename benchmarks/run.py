@@ -58,7 +58,12 @@ def _log(message: str, start: float = time.perf_counter()) -> None:
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(DEFAULT_SIZES))
-    parser.add_argument("--repeats", type=int, default=None, help="timed rounds (default 1)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed rounds, at least (default 1; a size may ask for more: workload.Size.rounds)",
+    )
     parser.add_argument("--threads", default=None, help="thread counts (default 1,2)")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--tiny", action="store_true", help="the smoke-test size only")
@@ -99,6 +104,11 @@ def _spec(size: Size, impl: str, steps: int, threads: int, rows: list[int] | Non
 
 def _rows(size: Size) -> list[int] | None:
     return recorded_rows(size).tolist() if size.tracked else None
+
+
+def _rounds(group: list[str], repeats: int) -> int:
+    """Timed rounds for a group of sizes timed together: --repeats, or more if one asks."""
+    return max(repeats, *(SIZES[n].rounds for n in group))
 
 
 def _time_group(
@@ -157,7 +167,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name in args.sizes:
             group = [name, *COMPANIONS.get(name, ())]
             _log(f"time {group}, {threads} thread(s)")
-            timed = _time_group(group, impls, threads, args.repeats, lambda s: s.timed, quiet)
+            rounds = _rounds(group, args.repeats)
+            timed = _time_group(group, impls, threads, rounds, lambda s: s.timed, quiet)
             timings.update(timed)
         res["timings"][threads] = timings
     res["stages"], res["stage_threads"] = {}, min(args.threads)
@@ -173,13 +184,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     res["bounds"] = targets.explain(
         res["targets"], res["timings"], res["stages"], res["floors"], res["stage_threads"]
     )
-    if args.repeats == 1:
-        res["notes"].append(
-            "--repeats 1: one timed run per implementation and thread count (to keep the whole "
-            "benchmark near 25 minutes), each sampled in about 5 chunks; steps/s is the median "
-            "over that run's steady chunks and the ratios compare runs made one after the "
-            "other. --repeats N alternates the implementations run by run N times."
-        )
+    res["rounds"] = {n: _rounds([n, *COMPANIONS.get(n, ())], args.repeats) for n in args.sizes}
+    res["notes"].append(
+        "Timed rounds: each round runs every implementation once, in an order that rotates "
+        "from round to round, and each run is sampled in about 5 chunks; steps/s is the median "
+        "over the steady chunks of all rounds, and a target's ratio the median over rounds of "
+        "that round's ratio. Short sizes take several rounds (workload.Size.rounds), since "
+        "the shared machine's speed drifts over the seconds between two runs; the long ones "
+        "one (--repeats N asks for at least N everywhere)."
+    )
     res["background_end"] = machine.background_load(0.3 if args.tiny else 1.0)
     res["wall_s"] = time.perf_counter() - start
     return res

@@ -37,7 +37,10 @@ class Size:
     unbatched run); tracked k (0 = record the norms of all V rows every STRIDE steps,
     else k fixed rows, which bounds the trajectory's memory); check_steps: the prefix
     compared across implementations (0 = the full run); timed_steps: the steps of one
-    timed run (0 = the full run); stage_steps: the steps of one per-stage timing run.
+    timed run (0 = the full run); stage_steps: the steps of one per-stage timing run;
+    rounds: the fewest timed rounds (alternating the implementations) at this size: a
+    short run's ratio from one round is at the mercy of the shared machine's drift over
+    the seconds between runs, so cheap sizes take several.
     """
 
     name: str
@@ -50,6 +53,7 @@ class Size:
     check_steps: int = 0
     timed_steps: int = 0
     stage_steps: int = 0
+    rounds: int = 1
 
     @property
     def prefix(self) -> int:
@@ -70,7 +74,7 @@ class Size:
 SIZES: dict[str, Size] = {
     s.name: s
     for s in (
-        Size("small", 1000, 32, 256, 2000),
+        Size("small", 1000, 32, 256, 2000, rounds=5),
         Size("medium", 50_000, 64, 1024, 1000, check_steps=100, stage_steps=200),
         # 32 seeds of "small". One timed run covers 500 of the 2000 steps: the work per
         # step does not depend on the step, and full-length runs of every implementation
@@ -78,9 +82,29 @@ SIZES: dict[str, Size] = {
         Size(
             "many", 1000, 32, 256, 2000, seeds=32, check_steps=200, timed_steps=500, stage_steps=200
         ),
-        Size("large", 1_000_000, 64, 1024, 200, tracked=1000, check_steps=20, stage_steps=50),
+        Size(
+            "large",
+            1_000_000,
+            64,
+            1024,
+            200,
+            tracked=1000,
+            check_steps=20,
+            stage_steps=50,
+            rounds=3,
+        ),
         # The comparison run of the "large" target: same B, d and tracking, V = 10,000.
-        Size("large10k", 10_000, 64, 1024, 200, tracked=1000, check_steps=20, stage_steps=50),
+        Size(
+            "large10k",
+            10_000,
+            64,
+            1024,
+            200,
+            tracked=1000,
+            check_steps=20,
+            stage_steps=50,
+            rounds=3,
+        ),
         # The smoke-test size (tests/test_benchmarks.py, `run.py --tiny`).
         Size("tiny", 64, 8, 16, 20, stage_steps=20),
     )

@@ -57,3 +57,69 @@ def test_torch_agrees_with_the_engine(tiny_run):
     assert torch_vs_engine["final_rel"] < 1e-3
     assert "torch" in results["timings"]["1"]["tiny"]
     assert "| PyTorch eager |" in text
+
+
+def test_fresh_clone_table_gives_each_command_its_verdict(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import report
+
+    def entry(wall, code, limit):
+        return {
+            "returncode": code,
+            "wall_s": wall,
+            "cpu_s": wall,
+            "other_load_cores": 0.0,
+            "limit_s": limit,
+        }
+
+    results = {
+        "test": entry(300.0, 0, 600.0),
+        "reproduce": entry(1000.0, 0, 900.0),
+        "rerun": entry(30.0, 2, 60.0),
+        "bench": entry(1200.0, 0, None),
+    }
+    path = tmp_path / "fresh_clone.json"
+    record = {"revision": "a" * 40, "date": "d", "cores": 2, "python": "3", "results": results}
+    path.write_text(json.dumps(record))
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in report._fresh_clone(path)}
+    assert rows["make test"].endswith("| met |")
+    assert rows["make reproduce"].endswith("| **missed** |")  # over its 15 minutes
+    assert rows["make reproduce again"].endswith("| **missed** |")  # failed
+    assert "| none |" in rows["make bench (after the above)"]
+    assert rows["make bench (after the above)"].endswith("| ran |")
+    assert report._fresh_clone(tmp_path / "absent.json") == []
+
+
+def test_gpu_script_checks_and_times_on_whatever_device_it_finds(tmp_path):
+    pytest.importorskip("torch", reason="PyTorch is the optional 'bench' extra")
+    out = tmp_path / "GPU.md"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "gpu.py"),
+            "--sizes",
+            "tiny",
+            "--seeds",
+            "2",
+            "--repeats",
+            "1",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    results = json.loads(out.with_suffix(".json").read_text())
+    check = results["sizes"]["tiny"]["check"]
+    assert check["ok"] and check["final_rel"] < 1e-3
+    timed = results["sizes"]["tiny"]["timings"]
+    assert set(timed) == {"normtheory", "normtheory+budget", "torch"}
+    assert all(t["ms_per_step"] > 0 for t in timed.values())
+    assert set(results["seed_sweep"]) == {"2"}
+    text = out.read_text()
+    assert "| tiny |" in text and "## Seeds in one vmapped run" in text
+    if not results["accelerator"]:
+        assert "No accelerator was found" in text
