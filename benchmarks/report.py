@@ -297,6 +297,14 @@ def _stages(res: dict[str, Any]) -> list[str]:
             top = largest_stages(breakdown)
             text = "; ".join(f"{b['stage']} ({100 * b['share']:.0f}%)" for b in top)
             lines += [f"Largest stages: {text}.", ""]
+            if any(b["seconds"] < 0 for b in breakdown):
+                lines += [
+                    "A negative stage: the variant without that part ran slower than the one "
+                    "with it, so at this size these single-round timings do not resolve the "
+                    "split (the machine's drift between runs, or, where the lean sparse step is "
+                    "slower than the whole engine, a kernel that is not a lower bound here).",
+                    "",
+                ]
     return lines
 
 

@@ -121,8 +121,9 @@ def test_shared_exp_below_its_limit_is_refused():
     tau = 0.5 * losses.shared_exp_min_tau(z.dtype)
     with pytest.raises(ValueError, match="shared_exp needs tau >="):
         losses.symmetric_infonce(z, z, tau, shared_exp=True)
-    # traced: NaN (the engine never takes this form below the limit)
+    # traced: NaN loss and gradient (the engine never takes this form below the limit)
     assert np.isnan(SHARED(z, z, tau))
+    assert np.all(np.isnan(jax.grad(SHARED)(z + 0.1, z, tau)))
 
 
 @given(LABELLED_BATCHES, testing.temperatures())

@@ -55,8 +55,8 @@ def symmetric_infonce(
 
     `shared_exp=True` computes the same loss and gradient from one B x B exponential
     (see `_shared_exp_loss`) instead of the two log-sum-exps and their two softmaxes; it
-    is exact only for tau >= `shared_exp_min_tau(dtype)` and returns NaN below it (a
-    concrete tau below it raises ValueError).
+    is exact only for tau >= `shared_exp_min_tau(dtype)`, and below it the loss and its
+    gradient are NaN (a concrete tau below it raises ValueError).
     """
     if shared_exp:
         if isinstance(tau, int | float):
@@ -115,6 +115,8 @@ def _shared_exp_backward(residuals, cotangent):
     scale = cotangent / (2 * n * tau)
     eye = jnp.eye(n, dtype=bool)
     d_cos = e * (scale / rows)[:, None] + e * (scale / cols)[None, :] - jnp.where(eye, 2 * scale, 0)
+    # Below the limit the gradient is NaN too, like the loss: never a silently wrong number.
+    d_cos = jnp.where(tau >= shared_exp_min_tau(cos.dtype), d_cos, jnp.nan)
     d_tau = -jnp.sum(d_cos * cos) / tau
     return d_cos, d_tau
 
