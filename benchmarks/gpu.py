@@ -129,13 +129,11 @@ def _engine_run(size, budget: bool):
 
 
 def _torch_run(size, device: str):
-    import numpy as np
+    import check
     import reference_torch
-    from workload import LR, STRIDE, TAU, VIEW_NOISE, ZIPF, recorded_rows
+    from workload import recorded_rows, zipf_cdf
 
-    from normtheory.data import zipf_probabilities
-
-    cdf = np.cumsum(zipf_probabilities(size.items, ZIPF)).astype(np.float32)
+    cdf = zipf_cdf(size.items)
     lead = size.seeds if size.seeds > 1 else 0
     table0 = reference_torch.initial_table(size.items, size.dim, seed=0, seeds=lead)
     rows = recorded_rows(size) if size.tracked else None
@@ -144,16 +142,7 @@ def _torch_run(size, device: str):
         batches = reference_torch.sample(
             cdf, size.batch, size.dim, size.steps, seed=1, seeds=lead, device=device
         )
-        reference_torch.train(
-            table0,
-            batches,
-            lr=LR,
-            tau=TAU,
-            sigma=VIEW_NOISE,
-            stride=STRIDE,
-            rows=rows,
-            device=device,
-        )
+        reference_torch.train(table0, batches, rows=rows, device=device, **check.HYPER)
 
     return run
 

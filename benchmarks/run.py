@@ -161,14 +161,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         res["rates"][threads] = rates
         res["floors"][threads] = {n: roofline.floor_seconds(SIZES[n], rates) for n in sizes}
     impls = ["normtheory", "normtheory+budget", "numpy"] + (["torch"] if with_torch else [])
+    rounds = {n: _rounds([n, *COMPANIONS.get(n, ())], args.repeats) for n in args.sizes}
+    res["rounds"] = rounds
     quiet = 0.0 if args.tiny else 90.0  # seconds a run may wait for a quiet machine
     for threads in args.threads:
         timings: dict[str, Any] = {}
         for name in args.sizes:
             group = [name, *COMPANIONS.get(name, ())]
             _log(f"time {group}, {threads} thread(s)")
-            rounds = _rounds(group, args.repeats)
-            timed = _time_group(group, impls, threads, rounds, lambda s: s.timed, quiet)
+            timed = _time_group(group, impls, threads, rounds[name], lambda s: s.timed, quiet)
             timings.update(timed)
         res["timings"][threads] = timings
     res["stages"], res["stage_threads"] = {}, min(args.threads)
@@ -184,7 +185,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     res["bounds"] = targets.explain(
         res["targets"], res["timings"], res["stages"], res["floors"], res["stage_threads"]
     )
-    res["rounds"] = {n: _rounds([n, *COMPANIONS.get(n, ())], args.repeats) for n in args.sizes}
     res["notes"].append(
         "Timed rounds: each round runs every implementation once, in an order that rotates "
         "from round to round, and each run is sampled in about 5 chunks; steps/s is the median "

@@ -71,6 +71,9 @@ class Size:
         return self.tracked or self.items
 
 
+LARGE = Size(
+    "large", 1_000_000, 64, 1024, 200, tracked=1000, check_steps=20, stage_steps=50, rounds=3
+)
 SIZES: dict[str, Size] = {
     s.name: s
     for s in (
@@ -82,29 +85,9 @@ SIZES: dict[str, Size] = {
         Size(
             "many", 1000, 32, 256, 2000, seeds=32, check_steps=200, timed_steps=500, stage_steps=200
         ),
-        Size(
-            "large",
-            1_000_000,
-            64,
-            1024,
-            200,
-            tracked=1000,
-            check_steps=20,
-            stage_steps=50,
-            rounds=3,
-        ),
+        LARGE,
         # The comparison run of the "large" target: same B, d and tracking, V = 10,000.
-        Size(
-            "large10k",
-            10_000,
-            64,
-            1024,
-            200,
-            tracked=1000,
-            check_steps=20,
-            stage_steps=50,
-            rounds=3,
-        ),
+        dataclasses.replace(LARGE, name="large10k", items=10_000),
         # The smoke-test size (tests/test_benchmarks.py, `run.py --tiny`).
         Size("tiny", 64, 8, 16, 20, stage_steps=20),
     )

@@ -308,10 +308,7 @@ def simulate(
         values = {h: getattr(config, h) for h in HYPERPARAMETERS}
         values.update(dict(zip(names, point, strict=True)))
         hp_rows += [values] * seeds
-    # Compile-time facts of every run: no decay skips the sparse step's dense shrink; a
-    # temperature bounded away from 0 lets the symmetric loss share one exponential.
-    decay = any(row["weight_decay"] != 0 for row in hp_rows)
-    shared_exp = min(row["tau"] for row in hp_rows) >= losses.shared_exp_min_tau(dtype)
+    decay, shared_exp = _compile_flags(hp_rows, dtype)
     init, runner, problem = _compiled(_static_part(config), trace_budget, decay, _dense, shared_exp)
     n_runs = len(hp_rows)
     seed_ids = np.tile(np.arange(seeds) + config.seed, len(points))
@@ -370,8 +367,23 @@ def train(config: SimConfig, seeds: int = 1, *, progress: bool = True) -> tuple[
     """
     _, params = simulate(config, seeds, trace_budget=False, progress=progress, with_params=True)
     config = config.validate()
-    problem = _compiled(_static_part(config), False, config.weight_decay != 0)[2]
+    hp_rows = [{h: getattr(config, h) for h in HYPERPARAMETERS}]
+    decay, shared_exp = _compile_flags(hp_rows, _dtype(config))
+    # The arguments of simulate's call above: its cached entry, not a second build.
+    problem = _compiled(_static_part(config), False, decay, False, shared_exp)[2]
     return params, problem
+
+
+def _compile_flags(hp_rows: Sequence[Mapping[str, float]], dtype) -> tuple[bool, bool]:
+    """(decay, shared_exp): compile-time facts of every run of one compiled call.
+
+    decay=False (no run has weight decay) skips the sparse step's dense shrink;
+    shared_exp=True (every tau at or above losses.shared_exp_min_tau) lets the symmetric
+    loss share one exponential.
+    """
+    decay = any(row["weight_decay"] != 0 for row in hp_rows)
+    shared_exp = min(row["tau"] for row in hp_rows) >= losses.shared_exp_min_tau(dtype)
+    return decay, shared_exp
 
 
 def _pad_to_devices(hp_rows: list, seed_ids: np.ndarray) -> tuple[list, np.ndarray]:
