@@ -54,4 +54,4 @@ $(PROBE_STAMP): $(STAMP)
 probe-env: $(PROBE_STAMP)
 
 probe: $(PROBE_STAMP)
-	$(BIN)/normtheory probe
+	$(BIN)/normtheory probe --out figures

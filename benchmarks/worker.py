@@ -89,7 +89,7 @@ def _engine(spec: dict, size: Size) -> Callable[[Clock], None]:
 
     if spec.get("bare"):
         _strip_diagnostics(engine)
-    config = workload.sim_config(size, spec["steps"], spec["chunk"])
+    config = workload.sim_config(size, spec["steps"])
     clocks: list[Clock] = []
 
     class Bar:  # stands in for the engine's tqdm bar: marks each finished chunk
@@ -107,7 +107,11 @@ def _engine(spec: dict, size: Size) -> Callable[[Clock], None]:
     def run(clock: Clock) -> None:
         clocks.append(clock)
         normtheory.simulate(
-            config, seeds=size.seeds, trace_budget=bool(spec["budget"]), progress=True
+            config,
+            seeds=size.seeds,
+            trace_budget=bool(spec["budget"]),
+            progress=True,
+            chunk=spec["chunk"],
         )
 
     return run

@@ -103,13 +103,11 @@ def chunks_of(steps: int, parts: int = 5) -> int:
     return steps
 
 
-def sim_config(
-    size: Size, steps: int | None = None, chunk: int | None = None
-) -> normtheory.SimConfig:
+def sim_config(size: Size, steps: int | None = None) -> normtheory.SimConfig:
     """The normtheory SimConfig of `size`, for its first `steps` steps (default all).
 
-    `chunk` steps run per jit call (default: the whole run in one call, so each
-    (size, steps) compiles once).
+    Run it with `simulate(..., chunk=chunks_of(steps))` (or `chunk=steps`: the whole run
+    in one call, so each (size, steps) compiles once).
     """
     import normtheory
 
@@ -124,10 +122,9 @@ def sim_config(
         tau=TAU,
         lr=LR,
         stride=STRIDE,
-        chunk=chunk or steps,
         tracked=size.tracked,
         dtype="float32",
-    ).validate()
+    )
 
 
 def recorded_rows(size: Size) -> np.ndarray:

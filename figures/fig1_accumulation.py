@@ -25,8 +25,8 @@ SEEDS = 2
 
 def config(tiny: bool = False) -> SimConfig:
     """The accumulation run of `normtheory verify` (tiny: fewer items and steps)."""
-    cfg = BASE.replace(stride=1, chunk=min(BASE.steps, 500))
-    return cfg.replace(num_items=40, steps=60, chunk=60) if tiny else cfg
+    cfg = BASE.replace(stride=1)
+    return cfg.replace(num_items=40, steps=60) if tiny else cfg
 
 
 def main(out_dir: Path, tiny: bool = False) -> Path:

@@ -28,13 +28,13 @@ SEEDS = 2
 def configs(tiny: bool = False) -> dict[str, SimConfig]:
     """The three verification configs (tiny: fewer items and steps)."""
     sgd = ACCUMULATION_CHECKS["frequency_imprint"][1]
-    sgd = sgd.replace(stride=sgd.steps // 10, chunk=sgd.steps // 2)
+    sgd = sgd.replace(stride=sgd.steps // 10)
     cfgs = {"sgd": sgd, "sgd_l2": SGD_L2, "adamw": ADAMW}
     if tiny:
         cfgs = {
-            "sgd": sgd.replace(num_items=40, steps=100, stride=10, chunk=50),
-            "sgd_l2": SGD_L2.replace(num_items=40, steps=100, chunk=50, weight_decay=0.1),
-            "adamw": ADAMW.replace(num_items=40, steps=100, chunk=50, lr=0.05),
+            "sgd": sgd.replace(num_items=40, steps=100, stride=10),
+            "sgd_l2": SGD_L2.replace(num_items=40, steps=100, weight_decay=0.1),
+            "adamw": ADAMW.replace(num_items=40, steps=100, lr=0.05),
         }
     return cfgs
 

@@ -27,8 +27,8 @@ LRS = (0.05, 0.1, 0.2, 0.5, 1.0)
 
 def config(tiny: bool = False) -> SimConfig:
     """Dense uniform items (rate ~ 0.999) with SGD + L2 (tiny: fewer steps)."""
-    cfg = SGD_L2.replace(num_items=10, zipf=0.0, weight_decay=0.05, steps=2000, chunk=1000)
-    return cfg.replace(steps=200, chunk=200) if tiny else cfg
+    cfg = SGD_L2.replace(num_items=10, zipf=0.0, weight_decay=0.05, steps=2000)
+    return cfg.replace(steps=200) if tiny else cfg
 
 
 def main(out_dir: Path, tiny: bool = False) -> Path:

@@ -32,7 +32,7 @@ def main(out_dir: Path, tiny: bool = False) -> Path:
     optimizers = dict(structure.OPTIMIZERS)
     modes = ("decoupled", "coupled")
     if tiny:  # each cell costs a compilation
-        base = base.replace(depth=2, branching=2, dim=4, batch=16, steps=200, chunk=200)
+        base = base.replace(depth=2, branching=2, dim=4, batch=16, steps=200)
         optimizers = {"sgd": optimizers["sgd"]}
         modes = ("decoupled",)
     with figures.style():

@@ -26,7 +26,7 @@ def main(out_dir: Path, tiny: bool = False) -> Path:
     base = drift_heat.BASE
     regimes = dict(drift_heat.REGIMES)
     if tiny:  # two regimes: each costs a compilation
-        base = base.replace(num_items=40, dim=4, batch=16, steps=200, chunk=200)
+        base = base.replace(num_items=40, dim=4, batch=16, steps=200)
         regimes = dict(list(regimes.items())[::2])
     with figures.style():
         fig, axes = plt.subplots(1, len(regimes), figsize=(3.3 * len(regimes), 3.6))

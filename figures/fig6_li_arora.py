@@ -24,7 +24,7 @@ def config(tiny: bool = False) -> SimConfig:
     """The Li-Arora run of `normtheory verify` (100 steps; tiny: 20 steps, 40 items)."""
     steps = 20 if tiny else 100
     cfg = SGD_L2.replace(num_items=40) if tiny else SGD_L2
-    return cfg.replace(steps=steps, chunk=steps, stride=1)
+    return cfg.replace(steps=steps, stride=1)
 
 
 def main(out_dir: Path, tiny: bool = False) -> Path:

@@ -26,7 +26,7 @@ def main(out_dir: Path, tiny: bool = False) -> Path:
     figures.enable_x64()
     config = accumulation.BASE
     if tiny:
-        config = config.replace(num_items=40, dim=4, batch=16, steps=10, chunk=10)
+        config = config.replace(num_items=40, dim=4, batch=16, steps=10)
     trace = accumulation.angle_trace(config)
     angle, law, norm = trace["angle"], trace["small_angle"], trace["norm"]
     err = np.abs(angle / law - 1)

@@ -26,7 +26,7 @@ SEEDS = 3
 def config(tiny: bool = False) -> SimConfig:
     """The imbalance experiment (tiny: 100 steps)."""
     cfg = get_experiment("imbalance")
-    return cfg.replace(steps=100, chunk=100) if tiny else cfg
+    return cfg.replace(steps=100) if tiny else cfg
 
 
 def main(out_dir: Path, tiny: bool = False) -> Path:

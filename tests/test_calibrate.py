@@ -108,7 +108,7 @@ def test_table_marks_theory_and_verdict():
 
 def test_calibrate_command_at_tiny_size(tmp_path, capsys):
     out = tmp_path / "out"
-    tiny = ["steps=100", "stride=50", "chunk=100", "num_items=100"]
+    tiny = ["steps=100", "stride=50", "num_items=100"]
     argv = ["calibrate", "--optimizers", "sgd", "--seeds", "1", "--boot", "50"]
     argv += [item for a in tiny for item in ("--set", a)] + ["--out", str(out)]
     assert cli.main(argv) == 0

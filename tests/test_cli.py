@@ -76,7 +76,7 @@ def test_simulation_runner_script_runs_every_experiment_at_a_tiny_size(tmp_path)
     from normtheory.experiments import EXPERIMENTS
 
     script = ROOT / "simulations" / "run_experiments.py"
-    tiny = ["--set", "steps=10", "--set", "chunk=10", "--set", "batch=8", "--set", "dim=4"]
+    tiny = ["--set", "steps=10", "--set", "batch=8", "--set", "dim=4"]
     env = {"NORMTHEORY_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin", **_fast_compile()}
     names = ["frequency", "hierarchy_compositional", "ambiguity_mlp", "imbalance"]
     result = subprocess.run(
@@ -95,3 +95,25 @@ def test_simulation_runner_script_runs_every_experiment_at_a_tiny_size(tmp_path)
 def _fast_compile() -> dict[str, str]:
     """The test session's XLA flags (cheap compilation), for a subprocess's environment."""
     return {"XLA_FLAGS": os.environ["XLA_FLAGS"]} if "XLA_FLAGS" in os.environ else {}
+
+
+def test_help_and_the_wordnet_reader_load_no_numeric_library():
+    """`normtheory --help` answers without importing jax, sympy, optax or matplotlib."""
+    code = (
+        "import sys\n"
+        "import normtheory, normtheory.cli as cli, normtheory.probe.wordnet\n"
+        "try:\n"
+        "    cli.main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('jax', 'sympy', 'optax', 'matplotlib', 'scipy')\n"
+        "print(','.join(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "usage: normtheory" in done.stdout
+    assert done.stderr.strip() == ""
+    # And the lazy names resolve to the real objects on first use.
+    import normtheory
+    from normtheory.config import SimConfig
+
+    assert normtheory.SimConfig is SimConfig and "simulate" in dir(normtheory)

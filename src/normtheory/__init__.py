@@ -1,43 +1,74 @@
 """normtheory: why the norms of scale-invariant contrastive embeddings carry meaning.
 
-Public surface:
+Public surface (imported lazily: `import normtheory` and `normtheory --help` load
+neither jax nor sympy; the first use of a name below does):
 - `laws`: the laws of THEORY.md as derived SymPy expressions with JAX twins.
 - `losses`: InfoNCE losses on cosine similarity (one-sided, symmetric, supervised,
   prototype).
-- `SimConfig`, `get_experiment`, `simulate`, `run`, `merge`, `Trajectory`: simulations
-  of toy InfoNCE models with exact norm-budget tracing, and their cached runs.
+- `SimConfig`, `ConfigError`, `get_experiment`: simulation configs, validated on
+  construction, and the named experiments.
+- `simulate`, `train`, `Trajectory`: simulations of toy InfoNCE models with exact
+  norm-budget tracing; `run`, `merge`: the same through the results cache.
 - `testing` (needs the `test` extra): hypothesis strategies and checkers for
   scale-invariant losses.
 """
 
-from normtheory import laws, losses
-from normtheory._version import __version__
-from normtheory.config import ConfigError, SimConfig
-from normtheory.engine import Trajectory, simulate
-from normtheory.experiments import get_experiment
-from normtheory.losses import (
-    cosine_matrix,
-    infonce,
-    prototype_infonce,
-    supervised_infonce,
-    symmetric_infonce,
-)
-from normtheory.runs import merge, run
+from __future__ import annotations
 
-__all__ = [
-    "ConfigError",
-    "SimConfig",
-    "Trajectory",
-    "__version__",
-    "cosine_matrix",
-    "get_experiment",
-    "infonce",
-    "laws",
-    "losses",
-    "merge",
-    "prototype_infonce",
-    "run",
-    "simulate",
-    "supervised_infonce",
-    "symmetric_infonce",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from normtheory._version import __version__ as __version__
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use
+    from normtheory import laws as laws
+    from normtheory import losses as losses
+    from normtheory.config import ConfigError as ConfigError
+    from normtheory.config import SimConfig as SimConfig
+    from normtheory.engine import Trajectory as Trajectory
+    from normtheory.engine import simulate as simulate
+    from normtheory.engine import train as train
+    from normtheory.experiments import get_experiment as get_experiment
+    from normtheory.losses import cosine_matrix as cosine_matrix
+    from normtheory.losses import infonce as infonce
+    from normtheory.losses import prototype_infonce as prototype_infonce
+    from normtheory.losses import supervised_infonce as supervised_infonce
+    from normtheory.losses import symmetric_infonce as symmetric_infonce
+    from normtheory.runs import merge as merge
+    from normtheory.runs import run as run
+
+# public name -> (module, attribute or None for the module itself)
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "laws": ("normtheory.laws", None),
+    "losses": ("normtheory.losses", None),
+    "ConfigError": ("normtheory.config", "ConfigError"),
+    "SimConfig": ("normtheory.config", "SimConfig"),
+    "Trajectory": ("normtheory.engine", "Trajectory"),
+    "simulate": ("normtheory.engine", "simulate"),
+    "train": ("normtheory.engine", "train"),
+    "get_experiment": ("normtheory.experiments", "get_experiment"),
+    "cosine_matrix": ("normtheory.losses", "cosine_matrix"),
+    "infonce": ("normtheory.losses", "infonce"),
+    "prototype_infonce": ("normtheory.losses", "prototype_infonce"),
+    "supervised_infonce": ("normtheory.losses", "supervised_infonce"),
+    "symmetric_infonce": ("normtheory.losses", "symmetric_infonce"),
+    "merge": ("normtheory.runs", "merge"),
+    "run": ("normtheory.runs", "run"),
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'normtheory' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

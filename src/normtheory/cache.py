@@ -1,12 +1,23 @@
-"""Results cache for simulations: one `<key>.npz` of arrays plus a `<key>.json` sidecar.
+"""Results cache: one `<key>.npz` per entry, its provenance inside it and beside it.
 
-An entry is keyed by a hash of the full config and the package version, so changing
-either never reuses a stale result. Both files are written atomically (temporary file,
-fsync, rename) and the sidecar is written last: its presence marks a complete entry.
-The sidecar records the config, user metadata, library versions, the git revision and
-the npz's sha256; `load` checks all of it and raises `CorruptCacheError` rather than
-return anything it cannot vouch for. Sidecars hold no timestamps, so a rerun of the
-same computation reproduces them byte for byte.
+An entry is keyed by a hash of what changes its numbers: the config (science only,
+never execution settings such as chunking) and the identity of the code that computes
+it (`code_identity`: the package's numeric source files and the versions of jax,
+jaxlib and optax). Editing the engine, a model, a loss or a law therefore never
+reuses a result computed by the older code.
+
+Atomic for readers: an entry is one file. The arrays and the sidecar (config, user
+metadata, library versions, git revision, array listing) are written together into a
+temporary npz that is fsynced and renamed into place, so a reader sees the old entry,
+the new one, or none; never half of one. A human-readable copy of the sidecar is then
+written to `<key>.json`; readers never rely on it. A reader never deletes anything: a
+corrupt entry is reported and replaced by the next complete write (rename), and an
+entry it cannot read (another user's, say) stops the run with a one-line error
+instead of being overwritten. Temporary files left by dead writers on this host are
+removed. Files are created with the permissions the umask allows, like any other file.
+
+The cache location is checked (exists or can be created, is a folder, is writable)
+before any computation, so a run is never lost to an unwritable cache.
 """
 
 from __future__ import annotations
@@ -15,11 +26,14 @@ import dataclasses
 import functools
 import hashlib
 import importlib.metadata
+import io
 import json
 import os
 import re
+import secrets
+import socket
 import subprocess
-import tempfile
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,25 +45,53 @@ from normtheory._version import __version__
 
 __all__ = [
     "CacheEntry",
+    "CacheLocationError",
     "CorruptCacheError",
     "cache_dir",
+    "check_location",
+    "code_identity",
     "config_key",
     "git_revision",
     "load",
     "load_or_compute",
     "save",
+    "write_text",
 ]
 
 ENV_VAR = "NORMTHEORY_CACHE"
-FORMAT = 1
-_RESERVED = frozenset({"format", "key", "versions", "git_revision", "npz_sha256", "arrays"})
-_REQUIRED = ("format", "key", "config", "versions", "git_revision", "npz_sha256", "arrays")
+FORMAT = 2
+SIDECAR = "__sidecar__"
+_RESERVED = frozenset({"format", "key", "versions", "git_revision", "code", "arrays"})
+_REQUIRED = ("format", "key", "config", "versions", "git_revision", "code", "arrays")
 _KEY_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]*")
 _T = TypeVar("_T")
+
+_PACKAGE = Path(__file__).resolve().parent
+# Package sources that never change a cached number (presentation, statistics on
+# results, the command line); every other .py file of the package is part of the
+# code identity, so a new module counts by default.
+_NOT_NUMERIC = (
+    "__init__.py",
+    "_version.py",
+    "cli.py",
+    "derive.py",
+    "figures.py",
+    "report.py",
+    "testing.py",
+    "confidence.py",
+    "calibrate.py",
+    "probe",
+    "verify",
+)
+_LIBRARIES = ("jax", "jaxlib", "optax")
 
 
 class CorruptCacheError(RuntimeError):
     """A cache entry exists but cannot be trusted; the message names the file and the fault."""
+
+
+class CacheLocationError(OSError):
+    """The cache folder cannot hold results; the message names it and NORMTHEORY_CACHE."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,8 +99,8 @@ class CacheEntry:
     """A loaded (or freshly computed and saved) entry.
 
     `arrays` are fully in memory; `meta` is the parsed sidecar: the caller's metadata
-    (including `config`) plus provenance (`versions`, `git_revision`, `npz_sha256`,
-    `arrays`). `path` is the npz file.
+    (including `config`) plus provenance (`versions`, `git_revision`, `code`, `arrays`).
+    `path` is the npz file.
     """
 
     arrays: dict[str, np.ndarray]
@@ -96,13 +138,45 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def config_key(config: Mapping[str, Any], version: str = __version__) -> str:
-    """Stable 16-hex-digit key for `config` under package `version`.
+def _numeric_sources(extra: tuple[str, ...]) -> list[Path]:
+    """The package's .py files that compute cached numbers, plus `extra` (relative paths)."""
+    skipped = [_PACKAGE / name for name in _NOT_NUMERIC if name not in extra]
+    files = []
+    for path in sorted(_PACKAGE.rglob("*.py")):
+        if any(path == s or s in path.parents for s in skipped):
+            continue
+        files.append(path)
+    return files
 
-    Independent of mapping order; tuples and lists hash alike, as do a dataclass and
-    the dict of its fields. Floats are encoded with repr, so 1 and 1.0 differ.
+
+@functools.cache
+def code_identity(*extra: str) -> str:
+    """A 16-hex-digit hash of the code that computes cached results.
+
+    Covers the bytes of every numeric source file of the package (all but the
+    presentation modules in `_NOT_NUMERIC`), the relative paths in `extra` (files or
+    folders of the package whose own computations are cached, for example "verify" or
+    "calibrate.py"), and the installed versions of jax, jaxlib and optax. Computed
+    once per process.
     """
-    payload = _dumps({"config": _canonical(config, "config"), "version": version})
+    digest = hashlib.sha256()
+    for path in _numeric_sources(tuple(extra)):
+        digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for name in _LIBRARIES:
+        digest.update(f"{name}={_version_of(name)}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def config_key(config: Mapping[str, Any], code: str | None = None) -> str:
+    """Stable 16-hex-digit key for `config` computed by code of identity `code`.
+
+    `code` defaults to `code_identity()`. Independent of mapping order; tuples and
+    lists hash alike, as do a dataclass and the dict of its fields. Floats are encoded
+    with repr, so 1 and 1.0 differ.
+    """
+    code = code_identity() if code is None else code
+    payload = _dumps({"config": _canonical(config, "config"), "code": code})
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -114,11 +188,43 @@ def cache_dir() -> Path:
     return Path.cwd() / "results"
 
 
+def check_location(
+    directory: str | os.PathLike[str],
+    *,
+    what: str = "cache folder",
+    hint: str = f"set {ENV_VAR} to a writable folder",
+) -> Path:
+    """Make sure `directory` can hold files (create it if needed); return it.
+
+    Raises CacheLocationError with one line naming the folder (as `what`) and how to
+    fix it (`hint`; by default, NORMTHEORY_CACHE) when it is not a folder, cannot be
+    created, or is not writable.
+    """
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise CacheLocationError(f"{what} {directory} is not a folder; {hint}")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CacheLocationError(
+            f"cannot create {what} {directory} ({err.strerror or err}); {hint}"
+        ) from None
+    probe = directory / f".write-test.{_writer_tag()}.tmp"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise CacheLocationError(
+            f"{what} {directory} is not writable ({err.strerror or err}); {hint}"
+        ) from None
+    return directory
+
+
 def _git(*args: str) -> str | None:
     try:
         done = subprocess.run(
             ["git", *args],
-            cwd=Path(__file__).resolve().parent,
+            cwd=_PACKAGE,
             capture_output=True,
             text=True,
             timeout=10,
@@ -134,7 +240,7 @@ def git_revision() -> str | None:
     """HEAD of the repository holding this source, with "-dirty" for a modified tree.
 
     None when git or the repository is unavailable; never raises. Computed once per
-    process.
+    process. Provenance only: the cache key uses `code_identity`.
     """
     head = _git("rev-parse", "HEAD")
     if not head or not head.strip():
@@ -170,6 +276,39 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+@functools.cache
+def _umask() -> int:
+    """The process umask (read once: os.umask can only be read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _writer_tag() -> str:
+    """host~pid~random: names a temporary file so a later writer can tell if its owner died."""
+    host = re.sub(r"[^0-9A-Za-z_-]", "_", socket.gethostname()) or "host"
+    return f"{host}~{os.getpid()}~{secrets.token_hex(4)}"
+
+
+def _remove_stale_temporaries(directory: Path) -> None:
+    """Delete temporary files whose writer (a process on this host) no longer exists."""
+    host = re.sub(r"[^0-9A-Za-z_-]", "_", socket.gethostname()) or "host"
+    try:
+        candidates = list(directory.glob(".*.tmp"))
+    except OSError:
+        return
+    for path in candidates:
+        parts = path.name[: -len(".tmp")].rsplit(".", 1)[-1].split("~")
+        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+            continue
+        try:
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except OSError:
+            continue
+
+
 def write_text(path: Path, text: str) -> Path:
     """Write `text` (UTF-8) to `path` atomically: a reader sees the old file or the new."""
     path = Path(path)
@@ -179,8 +318,12 @@ def write_text(path: Path, text: str) -> Path:
 
 
 def _atomic_write(path: Path, write: Callable[[BinaryIO], _T]) -> _T:
-    """Run `write` on a temporary file beside `path`, fsync it, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Run `write` on a temporary file beside `path`, fsync it, then rename it into place.
+
+    The file gets the permissions the umask allows (0666 & ~umask), not mkstemp's 0600.
+    """
+    tmp = path.parent / f".{path.name}.{_writer_tag()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 & ~_umask())
     try:
         with os.fdopen(fd, "w+b") as f:
             result = write(f)
@@ -188,15 +331,25 @@ def _atomic_write(path: Path, write: Callable[[BinaryIO], _T]) -> _T:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
     return result
 
 
-def _sha256(f: BinaryIO) -> str:
-    f.seek(0)
-    return hashlib.file_digest(f, "sha256").hexdigest()
+def _check_meta(meta: Mapping[str, Any], arrays: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    if "config" not in meta:
+        raise ValueError("meta must contain 'config'")
+    clash = _RESERVED.intersection(meta)
+    if clash:
+        raise ValueError(f"meta uses reserved sidecar field(s) {sorted(clash)}")
+    arrays = {name: np.asarray(a) for name, a in arrays.items()}
+    for name, a in arrays.items():
+        if not isinstance(name, str) or not name or name == SIDECAR:
+            raise ValueError(f"array name {name!r} must be a non-empty string, not {SIDECAR!r}")
+        if a.dtype.hasobject:
+            raise ValueError(f"array {name!r} has object dtype, which the cache does not store")
+    return arrays
 
 
 def _write(
@@ -204,46 +357,34 @@ def _write(
     key: str,
     arrays: Mapping[str, Any],
     meta: Mapping[str, Any],
+    code: str | None = None,
 ) -> tuple[Path, dict[str, np.ndarray], dict[str, Any]]:
     npz_path, json_path = _paths(directory, key)
-    if "config" not in meta:
-        raise ValueError("meta must contain 'config'")
-    clash = _RESERVED.intersection(meta)
-    if clash:
-        raise ValueError(f"meta uses reserved sidecar field(s) {sorted(clash)}")
+    arrays = _check_meta(meta, arrays)
     user_meta = _canonical(dict(meta), "meta")
-    arrays = {name: np.asarray(a) for name, a in arrays.items()}
-    for name, a in arrays.items():
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"array name {name!r} must be a non-empty string")
-        if a.dtype.hasobject:
-            raise ValueError(f"array {name!r} has object dtype, which the cache does not store")
-
-    npz_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.unlink(missing_ok=True)
-
-    def write_npz(f: BinaryIO) -> str:
-        np.savez(f, **arrays)
-        f.flush()
-        return _sha256(f)
-
     sidecar = {
         **user_meta,
         "format": FORMAT,
         "key": key,
+        "code": code_identity() if code is None else code,
         "versions": {
             "normtheory": __version__,
             "jax": _version_of("jax"),
             "jaxlib": _version_of("jaxlib"),
+            "optax": _version_of("optax"),
             "numpy": np.__version__,
         },
         "git_revision": git_revision(),
-        "npz_sha256": _atomic_write(npz_path, write_npz),
         "arrays": {
             name: {"shape": list(a.shape), "dtype": a.dtype.str} for name, a in arrays.items()
         },
     }
     text = json.dumps(sidecar, sort_keys=True, indent=2, ensure_ascii=True) + "\n"
+    packed = np.frombuffer(text.encode(), dtype=np.uint8)
+
+    npz_path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(npz_path.parent)
+    _atomic_write(npz_path, lambda f: np.savez(f, **{SIDECAR: packed}, **arrays))
     _atomic_write(json_path, lambda f: f.write(text.encode()))
     return npz_path, arrays, sidecar
 
@@ -253,58 +394,74 @@ def save(
     key: str,
     arrays: Mapping[str, np.ndarray],
     meta: Mapping[str, Any],
+    *,
+    code: str | None = None,
 ) -> Path:
-    """Store `arrays` under `key`; return the npz path.
+    """Store `arrays` under `key` in one atomic write; return the npz path.
 
     `meta` must hold `config` and may hold other JSON-able fields, which are kept in the
-    sidecar next to the provenance (reserved names are rejected). An existing entry for
-    `key` is replaced; its old sidecar is removed first, so a crash mid-save leaves the
-    entry missing rather than pairing an old sidecar with a new npz.
+    sidecar next to the provenance (reserved names are rejected). `code` is the code
+    identity recorded (default `code_identity()`). An existing entry for `key` is
+    replaced by the rename; a reader sees the old entry or the new one.
     """
-    return _write(directory, key, arrays, meta)[0]
+    return _write(directory, key, arrays, meta, code)[0]
 
 
 def _corrupt(path: Path, what: str) -> CorruptCacheError:
     return CorruptCacheError(f"{path}: {what}; delete it or rerun to recompute")
 
 
-def _read_sidecar(json_path: Path, key: str) -> dict[str, Any]:
+def _parse_sidecar(npz_path: Path, raw: np.ndarray, key: str) -> dict[str, Any]:
     try:
-        sidecar = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise _corrupt(json_path, f"unreadable sidecar ({err})") from err
+        sidecar = json.loads(np.asarray(raw, dtype=np.uint8).tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as err:
+        raise _corrupt(npz_path, f"unreadable sidecar ({err})") from err
     if not isinstance(sidecar, dict):
-        raise _corrupt(json_path, "sidecar is not a JSON object")
+        raise _corrupt(npz_path, "sidecar is not a JSON object")
     missing = [name for name in _REQUIRED if name not in sidecar]
     if missing:
-        raise _corrupt(json_path, f"sidecar lacks field(s) {missing}")
+        raise _corrupt(npz_path, f"sidecar lacks field(s) {missing}")
     if sidecar["format"] != FORMAT:
-        raise _corrupt(json_path, f"unknown sidecar format {sidecar['format']!r}")
+        raise _corrupt(npz_path, f"unknown sidecar format {sidecar['format']!r}")
     if sidecar["key"] != key:
-        raise _corrupt(json_path, f"sidecar belongs to key {sidecar['key']!r}, not {key!r}")
+        raise _corrupt(npz_path, f"sidecar belongs to key {sidecar['key']!r}, not {key!r}")
     listed = sidecar["arrays"]
-    well_formed = (
-        isinstance(sidecar["npz_sha256"], str)
-        and isinstance(listed, dict)
-        and all(
-            isinstance(spec, dict)
-            and isinstance(spec.get("dtype"), str)
-            and isinstance(spec.get("shape"), list)
-            and all(isinstance(n, int) for n in spec["shape"])
-            for spec in listed.values()
-        )
+    well_formed = isinstance(listed, dict) and all(
+        isinstance(spec, dict)
+        and isinstance(spec.get("dtype"), str)
+        and isinstance(spec.get("shape"), list)
+        and all(isinstance(n, int) for n in spec["shape"])
+        for spec in listed.values()
     )
     if not well_formed:
-        raise _corrupt(json_path, "malformed 'npz_sha256' or 'arrays' field in sidecar")
+        raise _corrupt(npz_path, "malformed 'arrays' field in sidecar")
     return sidecar
 
 
-def _read_arrays(npz_path: Path, listed: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def _read(npz_path: Path, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+    """Arrays and sidecar of the entry at `npz_path`; None when there is no entry."""
     try:
-        with np.load(npz_path, allow_pickle=False) as npz:
+        data = npz_path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except PermissionError as err:
+        raise CacheLocationError(
+            f"cannot read cache entry {npz_path} ({err.strerror}); it belongs to another "
+            f"user or process: ask its owner to make it readable, or set {ENV_VAR} to "
+            "another folder"
+        ) from None
+    except OSError as err:
+        raise _corrupt(npz_path, f"unreadable ({err})") from err
+    try:
+        # Reading every member to its end makes zipfile check each member's CRC-32.
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
-    except Exception as err:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as err:
         raise _corrupt(npz_path, f"unreadable npz ({type(err).__name__}: {err})") from err
+    if SIDECAR not in arrays:
+        raise _corrupt(npz_path, "no sidecar inside the npz")
+    sidecar = _parse_sidecar(npz_path, arrays.pop(SIDECAR), key)
+    listed = sidecar["arrays"]
     absent = sorted(set(listed) - set(arrays))
     if absent:
         raise _corrupt(npz_path, f"missing array(s) {absent}")
@@ -319,7 +476,7 @@ def _read_arrays(npz_path: Path, listed: Mapping[str, Any]) -> dict[str, np.ndar
                 f"array {name!r} is {a.dtype.str}{list(a.shape)}, "
                 f"sidecar says {spec['dtype']}{spec['shape']}",
             )
-    return arrays
+    return arrays, sidecar
 
 
 def load(
@@ -330,39 +487,23 @@ def load(
 ) -> CacheEntry | None:
     """The verified entry for `key`, or None if there is none.
 
-    An npz without a sidecar is an interrupted write: it is removed and reported as
-    missing. Anything else that does not check out (sidecar fields, checksum, array
-    names, shapes, dtypes, or a config differing from `expected_config`) raises
-    `CorruptCacheError`.
+    Anything that does not check out (the zip's CRCs, sidecar fields, array names,
+    shapes, dtypes, or a config differing from `expected_config`) raises
+    `CorruptCacheError`; an entry this process may not read raises
+    `CacheLocationError`. Nothing is ever deleted here.
     """
-    npz_path, json_path = _paths(directory, key)
-    if not json_path.exists():
-        npz_path.unlink(missing_ok=True)
+    npz_path, _ = _paths(directory, key)
+    found = _read(npz_path, key)
+    if found is None:
         return None
-    sidecar = _read_sidecar(json_path, key)
+    arrays, sidecar = found
     if expected_config is not None:
         wanted = _dumps(_canonical(expected_config, "expected_config"))
         if _dumps(sidecar["config"]) != wanted:
             raise _corrupt(
-                json_path, "stored config differs from the requested one (hash collision or edit)"
+                npz_path, "stored config differs from the requested one (hash collision or edit)"
             )
-    try:
-        with npz_path.open("rb") as f:
-            digest = _sha256(f)
-    except FileNotFoundError as err:
-        raise _corrupt(npz_path, "missing although its sidecar exists") from err
-    except OSError as err:
-        raise _corrupt(npz_path, f"unreadable ({err})") from err
-    if digest != sidecar["npz_sha256"]:
-        raise _corrupt(npz_path, "checksum mismatch (truncated or modified)")
-    arrays = _read_arrays(npz_path, sidecar["arrays"])
     return CacheEntry(arrays=arrays, meta=sidecar, path=npz_path, from_cache=True)
-
-
-def _remove(directory: str | os.PathLike[str], key: str) -> None:
-    npz_path, json_path = _paths(directory, key)
-    json_path.unlink(missing_ok=True)
-    npz_path.unlink(missing_ok=True)
 
 
 def load_or_compute(
@@ -370,22 +511,32 @@ def load_or_compute(
     key: str,
     compute: Callable[[], tuple[Mapping[str, np.ndarray], Mapping[str, Any]]],
     *,
-    log: Callable[[str], object] = print,
+    log: Callable[[str], object] | None = None,
     expected_config: Mapping[str, Any] | None = None,
+    code: str | None = None,
 ) -> CacheEntry:
     """The cached entry for `key`, computing and saving it on a miss.
 
-    A corrupt entry is reported through `log`, deleted and recomputed. `compute`
-    returns `(arrays, meta)` as `save` takes them.
+    The folder is checked first (`check_location`), so a computation is never lost to
+    an unwritable cache. A corrupt entry is reported through `log` (default: standard
+    error) and replaced by the recomputed one. `compute` returns `(arrays, meta)` as
+    `save` takes them; `code` is the code identity recorded with them.
     """
+    if log is None:
+
+        def log(message: str) -> None:
+            import sys
+
+            print(message, file=sys.stderr)
+
+    check_location(directory)
     try:
         entry = load(directory, key, expected_config=expected_config)
     except CorruptCacheError as err:
-        log(f"warning: discarding corrupt cache entry {key!r} and recomputing: {err}")
-        _remove(directory, key)
+        log(f"warning: corrupt cache entry {key!r}, recomputing it: {err}")
         entry = None
     if entry is not None:
         return entry
     arrays, meta = compute()
-    path, stored, sidecar = _write(directory, key, arrays, meta)
+    path, stored, sidecar = _write(directory, key, arrays, meta, code)
     return CacheEntry(arrays=stored, meta=sidecar, path=path, from_cache=False)

@@ -50,6 +50,8 @@ from normtheory.models import mlp
 from normtheory.problems import ambiguity_data, make_problem
 
 VIEWS = 4  # held-out views per input for MLP queries
+# Code identity of the cached retrieval arrays: the engine plus this module.
+CODE = cache.code_identity("calibrate.py")
 PROTOCOL = 1  # bump when the retrieval protocol changes (part of the cache key)
 SCORES = ("norm", "top1_cosine", "margin", "combined", "combined_without_norm")
 
@@ -63,7 +65,6 @@ AMBIGUITY = SimConfig(
     batch=64,
     steps=3000,
     stride=500,
-    chunk=1500,
     tracked=1,
     width=32,
     noise=0.3,
@@ -78,7 +79,6 @@ HIERARCHY = SimConfig(
     batch=64,
     steps=3000,
     stride=500,
-    chunk=1500,
     tracked=1,
 )
 OPTIMIZERS = {
@@ -137,7 +137,7 @@ def regimes(
                     )
                 settings = {"lr": SGD_LR[model], **OPTIMIZERS[opt]}
                 cfg = base.replace(model=model, **settings, **dict(changes or {}))
-                out.append(Regime(f"{name}/{model}/{opt}", cfg.validate()))
+                out.append(Regime(f"{name}/{model}/{opt}", cfg))
     return out
 
 
@@ -244,7 +244,6 @@ def retrieval(config: SimConfig, seeds: int, *, progress: bool = False) -> dict[
     Keys: norm, top1 (cosine), margin, correct (bool), feature (entropy or depth),
     seed. Data "ambiguity" or "hierarchy" only.
     """
-    config = config.validate()
     if config.data not in FAMILIES:
         raise ConfigError(f"retrieval is defined for data {sorted(FAMILIES)}, not {config.data!r}")
     params, _ = train(config, seeds, progress=progress)
@@ -264,14 +263,15 @@ def cached_retrieval(
         "protocol": PROTOCOL,
         "views": VIEWS,
         "seeds": seeds,
-        "config": dataclasses.asdict(config.validate()),
+        "config": dataclasses.asdict(config),
     }
     entry = cache.load_or_compute(
         cache.cache_dir(),
-        cache.config_key(spec),
+        cache.config_key(spec, CODE),
         lambda: (retrieval(config, seeds, progress=progress), {"config": spec}),
         log=log,
         expected_config=spec,
+        code=CODE,
     )
     return entry.arrays
 

@@ -95,6 +95,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="join the cached results of the N shards into the full-grid result",
     )
+    sim.add_argument(
+        "--chunk",
+        type=int,
+        metavar="STEPS",
+        help="steps per jitted call, a multiple of stride (progress granularity; default "
+        "about 500; never changes the numbers or the cache key)",
+    )
+    sim.add_argument(
+        "--keep-divergent",
+        action="store_true",
+        help="keep (and cache) a run that becomes non-finite instead of stopping",
+    )
     sim.add_argument("--no-budget", action="store_true", help="trace norms only (faster)")
     sim.add_argument("--no-cache", action="store_true", help="always recompute; save nothing")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -156,7 +168,10 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--seeds", type=int, default=3, help="seeds per regime (default 3)")
     cal.add_argument("--boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
     cal.add_argument(
-        "--out", type=Path, default=Path("figures"), help="folder for the JSON and the figure"
+        "--out",
+        type=Path,
+        help="folder for the JSON and the figure (default: calibrate/ in the results cache; "
+        "make reproduce writes to figures/)",
     )
     cal.add_argument("--json", action="store_true", help="print the JSON records, not the table")
     cal.add_argument("--no-cache", action="store_true", help="always retrain; save nothing")
@@ -218,18 +233,26 @@ def _calibrate(args: argparse.Namespace) -> int:
     import time
 
     from normtheory import calibrate
-    from normtheory.cache import write_text
+    from normtheory.cache import CacheLocationError, cache_dir, check_location, write_text
     from normtheory.config import ConfigError, parse_assignments
 
     start = time.perf_counter()
     try:
+        if args.boot < 1:
+            raise ConfigError(f"--boot {args.boot}: the number of resamples must be >= 1")
+        if args.seeds < 1:
+            raise ConfigError(f"--seeds {args.seeds}: the number of seeds must be >= 1")
+        out = args.out if args.out is not None else cache_dir() / "calibrate"
+        check_location(out, what="output folder", hint="choose another --out")
+        if not args.no_cache:
+            check_location(cache_dir())
         changes = parse_assignments(args.assignments)
         selected = calibrate.regimes(args.data, args.optimizers, changes)
         log = (lambda message: print(message, file=sys.stderr)) if args.json else print
         results = calibrate.calibrate(
             selected, args.seeds, n_boot=args.boot, use_cache=not args.no_cache, log=log
         )
-    except (ConfigError, ValueError) as error:
+    except (ConfigError, ValueError, CacheLocationError) as error:
         print(f"normtheory calibrate: {error}", file=sys.stderr)
         return 2
     records = calibrate.records(results)
@@ -240,8 +263,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         "seconds": round(time.perf_counter() - start, 1),
         "regimes": records,
     }
-    path = write_text(args.out / "calibration.json", json.dumps(summary, indent=1) + "\n")
-    figure = calibrate.draw(results, args.out / "fig9_calibration.png")
+    path = write_text(out / "calibration.json", json.dumps(summary, indent=1) + "\n")
+    figure = calibrate.draw(results, out / "fig9_calibration.png")
     if args.json:
         print(json.dumps(records, indent=1))
     else:
@@ -256,6 +279,8 @@ def _parse_grid(items: list[str]) -> dict[str, list[float]]:
     grid: dict[str, list[float]] = {}
     for item in items:
         name, sep, values = item.partition("=")
+        if name.strip() in grid:
+            raise ConfigError(f"--grid {name.strip()}= is given twice; list all values once")
         try:
             grid[name.strip()] = [float(v) for v in values.split(",") if v.strip()]
         except ValueError:
@@ -282,7 +307,9 @@ def _simulate(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
+    from normtheory.cache import CacheLocationError, CorruptCacheError, cache_dir, check_location
     from normtheory.config import ConfigError, override
+    from normtheory.engine import check_execution
     from normtheory.experiments import EXPERIMENTS, get_experiment
     from normtheory.runs import merge, run
 
@@ -295,15 +322,16 @@ def _simulate(args: argparse.Namespace) -> int:
         grid = _parse_grid(args.grid)
         if config.dtype == "float64":
             jax.config.update("jax_enable_x64", True)
-        if args.merge:
-            if not grid:
-                raise ConfigError("--merge needs the --grid the shards ran")
+        if args.merge is not None:
             traj, path = merge(
                 config, args.seeds, grid, args.merge, trace_budget=not args.no_budget
             )
             cached = False
         else:
             shard = _parse_shard(args.shard) if args.shard else None
+            check_execution(config, args.seeds, args.chunk, args.keep_divergent)
+            if not args.no_cache:
+                check_location(cache_dir())
             print(f"simulating {args.experiment} ({config.dtype}) with {args.seeds} seed(s)")
             traj, path, cached = run(
                 config,
@@ -313,8 +341,16 @@ def _simulate(args: argparse.Namespace) -> int:
                 use_cache=not args.no_cache,
                 progress=not args.quiet,
                 shard=shard,
+                chunk=args.chunk,
+                record_divergence=args.keep_divergent,
             )
-    except (ConfigError, FloatingPointError, FileNotFoundError) as error:
+    except (
+        ConfigError,
+        FloatingPointError,
+        FileNotFoundError,
+        CacheLocationError,
+        CorruptCacheError,
+    ) as error:
         print(f"normtheory simulate: {error}", file=sys.stderr)
         return 2
     norms = traj.norm[..., -1, :]

@@ -1,21 +1,28 @@
-"""Simulation configuration: one frozen dataclass, validated, overridable by name.
+"""Simulation configuration: one frozen dataclass, validated on construction.
 
-Sizes and choices (static: a change recompiles) and hyper-parameters (numbers that can
-also be swept inside one jit) live together; `validate` rejects impossible values with
-an error naming the field, and `override` applies `key=value` strings as given on the
-command line (`normtheory simulate EXPERIMENT --set lr=0.1`).
+A `SimConfig` holds what changes the numbers of a run (the science): sizes and choices,
+which are static (a change recompiles), and hyper-parameters, which are traced (they
+may differ between the runs of one vmapped jit). Which is which is stated on the field
+itself (`traced()`); `SimConfig.traced_fields()` lists them. How a run is executed
+(chunking, progress, divergence policy) is not part of the config: those are arguments
+of `simulate` and `run`, so they never enter the results cache's key.
+
+Every construction validates (`__post_init__`), so an invalid config cannot exist: a
+wrong type or an impossible value raises `ConfigError` naming the field. `override`
+applies `key=value` strings as given on the command line (`--set lr=0.1`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable
 from typing import Any
 
 DATA = ("frequency", "hierarchy", "ambiguity", "imbalance")
 MODELS = ("table", "compositional", "mlp")
 LOSSES = ("symmetric", "one_sided", "prototype", "supervised")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
+OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "adamw")
 DTYPES = ("float32", "float64")
 FREQUENCY_MODES = ("coupled", "decoupled")
 ACTIVATIONS = ("relu", "tanh", "gelu")
@@ -28,8 +35,10 @@ SUPPORTED = {
     "imbalance": (("mlp",), ("supervised",)),
 }
 
-# Fields that may be swept inside one jit (vmapped); every other field is static.
-HYPERPARAMETERS = ("lr", "weight_decay", "tau", "momentum", "b1", "b2", "view_noise")
+
+def traced(default: float) -> Any:
+    """A hyper-parameter field: a traced number that may differ between vmapped runs."""
+    return dataclasses.field(default=default, metadata={"traced": True})
 
 
 class ConfigError(ValueError):
@@ -65,7 +74,11 @@ class SimConfig:
     Optimizers: "sgd" (coupled L2 if weight_decay > 0), "momentum" (heavy ball, coupled
     L2), "nesterov", "adam" (coupled L2, i.e. Adam + L2), "adamw" (decoupled decay).
     Tracing: every `stride` steps the norms, gradient energy and norm budget of the
-    `tracked` first items (0 = all) are recorded; `chunk` steps run per jit call.
+    `tracked` first items (0 = all) are recorded.
+
+    Fields made with `traced(...)` (lr, weight_decay, tau, momentum, b1, b2, view_noise)
+    are hyper-parameters: numbers traced through the compiled step, sweepable inside one
+    jit (`simulate(..., grid=...)`). Every other field is static.
     """
 
     data: str = "frequency"
@@ -77,21 +90,19 @@ class SimConfig:
     batch: int = 256
     steps: int = 2000
     zipf: float = 1.1
-    view_noise: float = 0.1
-    tau: float = 0.1
-    lr: float = 0.5
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    b1: float = 0.9
-    b2: float = 0.999
+    view_noise: float = traced(0.1)
+    tau: float = traced(0.1)
+    lr: float = traced(0.5)
+    weight_decay: float = traced(0.0)
+    momentum: float = traced(0.9)
+    b1: float = traced(0.9)
+    b2: float = traced(0.999)
     eps: float = 1e-8
     init_scale: float = 1.0
     dtype: str = "float32"
     stride: int = 10
-    chunk: int = 500
     tracked: int = 0
     seed: int = 0
-    record_divergence: bool = False
     depth: int = 3
     branching: int = 3
     frequency_mode: str = "coupled"
@@ -106,6 +117,29 @@ class SimConfig:
     activation: str = "relu"
     data_seed: int = 0
 
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = _typed(field.name, _kind(field), getattr(self, field.name))
+            object.__setattr__(self, field.name, value)
+        self._check_values()
+
+    @classmethod
+    def traced_fields(cls) -> tuple[str, ...]:
+        """Names of the traced hyper-parameters, in field order."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get("traced"))
+
+    def hyperparameters(self) -> dict[str, float]:
+        """The traced hyper-parameters of this config, by name."""
+        return {name: getattr(self, name) for name in self.traced_fields()}
+
+    def static(self) -> SimConfig:
+        """This config with every traced number and the seed at their defaults.
+
+        Two configs with equal `static()` share one compiled program.
+        """
+        defaults = {name: _DEFAULTS[name] for name in self.traced_fields()}
+        return dataclasses.replace(self, seed=0, **defaults)
+
     @property
     def num_tracked_max(self) -> int:
         """Number of items of the data: items, tree nodes, inputs or classes."""
@@ -116,21 +150,17 @@ class SimConfig:
         return self.num_items
 
     @property
-    def num_tracked(self) -> int:
-        return self.tracked or self.num_tracked_max
-
-    @property
     def eta_lam(self) -> float:
         """eta * lam of one step: the weight-decay shrink is (1 - eta_lam) z."""
         return self.lr * self.weight_decay
 
-    def validate(self) -> SimConfig:
-        """Return self, or raise ConfigError naming the first bad field."""
+    def _check_values(self) -> None:
+        """Raise ConfigError naming the first field with an impossible value."""
         choices = {
             "data": DATA,
             "model": MODELS,
             "loss": LOSSES,
-            "optimizer": OPTIMIZERS,
+            "optimizer": OPTIMIZER_NAMES,
             "dtype": DTYPES,
             "frequency_mode": FREQUENCY_MODES,
             "activation": ACTIVATIONS,
@@ -149,7 +179,6 @@ class SimConfig:
             "batch",
             "steps",
             "stride",
-            "chunk",
             "depth",
             "ambiguity_levels",
             "latent_dim",
@@ -162,6 +191,15 @@ class SimConfig:
         _require("batch", self.batch, self.batch >= 2, "must be >= 2 (InfoNCE needs negatives)")
         for name in ("tau", "lr", "init_scale"):
             _require(name, getattr(self, name), getattr(self, name) > 0, "must be > 0")
+        # A squared norm below the smallest normal float of the dtype underflows to 0
+        # and the first normalisation divides by zero; refuse such a scale up front.
+        tiny = {"float32": 1.2e-38, "float64": 2.3e-308}[self.dtype]
+        _require(
+            "init_scale",
+            self.init_scale,
+            self.init_scale**2 > 1e6 * tiny,
+            f"is too small for {self.dtype}: squared norms would underflow to 0",
+        )
         _require("branching", self.branching, self.branching >= 2, "must be >= 2")
         _require("num_classes", self.num_classes, self.num_classes >= 2, "must be >= 2")
         _require("towers", self.towers, self.towers in (1, 2), "must be 1 or 2")
@@ -191,21 +229,53 @@ class SimConfig:
             f"must be a multiple of stride={self.stride}",
         )
         _require(
-            "chunk",
-            self.chunk,
-            self.chunk % self.stride == 0,
-            f"must be a multiple of stride={self.stride}",
-        )
-        _require(
             "weight_decay",
             self.weight_decay,
             self.eta_lam < 1,
             f"lr * weight_decay = {self.eta_lam:g} must be < 1 (decay would flip signs)",
         )
-        return self
 
     def replace(self, **changes: Any) -> SimConfig:
-        return dataclasses.replace(self, **changes).validate()
+        """A copy with `changes` applied (validated like any construction)."""
+        unknown = sorted(set(changes) - _DEFAULTS.keys())
+        if unknown:
+            raise ConfigError(f"unknown field(s) {unknown}; known fields: {', '.join(_DEFAULTS)}")
+        return dataclasses.replace(self, **changes)
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(SimConfig)}
+
+
+def _kind(field: dataclasses.Field) -> str:
+    return field.type if isinstance(field.type, str) else field.type.__name__
+
+
+def _typed(name: str, kind: str, value: Any) -> Any:
+    """`value` as a field of type `kind`, or ConfigError naming the field.
+
+    Integers are accepted for float fields (and stored as floats, so 1 and 1.0 are the
+    same config); booleans only for bool fields; floats must be finite.
+    """
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+    elif kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return int(value)
+        if hasattr(value, "__index__") and not isinstance(value, bool):
+            return int(value.__index__())
+    elif kind == "float":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"{name}={value!r} must be finite")
+            return float(value)
+        if hasattr(value, "dtype") and getattr(value, "shape", None) == ():
+            return _typed(name, kind, value.item())
+    elif kind == "str":
+        if isinstance(value, str):
+            return value
+    article = "an" if kind[0] in "aeiou" else "a"
+    raise ConfigError(f"{name}={value!r}: expected {article} {kind}, got {type(value).__name__}")
 
 
 def _require(name: str, value: Any, ok: bool, message: str) -> None:
@@ -214,7 +284,7 @@ def _require(name: str, value: Any, ok: bool, message: str) -> None:
 
 
 def _parse(field: dataclasses.Field, text: str) -> Any:
-    kind = field.type if isinstance(field.type, str) else field.type.__name__
+    kind = _kind(field)
     try:
         if kind == "bool":
             lowered = text.lower()
@@ -226,7 +296,8 @@ def _parse(field: dataclasses.Field, text: str) -> Any:
         if kind == "float":
             return float(text)
     except ValueError:
-        raise ConfigError(f"{field.name}={text!r}: expected a {kind}") from None
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise ConfigError(f"{field.name}={text!r}: expected {article} {kind}") from None
     return text
 
 
@@ -241,6 +312,8 @@ def parse_assignments(assignments: Iterable[str]) -> dict[str, Any]:
             raise ConfigError(f"--set {item!r}: expected key=value")
         if key not in fields:
             raise ConfigError(f"unknown field {key!r}; known fields: {', '.join(fields)}")
+        if key in changes:
+            raise ConfigError(f"--set {key}= is given twice; give each field once")
         changes[key] = _parse(fields[key], text.strip())
     return changes
 

@@ -1,10 +1,11 @@
 """The simulation engine: train under jit with lax.scan, trace the exact norm budget.
 
 `simulate(config, seeds, grid)` runs `config.steps` optimizer steps for every seed and
-every grid point at once (one vmapped jit), `config.chunk` steps per call so a progress
-bar can advance between calls. Every `config.stride` steps it records, for each tracked
-item, the norm at the end of the window and the window sums of the tangential gradient
-energy G^2 = N^2 |grad_z|^2 and of the three budget terms of THEORY.md item 12,
+every grid point at once (one vmapped jit), `chunk` steps per call so a progress bar
+can advance between calls (chunking never changes the numbers). Every `config.stride`
+steps it records, for each tracked item, the norm at the end of the window and the
+window sums of the tangential gradient energy G^2 = N^2 |grad_z|^2 and of the three
+budget terms of THEORY.md item 12,
 
     N'^2 - N^2 = decay + drift + heat    (exact per step, see normtheory.laws.budget),
 
@@ -39,13 +40,26 @@ import optax
 from tqdm.auto import tqdm
 
 from normtheory import losses
-from normtheory.config import HYPERPARAMETERS, ConfigError, SimConfig
+from normtheory.config import ConfigError, SimConfig
 from normtheory.laws.budget import budget_fn
 from normtheory.optim import make_optimizer
 from normtheory.problems import Problem, make_problem
 from normtheory.sparse import sparse_sgd_update
 
-TRACE_FIELDS = ("norm", "g2", "heat", "drift", "decay", "remainder")
+BUDGET_FIELDS = ("heat", "drift", "decay", "remainder")
+# The kernel split of heat and drift (THEORY.md item 15): the part of the kick from the
+# item's own loss rows (self), from the other rows of the batch through shared
+# parameters (cross), and the rest (momentum, Adam's first moment, coupled decay through
+# a preconditioner). self + cross + rest = the total, by construction.
+SPLIT_FIELDS = (
+    "heat_self",
+    "heat_cross",
+    "heat_rest",
+    "drift_self",
+    "drift_cross",
+    "drift_rest",
+)
+TRACE_FIELDS = ("norm", "g2", *BUDGET_FIELDS, *SPLIT_FIELDS)
 SCALAR_FIELDS = ("loss", "alignment", "uniformity")
 
 
@@ -66,7 +80,11 @@ class Trajectory:
     item ids; rate (I,): probability that the item is in a batch; info: per-item facts
     of the data (probability, depth, leaves, entropy, ...). remainder (..., W, I) is the
     part of the change of N^2 beyond the first-order budget (zero for free tables,
-    up to rounding).
+    up to rounding). heat_self, heat_cross, heat_rest, drift_self, drift_cross,
+    drift_rest (..., W, I): the kernel split of heat and drift (THEORY.md item 15; see
+    `_split_terms`), each triple adding up to heat or drift. params: the trained
+    parameters (pytree with the same leading axes) when `simulate(..., with_params=True)`,
+    else None; never cached.
     """
 
     config: SimConfig
@@ -82,14 +100,21 @@ class Trajectory:
     drift: np.ndarray
     decay: np.ndarray
     remainder: np.ndarray
+    heat_self: np.ndarray
+    heat_cross: np.ndarray
+    heat_rest: np.ndarray
+    drift_self: np.ndarray
+    drift_cross: np.ndarray
+    drift_rest: np.ndarray
     loss: np.ndarray
     alignment: np.ndarray
     uniformity: np.ndarray
+    params: Any = None
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """All arrays by name (for saving); grid values as grid_<name>."""
+        """All arrays by name (for saving); grid values as grid_<name>; not the params."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out.pop("config")
+        out.pop("config"), out.pop("params")
         grid, info = out.pop("grid"), out.pop("info")
         out.update({f"grid_{k}": v for k, v in grid.items()})
         out.update({f"info_{k}": v for k, v in info.items()})
@@ -124,7 +149,79 @@ def _encoder_budget(problem: Problem, params, updates, eta_lam, z0, z1):
     }
     change = jnp.sum(z1 * z1, axis=-1) - jnp.sum(z0 * z0, axis=-1)
     terms["remainder"] = change - (terms["decay"] + terms["drift"] + terms["heat"])
-    return terms
+    return terms, kick, z0 + dz_dec
+
+
+def gradient_step(config: SimConfig) -> Callable[..., Any]:
+    """step(g, opt_state, hp) -> the part of the parameter update made by gradient `g`.
+
+    The optimizer's update is linear in the current loss gradient g plus terms that do
+    not depend on it; this returns the g-linear part, -eta c P g, with the optimizer's
+    scale c and diagonal preconditioner P at this step (`opt_state` is the state after
+    the update): SGD and heavy ball c = 1, P = I; Nesterov c = 1 + momentum; Adam and
+    AdamW c = (1 - b1) / (1 - b1^t), P = diag(1 / (sqrt(v_hat) + eps)). Everything
+    else in the update (momentum buffers, Adam's first moment, coupled L2 through a
+    preconditioner) is the "rest" of the kernel split.
+    """
+    kind = config.optimizer
+    if kind in ("sgd", "momentum", "nesterov"):
+
+        def step(g, opt_state, hp):
+            scale = -hp["lr"] * (1 + hp["momentum"] if kind == "nesterov" else 1)
+            return jax.tree.map(lambda x: scale * x, g)
+
+        return step
+
+    def adam_step(g, opt_state, hp):
+        nu = optax.tree_utils.tree_get(opt_state, "nu")
+        t = optax.tree_utils.tree_get(opt_state, "count").astype(hp["lr"].dtype)
+        c = -hp["lr"] * (1 - hp["b1"]) / (1 - hp["b1"] ** t)
+        bias = 1 - hp["b2"] ** t
+        return jax.tree.map(lambda x, v: c * x / (jnp.sqrt(v / bias) + config.eps), g, nu)
+
+    return adam_step
+
+
+def _split_terms(problem, params, pullback, cot, batch, opt_state, hp, step, kick, base):
+    """Kernel split of one step's heat and drift for every tracked item (item 15).
+
+    With the g-linear part of the update u(g) = `step(g)`, the item's first-order kick
+    splits as k = k_self + k_cross + k_rest: k_self = J_i u(g from the item's own rows),
+    k_self + k_cross = J_i u(g), k_rest = k - J_i u(g). Then drift_x = 2 base . k_x and
+    heat_self = |k_self|^2, heat_cross = |k_self + k_cross|^2 - |k_self|^2,
+    heat_rest = |k|^2 - |k_self + k_cross|^2. For a free table J_i reads row i only, so
+    k_cross = 0 exactly and no per-item pullback is needed; otherwise one pullback per
+    tracked item (vmapped) gives its own-row gradient.
+    """
+    grads_all = pullback(cot)[0]
+    _, k_grad = jax.jvp(problem.probe, (params,), (step(grads_all, opt_state, hp),))
+    if problem.linear:
+        k_self = k_grad
+    else:
+        own = problem.own_rows(batch)
+
+        def self_kick(slot):
+            masked = jax.tree.map(
+                lambda c, o: jnp.where((o == slot)[:, None], c, jnp.zeros_like(c)), cot, own
+            )
+            (g_own,) = pullback(masked)
+            _, dz = jax.jvp(problem.probe, (params,), (step(g_own, opt_state, hp),))
+            return dz[slot]
+
+        k_self = jax.vmap(self_kick)(jnp.arange(len(problem.items), dtype=jnp.int32))
+    k_cross, k_rest = k_grad - k_self, kick - k_grad
+
+    def sq(x):
+        return jnp.sum(x * x, axis=-1)
+
+    return {
+        "heat_self": sq(k_self),
+        "heat_cross": sq(k_grad) - sq(k_self),
+        "heat_rest": sq(kick) - sq(k_grad),
+        "drift_self": 2 * jnp.sum(base * k_self, axis=-1),
+        "drift_cross": 2 * jnp.sum(base * k_cross, axis=-1),
+        "drift_rest": 2 * jnp.sum(base * k_rest, axis=-1),
+    }
 
 
 def _build(
@@ -145,9 +242,16 @@ def _build(
     dtype = _dtype(config)
     problem = make_problem(config, dtype, shared_exp=shared_exp)
     # The window sums of the tracked items: one (I, len(fields)) array, column j for fields[j].
-    fields = TRACE_FIELDS[1:] if trace_budget else ("g2",)
+    sparse = not dense and config.optimizer == "sgd" and problem.rows is not None
+    if not trace_budget:
+        fields = ("g2",)
+    elif sparse:  # a table under plain SGD: self = the whole kick (filled in per window)
+        fields = ("g2", *BUDGET_FIELDS)
+    else:
+        fields = ("g2", *BUDGET_FIELDS, *SPLIT_FIELDS)
     n_items = len(problem.items)
     eta_lam_of = _eta_lam(config)
+    step_of = gradient_step(config)
 
     def init(key: jax.Array, hp: Mapping[str, jax.Array]) -> _State:
         key, k_init = jax.random.split(key)
@@ -171,12 +275,19 @@ def _build(
                 terms = budget_fn(z0, z1, eta_lam)
                 change = jnp.sum(z1 * z1, axis=-1) - jnp.sum(z0 * z0, axis=-1)
                 terms["remainder"] = change - (terms["decay"] + terms["drift"] + terms["heat"])
+                base = (1 - eta_lam) * z0
+                kick = z1 - base
             else:
-                terms = _encoder_budget(problem, params, updates, eta_lam, z0, z1)
+                terms, kick, base = _encoder_budget(problem, params, updates, eta_lam, z0, z1)
             traced.update(terms)
+            traced.update(
+                _split_terms(
+                    problem, params, pullback, cot, batch, opt_state, hp, step_of, kick, base
+                )
+            )
         return new, opt_state, sums + jnp.stack([traced[k] for k in fields], -1), loss, zw
 
-    if not dense and config.optimizer == "sgd" and problem.rows is not None:
+    if sparse:
         update = sparse_sgd_update(problem, fields=fields, decay=decay)
     else:
         update = dense_update
@@ -207,6 +318,11 @@ def _build(
             jnp.arange(config.stride),
         )
         record = {name: sums[:, j] for j, name in enumerate(fields)}
+        if trace_budget and sparse:  # K_ij = delta_ij I and no optimizer memory
+            zero = jnp.zeros_like(record["heat"])
+            record.update(heat_self=record["heat"], drift_self=record["drift"])
+            record.update({k: zero for k in ("heat_cross", "heat_rest")})
+            record.update({k: zero for k in ("drift_cross", "drift_rest")})
         record["norm"] = jnp.linalg.norm(problem.probe(state.params), axis=-1)
         record["loss"] = loss_sum / config.stride
         record["alignment"], record["uniformity"] = last
@@ -216,13 +332,6 @@ def _build(
         return jax.lax.scan(lambda s, _: window(s, hp), state, None, length=n_windows)
 
     return init, run_windows, problem
-
-
-def _static_part(config: SimConfig) -> SimConfig:
-    """The config with every traced number reset: equal for runs that share compiled code."""
-    defaults = SimConfig()
-    traced = {h: getattr(defaults, h) for h in HYPERPARAMETERS}
-    return dataclasses.replace(config, seed=0, record_divergence=False, **traced)
 
 
 @functools.lru_cache(maxsize=16)
@@ -259,16 +368,36 @@ def _eta_lam(config: SimConfig) -> Callable[[Mapping[str, jax.Array]], jax.Array
 
 def _grid_points(config: SimConfig, grid: Mapping[str, Sequence[float]] | None):
     grid = dict(grid or {})
-    for name in grid:
-        if name not in HYPERPARAMETERS:
+    traced = SimConfig.traced_fields()
+    for name, values in grid.items():
+        if name not in traced:
             raise ConfigError(
-                f"cannot sweep {name!r} inside one jit; sweepable: {', '.join(HYPERPARAMETERS)}"
+                f"cannot sweep {name!r} inside one jit; sweepable: {', '.join(traced)}"
             )
+        if isinstance(values, str) or not isinstance(values, Sequence | np.ndarray):
+            raise ConfigError(f"grid[{name!r}]={values!r}: expected a sequence of numbers")
+        if len(values) == 0:
+            raise ConfigError(f"grid[{name!r}] is empty: give at least one value")
     names = list(grid)
     points = list(itertools.product(*(grid[n] for n in names))) or [()]
     for point in points:  # every grid point must be a valid config
         config.replace(**dict(zip(names, point, strict=True)))
     return names, points
+
+
+def default_chunk(config: SimConfig, target: int = 500) -> int:
+    """Steps per jitted call when none is given: about `target`, a multiple of the stride.
+
+    Prefers a length that divides the run into equal calls (each distinct length
+    compiles once), when one is within a factor 4 of the target.
+    """
+    windows = config.steps // config.stride
+    want = max(1, round(target / config.stride))
+    if windows <= want:
+        return config.steps
+    divisors = [w for w in range(1, want + 1) if windows % w == 0]
+    best = max(divisors)
+    return config.stride * (best if 4 * best >= want else want)
 
 
 def simulate(
@@ -280,20 +409,77 @@ def simulate(
     progress: bool = True,
     shard: tuple[int, int] | None = None,
     with_params: bool = False,
-    _dense: bool = False,
-) -> Trajectory | tuple[Trajectory, Any]:
+    chunk: int | None = None,
+    record_divergence: bool = False,
+) -> Trajectory:
     """Run `config` for `seeds` seeds (seed = config.seed + s) at every grid point.
 
-    All runs go through one vmapped jit, their axis sharded over the local devices;
-    results have leading axes (grid points, seeds), the grid axis only when `grid` is
-    given. `shard=(i, n)` runs only the grid points i, i + n, i + 2n, ... (one process
-    of n; `normtheory.runs.merge` joins them). Raises FloatingPointError naming the step
-    and quantity if anything becomes non-finite, unless `config.record_divergence`.
-    `_dense=True` forces optax's dense step where the sparse-row step would apply (tests).
+    Args:
+        config: the simulation (what changes the numbers).
+        seeds: number of seeds, >= 1.
+        grid: traced hyper-parameter name -> values; every combination is run.
+        trace_budget: trace decay, drift, heat and remainder (else only norms and g2).
+        progress: show a progress bar, advanced after every chunk.
+        shard: `(i, n)` runs only grid points i, i + n, ... (one process of n;
+            `normtheory.runs.merge` joins them).
+        with_params: also return the trained parameters (`Trajectory.params`).
+        chunk: steps per jitted call (a multiple of `config.stride`; default
+            `default_chunk(config)`). Execution only: the numbers do not depend on it.
+        record_divergence: keep a run that became non-finite instead of raising.
+
+    Returns:
+        A `Trajectory` whose arrays have leading axes (grid points, seeds), the grid
+        axis only when `grid` is given.
+
+    All runs go through one vmapped jit, their axis sharded over the local devices.
+    Raises FloatingPointError naming the step and quantity if anything becomes
+    non-finite, unless `record_divergence`.
     """
-    config = config.validate()
-    if seeds < 1:
-        raise ConfigError(f"seeds={seeds} must be >= 1")
+    return _simulate(
+        config,
+        seeds,
+        grid,
+        trace_budget=trace_budget,
+        progress=progress,
+        shard=shard,
+        with_params=with_params,
+        chunk=chunk,
+        record_divergence=record_divergence,
+    )
+
+
+def check_execution(config: SimConfig, seeds: Any, chunk: Any, record_divergence: Any) -> int:
+    """Validate the execution arguments of a run; return the chunk length to use."""
+    if not isinstance(config, SimConfig):
+        raise ConfigError(f"config: expected a SimConfig, got {type(config).__name__}")
+    if isinstance(seeds, bool) or not isinstance(seeds, int | np.integer) or seeds < 1:
+        raise ConfigError(f"seeds={seeds!r} must be an integer >= 1")
+    if not isinstance(record_divergence, bool | np.bool_):
+        raise ConfigError(f"record_divergence={record_divergence!r}: expected True or False")
+    if chunk is None:
+        return default_chunk(config)
+    if isinstance(chunk, bool) or not isinstance(chunk, int | np.integer) or chunk < 1:
+        raise ConfigError(f"chunk={chunk!r} must be an integer >= 1")
+    if chunk % config.stride:
+        raise ConfigError(f"chunk={chunk} must be a multiple of stride={config.stride}")
+    return int(chunk)
+
+
+def _simulate(
+    config: SimConfig,
+    seeds: int = 1,
+    grid: Mapping[str, Sequence[float]] | None = None,
+    *,
+    trace_budget: bool = True,
+    progress: bool = True,
+    shard: tuple[int, int] | None = None,
+    with_params: bool = False,
+    chunk: int | None = None,
+    record_divergence: bool = False,
+    dense: bool = False,
+) -> Trajectory:
+    """`simulate`; `dense=True` forces optax's dense step where the sparse one applies."""
+    chunk = check_execution(config, seeds, chunk, record_divergence)
     dtype = _dtype(config)
     names, points = _grid_points(config, grid)
     if shard is not None:
@@ -305,22 +491,22 @@ def simulate(
             raise ConfigError(f"shard {index}/{count} has no grid point ({count} > grid size)")
     hp_rows = []
     for point in points:
-        values = {h: getattr(config, h) for h in HYPERPARAMETERS}
+        values = config.hyperparameters()
         values.update(dict(zip(names, point, strict=True)))
         hp_rows += [values] * seeds
     decay, shared_exp = _compile_flags(hp_rows, dtype)
-    init, runner, problem = _compiled(_static_part(config), trace_budget, decay, _dense, shared_exp)
+    init, runner, problem = _compiled(config.static(), trace_budget, decay, dense, shared_exp)
     n_runs = len(hp_rows)
     seed_ids = np.tile(np.arange(seeds) + config.seed, len(points))
     hp_rows, seed_ids = _pad_to_devices(hp_rows, seed_ids)
-    hp = {h: jnp.asarray([row[h] for row in hp_rows], dtype=dtype) for h in HYPERPARAMETERS}
+    hp = {h: jnp.asarray([row[h] for row in hp_rows], dtype=dtype) for h in hp_rows[0]}
     keys = jax.vmap(jax.random.key)(jnp.asarray(seed_ids, dtype=jnp.uint32))
     keys, hp = _shard_runs((keys, hp))
 
     state = init(keys, hp)
     norm0 = np.asarray(jnp.linalg.norm(jax.vmap(problem.probe)(state.params), axis=-1))[:n_runs]
 
-    per_chunk = config.chunk // config.stride
+    per_chunk = chunk // config.stride
     total = config.steps // config.stride
     chunks, done = [], 0
     bar = tqdm(total=config.steps, desc="simulate", unit="step", disable=not progress)
@@ -328,8 +514,8 @@ def simulate(
         n = min(per_chunk, total - done)
         state, records = runner(state, hp, n)
         records = jax.tree.map(lambda x: np.asarray(x)[:n_runs], records)
-        if not config.record_divergence:
-            _check_finite(records, done, config.stride)
+        if not record_divergence:
+            check_finite(records, done, config.stride)
         chunks.append(records)
         done += n
         bar.update(n * config.stride)
@@ -342,7 +528,10 @@ def simulate(
         return x.reshape(lead + x.shape[1:])
 
     empty = np.full(records["g2"].shape, np.nan, dtype=records["g2"].dtype)
-    trajectory = Trajectory(
+    params = None
+    if with_params:
+        params = jax.tree.map(lambda x: shaped(np.asarray(x)[:n_runs]), state.params)
+    return Trajectory(
         config=config,
         grid={n: np.asarray([pt[i] for pt in points]) for i, n in enumerate(names)},
         step=np.arange(1, total + 1) * config.stride,
@@ -350,12 +539,9 @@ def simulate(
         rate=problem.rate,
         info=dict(problem.info),
         norm0=shaped(norm0),
+        params=params,
         **{k: shaped(records.get(k, empty)) for k in TRACE_FIELDS + SCALAR_FIELDS},
     )
-    if not with_params:
-        return trajectory
-    params = jax.tree.map(lambda x: shaped(np.asarray(x)[:n_runs]), state.params)
-    return trajectory, params
 
 
 def train(config: SimConfig, seeds: int = 1, *, progress: bool = True) -> tuple[Any, Problem]:
@@ -365,13 +551,11 @@ def train(config: SimConfig, seeds: int = 1, *, progress: bool = True) -> tuple[
     `Problem` gives the data the parameters were trained on (for example to embed
     queries and a gallery after training).
     """
-    _, params = simulate(config, seeds, trace_budget=False, progress=progress, with_params=True)
-    config = config.validate()
-    hp_rows = [{h: getattr(config, h) for h in HYPERPARAMETERS}]
-    decay, shared_exp = _compile_flags(hp_rows, _dtype(config))
+    traj = simulate(config, seeds, trace_budget=False, progress=progress, with_params=True)
+    decay, shared_exp = _compile_flags([config.hyperparameters()], _dtype(config))
     # The arguments of simulate's call above: its cached entry, not a second build.
-    problem = _compiled(_static_part(config), False, decay, False, shared_exp)[2]
-    return params, problem
+    problem = _compiled(config.static(), False, decay, False, shared_exp)[2]
+    return traj.params, problem
 
 
 def _compile_flags(hp_rows: Sequence[Mapping[str, float]], dtype) -> tuple[bool, bool]:
@@ -402,7 +586,7 @@ def _shard_runs(tree):
     return jax.device_put(tree, sharding)
 
 
-def _check_finite(records: Mapping[str, np.ndarray], windows_done: int, stride: int) -> None:
+def check_finite(records: Mapping[str, np.ndarray], windows_done: int, stride: int) -> None:
     for name, values in records.items():
         bad = ~np.isfinite(values)
         if bad.any():
@@ -410,7 +594,7 @@ def _check_finite(records: Mapping[str, np.ndarray], windows_done: int, stride: 
             step = (windows_done + window + 1) * stride
             raise FloatingPointError(
                 f"non-finite {name} by step {step} (run {run} of the vmapped batch); "
-                "lower the learning rate, or set record_divergence=true to keep the run"
+                "lower the learning rate, or pass record_divergence=True to keep the run"
             )
 
 
@@ -424,7 +608,6 @@ def replay_inputs(
     implementation fed these inputs must reproduce the engine's trajectory: the view of
     anchor row u is normalize(u / |u| + view_noise * noise).
     """
-    config = config.validate()
     if config.data != "frequency":
         raise ConfigError(f"replay_inputs supports data='frequency', not {config.data!r}")
     dtype = _dtype(config)

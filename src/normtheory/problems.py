@@ -9,6 +9,9 @@
   encoder applied to fixed probe inputs);
 - item_grads(grads, (gZ, gW), batch) -> (I, d): gradient of the loss with respect to each
   tracked item's embedding, summed over its occurrences in the batch;
+- own_rows(batch) -> (slots of Z rows, slots of W rows or None): for every row the loss
+  sees, the tracked item it embeds (its index in `items`), or -1: the "self" rows of
+  the kernel split (for the imbalance data, the samples of the item's class);
 - linear: True for free tables, whose probe is a row of the parameters (the norm budget
   is then computed directly from the rows, with no remainder);
 - rows: for problems whose parameters are one table of which a batch reads a few rows
@@ -48,6 +51,7 @@ class Problem:
     alignment: Callable[..., jax.Array]
     probe: Callable[[Any], jax.Array]
     item_grads: Callable[..., jax.Array]
+    own_rows: Callable[[dict], Any] | None = None
     rows: Rows | None = None
 
 
@@ -63,6 +67,13 @@ def tracked_items(config: SimConfig) -> np.ndarray:
         rest = np.setdiff1d(np.arange(n), chosen)[: config.tracked - len(chosen)]
         chosen = np.sort(np.concatenate([chosen, rest]))
     return chosen
+
+
+def _slots(items: np.ndarray, n: int) -> jax.Array:
+    """(n,) map from item id to its index among the tracked `items`, -1 if untracked."""
+    slot = np.full(n, -1, dtype=np.int32)
+    slot[items] = np.arange(len(items), dtype=np.int32)
+    return jnp.asarray(slot)
 
 
 def _cdf_sampler(probs: jax.Array) -> Callable[[jax.Array, int], jax.Array]:
@@ -102,6 +113,7 @@ def _frequency(config: SimConfig, dtype, shared_exp: bool) -> Problem:
     probs = D.zipf_probabilities(config.num_items, config.zipf).astype(dtype)
     sample_ids = _cdf_sampler(probs)
     items = tracked_items(config)
+    slot = _slots(items, config.num_items)
 
     def sample(key):
         k_ids, k_view = jax.random.split(key)
@@ -128,6 +140,7 @@ def _frequency(config: SimConfig, dtype, shared_exp: bool) -> Problem:
         alignment=_pair_alignment,
         probe=lambda params: params["table"][items],
         item_grads=lambda grads, cot, batch: grads["table"][items],
+        own_rows=lambda batch: (slot[batch["ids"]], jnp.full(config.batch, -1, jnp.int32)),
         rows=Rows(ids=lambda batch: batch["ids"], embed=embed_rows),
     )
 
@@ -137,6 +150,7 @@ def _hierarchy(config: SimConfig, dtype, shared_exp: bool) -> Problem:
     probs = D.anchor_probabilities(tree, config.frequency_mode).astype(dtype)
     n = tree.num_nodes
     items = tracked_items(config)
+    slot = _slots(items, n)
     leaf_nodes = jnp.asarray(tree.leaf_ids)
     ancestors = jnp.asarray(tree.ancestors)
     is_table = config.model == "table"
@@ -178,6 +192,11 @@ def _hierarchy(config: SimConfig, dtype, shared_exp: bool) -> Problem:
             g = g + _segment(cot[1], leaf_nodes[batch["leaves"]], n)
         return g[items]
 
+    def own_rows(batch):
+        if config.towers == 2:
+            return slot[batch["nodes"]], jnp.full(config.batch, -1, jnp.int32)
+        return slot[batch["nodes"]], slot[leaf_nodes[batch["leaves"]]]
+
     p = np.asarray(probs, dtype=np.float64)
     return Problem(
         num_items=n,
@@ -196,6 +215,7 @@ def _hierarchy(config: SimConfig, dtype, shared_exp: bool) -> Problem:
         alignment=_pair_alignment,
         probe=lambda params: anchor_embed(params, jnp.asarray(items)),
         item_grads=item_grads,
+        own_rows=own_rows,
         rows=Rows(row_ids, embed_rows) if is_table and config.towers == 1 else None,
     )
 
@@ -270,6 +290,10 @@ def _ambiguity(config: SimConfig, dtype, shared_exp: bool) -> Problem:
         item_grads=lambda grads, cot, batch: _segment(cot[0], batch["ids"], config.num_items)[
             items
         ],
+        own_rows=lambda batch: (
+            _slots(items, config.num_items)[batch["ids"]],
+            jnp.full(config.num_classes, -1, jnp.int32),
+        ),
     )
 
 
@@ -317,6 +341,7 @@ def _imbalance(config: SimConfig, dtype, shared_exp: bool) -> Problem:
         item_grads=lambda grads, cot, batch: _segment(cot[0], batch["labels"], config.num_classes)[
             items
         ],
+        own_rows=lambda batch: (_slots(items, config.num_classes)[batch["labels"]], None),
     )
 
 

@@ -1,24 +1,36 @@
 """Cached simulation runs: `run` computes a trajectory once per config and reuses it.
 
-The cache key is a hash of the full config, the seed count, the grid, the tracing flag
-and the shard, plus the package version (see `normtheory.cache`), so a changed config
-never reuses a stale result and a corrupt file is reported and recomputed.
+The cache key is a hash of what determines a run's arrays: the config, the seed count,
+the grid, the tracing flag and the shard, plus the identity of the engine's code (see
+`normtheory.cache`). Execution settings (chunk length, progress bar, divergence policy)
+are not in the key: they do not change the numbers. The cache folder is checked before
+anything is computed.
 
 A grid too large for one machine is split over n independent processes with
-`shard=(i, n)` (each caches its own part) and joined by `merge`.
+`shard=(i, n)` (each caches its own part) and joined by `merge`. In float64 a merged
+result is bit-identical to the unsharded run and is stored under its key. In float32,
+XLA may round differently when a different number of runs is vmapped together (about
+1e-6 after a few hundred steps), so a merged float32 result is keyed apart
+("merged_from": n) and never passed off as the unsharded run.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from normtheory import cache
-from normtheory.config import SimConfig
-from normtheory.engine import SCALAR_FIELDS, TRACE_FIELDS, Trajectory, simulate
+from normtheory.config import ConfigError, SimConfig
+from normtheory.engine import (
+    SCALAR_FIELDS,
+    TRACE_FIELDS,
+    Trajectory,
+    check_execution,
+    simulate,
+)
 
 # Arrays with a leading grid-point axis (the rest are shared by all points).
 PER_POINT = {"norm0", *TRACE_FIELDS, *SCALAR_FIELDS}
@@ -30,6 +42,7 @@ def run_spec(
     grid: Mapping[str, Sequence[float]] | None,
     trace_budget: bool,
     shard: tuple[int, int] | None = None,
+    merged_from: int | None = None,
 ) -> dict:
     """Everything that determines a run's arrays, as a JSON-ready dict."""
     spec = {
@@ -40,12 +53,14 @@ def run_spec(
     }
     if shard is not None:
         spec["shard"] = list(shard)
+    if merged_from is not None and config.dtype != "float64":
+        spec["merged_from"] = merged_from
     return spec
 
 
 def from_arrays(config: SimConfig, arrays: Mapping[str, np.ndarray]) -> Trajectory:
     """Rebuild a Trajectory from `Trajectory.arrays()` output."""
-    fields = {f.name for f in dataclasses.fields(Trajectory)} - {"config", "grid", "info"}
+    fields = {f.name for f in dataclasses.fields(Trajectory)} - {"config", "grid", "info", "params"}
     grid = {k[len("grid_") :]: v for k, v in arrays.items() if k.startswith("grid_")}
     info = {k[len("info_") :]: v for k, v in arrays.items() if k.startswith("info_")}
     return Trajectory(config=config, grid=grid, info=info, **{k: arrays[k] for k in fields})
@@ -61,14 +76,37 @@ def run(
     use_cache: bool = True,
     progress: bool = True,
     shard: tuple[int, int] | None = None,
-    log=print,
+    log: Callable[[str], object] | None = None,
+    chunk: int | None = None,
+    record_divergence: bool = False,
 ) -> tuple[Trajectory, Path | None, bool]:
-    """(trajectory, npz path or None, whether it came from the cache)."""
-    config = config.validate()
+    """Simulate through the results cache.
+
+    Args:
+        config, seeds, grid, trace_budget, shard: as `normtheory.simulate`; they (and
+            the engine's code identity) make the cache key.
+        directory: cache folder (default `cache.cache_dir()`), checked before computing.
+        use_cache: False computes and saves nothing.
+        progress, chunk, record_divergence: execution settings, as `simulate`; not in
+            the key. A cached run that holds non-finite values raises FloatingPointError
+            unless `record_divergence`, as a fresh one would.
+        log: where warnings about corrupt entries go (default: standard error).
+
+    Returns:
+        (trajectory, npz path or None, whether it came from the cache).
+    """
+    check_execution(config, seeds, chunk, record_divergence)
 
     def compute_trajectory() -> Trajectory:
         return simulate(
-            config, seeds, grid, trace_budget=trace_budget, progress=progress, shard=shard
+            config,
+            seeds,
+            grid,
+            trace_budget=trace_budget,
+            progress=progress,
+            shard=shard,
+            chunk=chunk,
+            record_divergence=record_divergence,
         )
 
     if not use_cache:
@@ -85,7 +123,16 @@ def run(
         log=log,
         expected_config=spec,
     )
-    return from_arrays(config, entry.arrays), entry.path, entry.from_cache
+    trajectory = from_arrays(config, entry.arrays)
+    if entry.from_cache and not record_divergence:
+        fields = TRACE_FIELDS if trace_budget else ("norm", "g2")
+        for name in (*fields, *SCALAR_FIELDS):
+            if not np.isfinite(getattr(trajectory, name)).all():
+                raise FloatingPointError(
+                    f"the cached run {entry.path} holds non-finite {name} (it was kept with "
+                    "record_divergence=True); pass record_divergence=True to load it"
+                )
+    return trajectory, entry.path, entry.from_cache
 
 
 def merge(
@@ -99,11 +146,17 @@ def merge(
 ) -> tuple[Trajectory, Path]:
     """Join the cached results of `shards` processes that ran `run(..., shard=(i, shards))`.
 
-    Writes the entry that `run(config, seeds, grid)` looks up, so a later run of the
-    whole grid loads it. Raises FileNotFoundError naming every shard still missing.
+    In float64 writes the entry that `run(config, seeds, grid)` looks up (the merged
+    arrays are bit-identical to an unsharded run); in float32 writes it under a key of
+    its own (see the module docstring). Raises FileNotFoundError naming every shard
+    still missing, and ConfigError for a shard count below 1.
     """
-    config = config.validate()
-    directory = Path(directory or cache.cache_dir())
+    check_execution(config, seeds, None, False)
+    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+        raise ConfigError(f"--merge {shards!r}: the number of shards must be an integer >= 1")
+    if not grid:
+        raise ConfigError("merge needs the grid the shards ran (--grid)")
+    directory = cache.check_location(directory or cache.cache_dir())
     parts, missing = [], []
     for index in range(shards):
         spec = run_spec(config, seeds, grid, trace_budget, (index, shards))
@@ -113,9 +166,11 @@ def merge(
         else:
             parts.append(entry.arrays)
     if missing:
+        others = sorted(p.name for p in directory.glob("*.npz"))
         raise FileNotFoundError(
-            f"shards {missing} of {shards} are not in {directory}; "
-            f"run them with --shard i/{shards} first"
+            f"shards {missing} of {shards} for this config, seed count and grid are not in "
+            f"{directory} ({len(others)} other entries there); run them with --shard "
+            f"i/{shards} and the same --set, --seeds and --grid first"
         )
     # Shard s holds grid points s, s + n, ...: point j is entry j // n of shard j % n.
     n_points = sum(len(part["norm"]) for part in parts)
@@ -126,6 +181,6 @@ def merge(
             arrays[name] = np.stack([parts[s][name][i] for s, i in order])
         else:
             arrays[name] = first
-    spec = run_spec(config, seeds, grid, trace_budget)
+    spec = run_spec(config, seeds, grid, trace_budget, merged_from=shards)
     path = cache.save(directory, cache.config_key(spec), arrays, {"config": spec})
     return from_arrays(config, arrays), path

@@ -56,7 +56,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="WordNet 3.0 database folder (default $NORMTHEORY_WORDNET or /usr/share/wordnet)",
     )
     parser.add_argument(
-        "--out", type=Path, default=Path("figures"), help="output folder (default ./figures)"
+        "--out",
+        type=Path,
+        help="output folder (default: probe/ in the results cache; make probe writes to figures/)",
     )
     parser.add_argument("--json", action="store_true", help="print the JSON record, not a table")
     parser.add_argument("--batch-size", type=int, default=256, help="texts per forward pass")
@@ -81,11 +83,18 @@ def _finite(value: Any) -> Any:
 
 def main(args: argparse.Namespace) -> int:
     """Run the probe with parsed `args`; 0 on success, 2 for a missing extra or bad input."""
+    from normtheory.cache import CacheLocationError, cache_dir, check_location
     from normtheory.probe.model import ProbeExtraMissing
     from normtheory.probe.run import run_probe
     from normtheory.probe.table import format_table
 
     start = time.perf_counter()
+    out = args.out if args.out is not None else cache_dir() / "probe"
+    try:
+        check_location(out, what="output folder", hint="choose another --out")
+    except CacheLocationError as error:
+        print(f"normtheory probe: {error}", file=sys.stderr)
+        return 2
     try:
         result = run_probe(
             args.words,
@@ -104,8 +113,8 @@ def main(args: argparse.Namespace) -> int:
 
     record = _finite(result.record)
     text = json.dumps(record, indent=2, allow_nan=False) + "\n"
-    json_path = write_text(args.out / "probe.json", text)
-    fig_path = draw(result, args.out)
+    json_path = write_text(out / "probe.json", text)
+    fig_path = draw(result, out)
     elapsed = time.perf_counter() - start
     if args.json:
         sys.stdout.write(text)

@@ -1,0 +1,122 @@
+"""The engine's kernel split of heat and drift (THEORY.md item 15): self, cross, rest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from normtheory import engine
+from normtheory.config import SimConfig
+from normtheory.engine import simulate
+
+BASE = {"dim": 4, "batch": 12, "steps": 10, "stride": 1, "dtype": "float64"}
+HIERARCHY = {"data": "hierarchy", "depth": 2, "branching": 2, "lr": 0.1}
+FAMILIES = {
+    "table_momentum": {"num_items": 30, "optimizer": "momentum"},
+    "table_adamw": {"num_items": 30, "optimizer": "adamw", "lr": 0.01, "weight_decay": 0.1},
+    "hierarchy_table_sgd": HIERARCHY,
+    "compositional_sgd": {**HIERARCHY, "model": "compositional"},
+    "compositional_sgd_l2": {**HIERARCHY, "model": "compositional", "weight_decay": 0.05},
+    "compositional_momentum": {**HIERARCHY, "model": "compositional", "optimizer": "momentum"},
+    "compositional_adam": {**HIERARCHY, "model": "compositional", "optimizer": "adam", "lr": 0.01},
+    "mlp_sgd": {
+        "data": "ambiguity",
+        "model": "mlp",
+        "loss": "prototype",
+        "num_items": 20,
+        "width": 8,
+        "lr": 0.05,
+    },
+    "mlp_nesterov": {
+        "data": "ambiguity",
+        "model": "mlp",
+        "loss": "prototype",
+        "num_items": 20,
+        "width": 8,
+        "lr": 0.05,
+        "optimizer": "nesterov",
+    },
+}
+
+
+def _run(**changes) -> engine.Trajectory:
+    return simulate(SimConfig(**{**BASE, **changes}), seeds=2, progress=False)
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_the_split_closes_and_cross_vanishes_for_tables(name):
+    traj = _run(**FAMILIES[name])
+    for total, parts in (("heat", "heat_"), ("drift", "drift_")):
+        whole = getattr(traj, total)
+        summed = sum(getattr(traj, parts + k) for k in ("self", "cross", "rest"))
+        scale = np.max(np.abs(traj.heat)) + np.max(np.abs(traj.drift))
+        np.testing.assert_allclose(summed, whole, rtol=0, atol=1e-10 * scale)
+    if traj.config.model == "table":
+        assert np.all(traj.heat_cross == 0) and np.all(traj.drift_cross == 0)
+    else:
+        assert np.max(np.abs(traj.heat_cross)) > 1e-6 * np.max(traj.heat)
+    if traj.config.optimizer == "sgd":  # plain SGD has no memory: nothing is left over
+        assert np.max(np.abs(traj.heat_rest)) <= 1e-12 * np.max(traj.heat)
+
+
+def test_compositional_self_heat_is_the_path_length_squared_times_the_item_gradient():
+    """K_ii = m_ii I = (depth + 1) I: heat_self = eta^2 (depth + 1)^2 |g_i|^2.
+
+    |g_i|^2 = g2 / N^2 comes from the item's own gradient rows (`item_grads`), heat_self
+    from a pullback through the encoder and a jvp of the probe: two computations.
+    """
+    traj = _run(**FAMILIES["compositional_sgd"])
+    n2 = np.concatenate([traj.norm0[..., None, :], traj.norm[..., :-1, :]], axis=-2) ** 2
+    m = traj.info["depth"] + 1.0
+    predicted = traj.config.lr**2 * m**2 * traj.g2 / n2
+    np.testing.assert_allclose(traj.heat_self, predicted, rtol=1e-10, atol=1e-14)
+    # Euler kills the self drift when K_ii is proportional to the identity.
+    assert np.max(np.abs(traj.drift_self)) <= 1e-12 * np.max(np.abs(traj.drift))
+
+
+def test_a_wrong_optimizer_scale_breaks_the_self_heat_law(monkeypatch):
+    real = engine.gradient_step
+
+    def doubled(config):
+        step = real(config)
+        return lambda g, state, hp: step(jax_tree_scale(g, 2.0), state, hp)
+
+    def jax_tree_scale(tree, c):
+        import jax
+
+        return jax.tree.map(lambda x: c * x, tree)
+
+    monkeypatch.setattr(engine, "gradient_step", doubled)
+    engine._compiled.cache_clear()
+    try:
+        traj = _run(**{**FAMILIES["compositional_sgd"], "num_items": 999})  # fresh compile
+    finally:
+        monkeypatch.undo()
+        engine._compiled.cache_clear()
+    n2 = np.concatenate([traj.norm0[..., None, :], traj.norm[..., :-1, :]], axis=-2) ** 2
+    predicted = traj.config.lr**2 * (traj.info["depth"] + 1.0) ** 2 * traj.g2 / n2
+    assert not np.allclose(traj.heat_self, predicted, rtol=1e-10, atol=1e-14)
+
+
+def test_an_anisotropic_kernel_gives_a_self_drift():
+    """An MLP's K_ii is not proportional to the identity, nor is Adam's compositional one."""
+    for name in ("mlp_sgd", "compositional_adam"):
+        traj = _run(**FAMILIES[name])
+        assert np.max(np.abs(traj.drift_self)) > 1e-3 * np.max(np.abs(traj.drift)), name
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "extra"),
+    [("adam", {"b1": 0.0, "lr": 0.01}), ("momentum", {}), ("nesterov", {})],
+)
+def test_the_gradient_step_is_optax_update_when_the_optimizer_has_no_memory(optimizer, extra):
+    """Against optax itself: with no past (Adam with b1 = 0 at every step; heavy ball and
+    Nesterov at their first step, whose buffer is zero) the update is all g-linear, so
+    the rest vanishes; a wrong preconditioner or scale would leave some."""
+    config = {**FAMILIES["compositional_sgd"], "optimizer": optimizer, **extra}
+    traj = _run(**config)
+    first = slice(None) if optimizer == "adam" else slice(0, 1)
+    rest = np.abs(traj.heat_rest[..., first, :]) + np.abs(traj.drift_rest[..., first, :])
+    assert np.max(rest) <= 1e-10 * np.max(traj.heat[..., first, :])
+    if optimizer != "adam":  # later steps carry the buffer
+        assert np.max(np.abs(traj.heat_rest[..., 1:, :])) > 1e-6 * np.max(traj.heat)
