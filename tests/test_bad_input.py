@@ -111,3 +111,12 @@ def test_calibrate_refuses_bad_counts_before_training(tmp_path, monkeypatch, cap
         assert cli.main(["calibrate", flag, "0", "--out", str(tmp_path)]) == 2
         err = capsys.readouterr().err.strip()
         assert flag in err and "\n" not in err
+
+
+@pytest.mark.parametrize("value", ["abc", None, [1, "x"]])
+def test_a_law_names_a_non_numeric_argument(value):
+    from normtheory import laws
+
+    law = laws.get("gd_norm_step")
+    with pytest.raises(TypeError, match=r"gd_norm_step: argument 'eta' must be a number"):
+        law(N=1.0, eta=value, G2=1.0)

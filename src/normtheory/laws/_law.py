@@ -260,7 +260,10 @@ class Law:
                 continue
             arr = np.asarray(value)
             if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-                continue
+                raise TypeError(
+                    f"{self.name}: argument {name!r} must be a number or a numeric array; "
+                    f"got {value!r}"
+                )
             concrete[name] = arr
             bound = self.bounds.get(name, FINITE)
             bad = bound.violated(np.asarray(arr, dtype=np.float64))
