@@ -308,6 +308,7 @@ def _simulate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from normtheory.cache import CacheLocationError, CorruptCacheError, cache_dir, check_location
+    from normtheory.checkpoint import RunInterrupted
     from normtheory.config import ConfigError, override
     from normtheory.engine import check_execution
     from normtheory.experiments import EXPERIMENTS, get_experiment
@@ -353,6 +354,9 @@ def _simulate(args: argparse.Namespace) -> int:
     ) as error:
         print(f"normtheory simulate: {error}", file=sys.stderr)
         return 2
+    except RunInterrupted as stopped:
+        print(f"normtheory simulate: {stopped}", file=sys.stderr)
+        return 130
     norms = traj.norm[..., -1, :]
     print(
         f"final norm: mean {np.mean(norms):.4g}, min {np.min(norms):.4g}, max {np.max(norms):.4g}"

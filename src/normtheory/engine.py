@@ -31,6 +31,7 @@ import dataclasses
 import functools
 import itertools
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
@@ -39,6 +40,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
+from normtheory import checkpoint as _checkpoint
 from normtheory import losses
 from normtheory.config import ConfigError, SimConfig
 from normtheory.laws.budget import budget_fn
@@ -411,6 +413,7 @@ def simulate(
     with_params: bool = False,
     chunk: int | None = None,
     record_divergence: bool = False,
+    checkpoint: Checkpoint | None = None,
 ) -> Trajectory:
     """Run `config` for `seeds` seeds (seed = config.seed + s) at every grid point.
 
@@ -426,6 +429,9 @@ def simulate(
         chunk: steps per jitted call (a multiple of `config.stride`; default
             `default_chunk(config)`). Execution only: the numbers do not depend on it.
         record_divergence: keep a run that became non-finite instead of raising.
+        checkpoint: where to save the state every `checkpoint.every` seconds and on
+            SIGINT/SIGTERM (then `checkpoint.RunInterrupted` is raised), and to resume
+            from (`normtheory.checkpoint`); `run` sets it beside the cache entry.
 
     Returns:
         A `Trajectory` whose arrays have leading axes (grid points, seeds), the grid
@@ -445,7 +451,17 @@ def simulate(
         with_params=with_params,
         chunk=chunk,
         record_divergence=record_divergence,
+        checkpoint=checkpoint,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    """Where a run checkpoints: the file, the run's tag (its cache key), the period (s)."""
+
+    path: Path
+    tag: str
+    every: float = 60.0
 
 
 def check_execution(config: SimConfig, seeds: Any, chunk: Any, record_divergence: Any) -> int:
@@ -476,6 +492,7 @@ def _simulate(
     with_params: bool = False,
     chunk: int | None = None,
     record_divergence: bool = False,
+    checkpoint: Checkpoint | None = None,
     dense: bool = False,
 ) -> Trajectory:
     """`simulate`; `dense=True` forces optax's dense step where the sparse one applies."""
@@ -509,16 +526,34 @@ def _simulate(
     per_chunk = chunk // config.stride
     total = config.steps // config.stride
     chunks, done = [], 0
+    if checkpoint is not None:
+        resumed = _checkpoint.load(checkpoint.path, checkpoint.tag, state)
+        if resumed is not None:
+            state, norm0, so_far, done = resumed
+            chunks = [so_far] if done else []
     bar = tqdm(total=config.steps, desc="simulate", unit="step", disable=not progress)
-    while done < total:
-        n = min(per_chunk, total - done)
-        state, records = runner(state, hp, n)
-        records = jax.tree.map(lambda x: np.asarray(x)[:n_runs], records)
-        if not record_divergence:
-            check_finite(records, done, config.stride)
-        chunks.append(records)
-        done += n
-        bar.update(n * config.stride)
+    bar.update(done * config.stride)
+    with _checkpoint.stop_requests() as stop:
+        clock = _checkpoint.Clock(checkpoint.every if checkpoint is not None else 0.0)
+        while done < total:
+            n = min(per_chunk, total - done)
+            state, records = runner(state, hp, n)
+            records = jax.tree.map(lambda x: np.asarray(x)[:n_runs], records)
+            if not record_divergence:
+                check_finite(records, done, config.stride)
+            chunks.append(records)
+            done += n
+            bar.update(n * config.stride)
+            if checkpoint is not None and done < total and (stop.is_set() or clock.due()):
+                _checkpoint.save(checkpoint.path, checkpoint.tag, state, norm0, chunks, done)
+                if stop.is_set():
+                    bar.close()
+                    raise _checkpoint.RunInterrupted(
+                        f"stopped at step {done * config.stride} of {config.steps}; state "
+                        f"saved to {checkpoint.path}; rerun the same command to resume"
+                    )
+            elif checkpoint is None and stop.is_set():
+                raise KeyboardInterrupt
     bar.close()
 
     records = {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]}

@@ -27,6 +27,7 @@ from normtheory.config import ConfigError, SimConfig
 from normtheory.engine import (
     SCALAR_FIELDS,
     TRACE_FIELDS,
+    Checkpoint,
     Trajectory,
     check_execution,
     simulate,
@@ -79,6 +80,7 @@ def run(
     log: Callable[[str], object] | None = None,
     chunk: int | None = None,
     record_divergence: bool = False,
+    checkpoint_seconds: float = 60.0,
 ) -> tuple[Trajectory, Path | None, bool]:
     """Simulate through the results cache.
 
@@ -91,13 +93,16 @@ def run(
             the key. A cached run that holds non-finite values raises FloatingPointError
             unless `record_divergence`, as a fresh one would.
         log: where warnings about corrupt entries go (default: standard error).
+        checkpoint_seconds: a computed run saves its state to `<key>.checkpoint.npz`
+            beside the entry at most this often, and on SIGINT/SIGTERM; a rerun resumes
+            from it (bit-identical in float64) and removes it once the entry is saved.
 
     Returns:
         (trajectory, npz path or None, whether it came from the cache).
     """
     check_execution(config, seeds, chunk, record_divergence)
 
-    def compute_trajectory() -> Trajectory:
+    def compute_trajectory(point: Checkpoint | None = None) -> Trajectory:
         return simulate(
             config,
             seeds,
@@ -107,22 +112,21 @@ def run(
             shard=shard,
             chunk=chunk,
             record_divergence=record_divergence,
+            checkpoint=point,
         )
 
     if not use_cache:
         return compute_trajectory(), None, False
     spec = run_spec(config, seeds, grid, trace_budget, shard)
+    directory = Path(directory or cache.cache_dir())
+    key = cache.config_key(spec)
+    point = Checkpoint(directory / f"{key}.checkpoint.npz", key, checkpoint_seconds)
 
     def compute():
-        return compute_trajectory().arrays(), {"config": spec}
+        return compute_trajectory(point).arrays(), {"config": spec}
 
-    entry = cache.load_or_compute(
-        directory or cache.cache_dir(),
-        cache.config_key(spec),
-        compute,
-        log=log,
-        expected_config=spec,
-    )
+    entry = cache.load_or_compute(directory, key, compute, log=log, expected_config=spec)
+    point.path.unlink(missing_ok=True)
     trajectory = from_arrays(config, entry.arrays)
     if entry.from_cache and not record_divergence:
         fields = TRACE_FIELDS if trace_budget else ("norm", "g2")
