@@ -9,6 +9,7 @@ neither jax nor sympy; the first use of a name below does):
   construction, and the named experiments.
 - `simulate`, `train`, `Trajectory`: simulations of toy InfoNCE models with exact
   norm-budget tracing; `run`, `merge`: the same through the results cache.
+- `Model`, `trace`: the exact norm budget of your own encoder and optax optimizer.
 - `testing` (needs the `test` extra): hypothesis strategies and checkers for
   scale-invariant losses.
 """
@@ -36,6 +37,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from normtheory.losses import symmetric_infonce as symmetric_infonce
     from normtheory.runs import merge as merge
     from normtheory.runs import run as run
+    from normtheory.tracer import Model as Model
+    from normtheory.tracer import trace as trace
 
 # public name -> (module, attribute or None for the module itself)
 _LAZY: dict[str, tuple[str, str | None]] = {
@@ -54,6 +57,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "symmetric_infonce": ("normtheory.losses", "symmetric_infonce"),
     "merge": ("normtheory.runs", "merge"),
     "run": ("normtheory.runs", "run"),
+    "Model": ("normtheory.tracer", "Model"),
+    "trace": ("normtheory.tracer", "trace"),
 }
 
 __all__ = ["__version__", *_LAZY]

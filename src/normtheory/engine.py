@@ -89,7 +89,7 @@ class Trajectory:
     else None; never cached.
     """
 
-    config: SimConfig
+    config: SimConfig | None
     grid: dict[str, np.ndarray]
     step: np.ndarray
     items: np.ndarray
@@ -243,22 +243,68 @@ def _build(
     """
     dtype = _dtype(config)
     problem = make_problem(config, dtype, shared_exp=shared_exp)
-    # The window sums of the tracked items: one (I, len(fields)) array, column j for fields[j].
     sparse = not dense and config.optimizer == "sgd" and problem.rows is not None
+    init, run_windows = build_windows(
+        problem,
+        lambda hp: make_optimizer(config, hp),
+        stride=config.stride,
+        dtype=dtype,
+        trace_budget=trace_budget,
+        eta_lam_of=_eta_lam(config),
+        step_of=gradient_step(config),
+        sparse_decay=decay if sparse else None,
+    )
+    return init, run_windows, problem
+
+
+def build_windows(
+    problem: Problem,
+    make_opt: Callable[[Mapping[str, jax.Array]], optax.GradientTransformation],
+    *,
+    stride: int,
+    dtype: Any,
+    trace_budget: bool = True,
+    eta_lam_of: Callable[[Mapping[str, jax.Array]], jax.Array] | None = None,
+    step_of: Callable[..., Any] | None = None,
+    sparse_decay: bool | None = None,
+):
+    """The engine's two pure functions for any `Problem` and optax optimizer.
+
+    Args:
+        problem: what is trained and traced (`normtheory.problems.Problem`).
+        make_opt: hp -> the optax transformation (hp: the traced hyper-parameters).
+        stride: steps per recorded window.
+        dtype: the simulation's float dtype.
+        trace_budget: trace decay, drift, heat, remainder (and the kernel split).
+        eta_lam_of: hp -> eta * lam of the optimizer's explicit shrink (None: no shrink
+            is separated; any decay then shows up in drift and heat).
+        step_of: the optimizer's g-linear update (`gradient_step`); None leaves the
+            kernel split NaN.
+        sparse_decay: None for the dense optax step; for the sparse-row SGD step, whether
+            any run has weight decay.
+
+    Returns:
+        init(key, hp) -> state, and run_windows(state, hp, n) -> (state, records of n
+        windows): per tracked item (I,) window sums of g2, the budget and the split,
+        the norm at the window's end, and the window's mean loss, alignment, uniformity.
+    """
+    sparse = sparse_decay is not None
     if not trace_budget:
         fields = ("g2",)
-    elif sparse:  # a table under plain SGD: self = the whole kick (filled in per window)
+    elif sparse or step_of is None:  # the split is filled in per window
         fields = ("g2", *BUDGET_FIELDS)
     else:
         fields = ("g2", *BUDGET_FIELDS, *SPLIT_FIELDS)
     n_items = len(problem.items)
-    eta_lam_of = _eta_lam(config)
-    step_of = gradient_step(config)
+    if eta_lam_of is None:
+
+        def eta_lam_of(hp):
+            return jnp.zeros((), dtype)
 
     def init(key: jax.Array, hp: Mapping[str, jax.Array]) -> _State:
         key, k_init = jax.random.split(key)
         params = problem.init(k_init)
-        return _State(params, make_optimizer(config, hp).init(params), key)
+        return _State(params, make_opt(hp).init(params), key)
 
     def dense_update(params, opt_state, batch, sums, hp):
         zw, pullback = jax.vjp(lambda p: problem.embed(p, batch, hp), params)
@@ -266,7 +312,7 @@ def _build(
         (grads,) = pullback(cot)
         # optax mixes int32 step counts with floats (Adam's bias correction).
         with jax.numpy_dtype_promotion("standard"):
-            updates, opt_state = make_optimizer(config, hp).update(grads, opt_state, params)
+            updates, opt_state = make_opt(hp).update(grads, opt_state, params)
         new = optax.apply_updates(params, updates)
         z0, z1 = problem.probe(params), problem.probe(new)
         g = problem.item_grads(grads, cot, batch)
@@ -282,21 +328,22 @@ def _build(
             else:
                 terms, kick, base = _encoder_budget(problem, params, updates, eta_lam, z0, z1)
             traced.update(terms)
-            traced.update(
-                _split_terms(
-                    problem, params, pullback, cot, batch, opt_state, hp, step_of, kick, base
+            if step_of is not None:
+                traced.update(
+                    _split_terms(
+                        problem, params, pullback, cot, batch, opt_state, hp, step_of, kick, base
+                    )
                 )
-            )
         return new, opt_state, sums + jnp.stack([traced[k] for k in fields], -1), loss, zw
 
     if sparse:
-        update = sparse_sgd_update(problem, fields=fields, decay=decay)
+        update = sparse_sgd_update(problem, fields=fields, decay=sparse_decay)
     else:
         update = dense_update
 
     def diagnostics(zw, batch):
         scalars = (problem.alignment(zw, batch), losses.uniformity(zw[0]))
-        return tuple(x.astype(dtype) for x in scalars)
+        return tuple(jnp.asarray(x).astype(dtype) for x in scalars)
 
     def window(state: _State, hp: Mapping[str, jax.Array]):
         def body(carry, index):
@@ -307,9 +354,7 @@ def _build(
                 state.params, state.opt_state, batch, sums, hp
             )
             # Only the window's last value is kept: evaluate the B x B diagnostics once.
-            last = jax.lax.cond(
-                index == config.stride - 1, lambda: diagnostics(zw, batch), lambda: last
-            )
+            last = jax.lax.cond(index == stride - 1, lambda: diagnostics(zw, batch), lambda: last)
             return (_State(params, opt_state, key), sums, loss_sum + loss, last), None
 
         zeros = jnp.zeros((n_items, len(fields)), dtype)
@@ -317,7 +362,7 @@ def _build(
         (state, sums, loss_sum, last), _ = jax.lax.scan(
             body,
             (state, zeros, scalar, (scalar, scalar)),
-            jnp.arange(config.stride),
+            jnp.arange(stride),
         )
         record = {name: sums[:, j] for j, name in enumerate(fields)}
         if trace_budget and sparse:  # K_ij = delta_ij I and no optimizer memory
@@ -325,15 +370,17 @@ def _build(
             record.update(heat_self=record["heat"], drift_self=record["drift"])
             record.update({k: zero for k in ("heat_cross", "heat_rest")})
             record.update({k: zero for k in ("drift_cross", "drift_rest")})
+        elif trace_budget and step_of is None:
+            record.update({k: jnp.full_like(record["heat"], jnp.nan) for k in SPLIT_FIELDS})
         record["norm"] = jnp.linalg.norm(problem.probe(state.params), axis=-1)
-        record["loss"] = loss_sum / config.stride
+        record["loss"] = loss_sum / stride
         record["alignment"], record["uniformity"] = last
         return state, record
 
     def run_windows(state: _State, hp: Mapping[str, jax.Array], n_windows: int):
         return jax.lax.scan(lambda s, _: window(s, hp), state, None, length=n_windows)
 
-    return init, run_windows, problem
+    return init, run_windows
 
 
 @functools.lru_cache(maxsize=16)
@@ -481,6 +528,69 @@ def check_execution(config: SimConfig, seeds: Any, chunk: Any, record_divergence
     return int(chunk)
 
 
+def drive(
+    init,
+    runner,
+    problem: Problem,
+    keys: jax.Array,
+    hp: Mapping[str, jax.Array],
+    *,
+    n_runs: int,
+    steps: int,
+    stride: int,
+    chunk: int,
+    progress: bool = True,
+    record_divergence: bool = False,
+    checkpoint: Checkpoint | None = None,
+    undefined: tuple[str, ...] = (),
+) -> tuple[Any, np.ndarray, dict[str, np.ndarray]]:
+    """Initialise and run `steps` steps in calls of `chunk` steps; return the state,
+    the initial norms (R, I) and the records (R, W, ...) of the first `n_runs` runs.
+
+    Checks finiteness after every call (unless `record_divergence`; `undefined` names
+    records that are NaN by construction and are not checked), advances the
+    progress bar, and checkpoints / resumes / stops on request as `simulate` documents.
+    """
+    state = init(keys, hp)
+    norm0 = np.asarray(jnp.linalg.norm(jax.vmap(problem.probe)(state.params), axis=-1))[:n_runs]
+
+    per_chunk = chunk // stride
+    total = steps // stride
+    chunks, done = [], 0
+    if checkpoint is not None:
+        resumed = _checkpoint.load(checkpoint.path, checkpoint.tag, state)
+        if resumed is not None:
+            state, norm0, so_far, done = resumed
+            chunks = [so_far] if done else []
+    bar = tqdm(total=steps, desc="simulate", unit="step", disable=not progress)
+    bar.update(done * stride)
+    with _checkpoint.stop_requests() as stop:
+        clock = _checkpoint.Clock(checkpoint.every if checkpoint is not None else 0.0)
+        while done < total:
+            n = min(per_chunk, total - done)
+            state, records = runner(state, hp, n)
+            records = jax.tree.map(lambda x: np.asarray(x)[:n_runs], records)
+            if not record_divergence:
+                check_finite({k: v for k, v in records.items() if k not in undefined}, done, stride)
+            chunks.append(records)
+            done += n
+            bar.update(n * stride)
+            if checkpoint is not None and done < total and (stop.is_set() or clock.due()):
+                _checkpoint.save(checkpoint.path, checkpoint.tag, state, norm0, chunks, done)
+                if stop.is_set():
+                    bar.close()
+                    raise _checkpoint.RunInterrupted(
+                        f"stopped at step {done * stride} of {steps}; state "
+                        f"saved to {checkpoint.path}; rerun the same command to resume"
+                    )
+            elif checkpoint is None and stop.is_set():
+                raise KeyboardInterrupt
+    bar.close()
+
+    records = {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]}
+    return state, norm0, records
+
+
 def _simulate(
     config: SimConfig,
     seeds: int = 1,
@@ -520,43 +630,20 @@ def _simulate(
     keys = jax.vmap(jax.random.key)(jnp.asarray(seed_ids, dtype=jnp.uint32))
     keys, hp = _shard_runs((keys, hp))
 
-    state = init(keys, hp)
-    norm0 = np.asarray(jnp.linalg.norm(jax.vmap(problem.probe)(state.params), axis=-1))[:n_runs]
-
-    per_chunk = chunk // config.stride
-    total = config.steps // config.stride
-    chunks, done = [], 0
-    if checkpoint is not None:
-        resumed = _checkpoint.load(checkpoint.path, checkpoint.tag, state)
-        if resumed is not None:
-            state, norm0, so_far, done = resumed
-            chunks = [so_far] if done else []
-    bar = tqdm(total=config.steps, desc="simulate", unit="step", disable=not progress)
-    bar.update(done * config.stride)
-    with _checkpoint.stop_requests() as stop:
-        clock = _checkpoint.Clock(checkpoint.every if checkpoint is not None else 0.0)
-        while done < total:
-            n = min(per_chunk, total - done)
-            state, records = runner(state, hp, n)
-            records = jax.tree.map(lambda x: np.asarray(x)[:n_runs], records)
-            if not record_divergence:
-                check_finite(records, done, config.stride)
-            chunks.append(records)
-            done += n
-            bar.update(n * config.stride)
-            if checkpoint is not None and done < total and (stop.is_set() or clock.due()):
-                _checkpoint.save(checkpoint.path, checkpoint.tag, state, norm0, chunks, done)
-                if stop.is_set():
-                    bar.close()
-                    raise _checkpoint.RunInterrupted(
-                        f"stopped at step {done * config.stride} of {config.steps}; state "
-                        f"saved to {checkpoint.path}; rerun the same command to resume"
-                    )
-            elif checkpoint is None and stop.is_set():
-                raise KeyboardInterrupt
-    bar.close()
-
-    records = {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]}
+    state, norm0, records = drive(
+        init,
+        runner,
+        problem,
+        keys,
+        hp,
+        n_runs=n_runs,
+        steps=config.steps,
+        stride=config.stride,
+        chunk=chunk,
+        progress=progress,
+        record_divergence=record_divergence,
+        checkpoint=checkpoint,
+    )
     lead = (len(points), seeds) if grid else (seeds,)
 
     def shaped(x: np.ndarray) -> np.ndarray:
@@ -569,7 +656,7 @@ def _simulate(
     return Trajectory(
         config=config,
         grid={n: np.asarray([pt[i] for pt in points]) for i, n in enumerate(names)},
-        step=np.arange(1, total + 1) * config.stride,
+        step=np.arange(1, config.steps // config.stride + 1) * config.stride,
         items=np.asarray(problem.items),
         rate=problem.rate,
         info=dict(problem.info),
