@@ -1,4 +1,8 @@
-"""Confidence measures: hand-computed cases, brute-force oracles, invariances, errors."""
+"""Confidence measures: hand-computed cases, brute-force oracles, the libraries they use
+or stand in for (scipy.stats, scikit-learn), invariances, errors.
+
+Property-based tests of every public statistic are in test_confidence_properties.py.
+"""
 
 import itertools
 import math
@@ -8,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from scipy import stats
 
 from normtheory import confidence as cf
 from normtheory.confidence import (
@@ -78,7 +83,6 @@ def test_auroc_invariant_under_increasing_maps(data, name):
 
 
 def test_auroc_matches_mann_whitney_of_scipy():
-    stats = pytest.importorskip("scipy.stats")
     rng = np.random.default_rng(0)
     score = np.round(rng.normal(size=300), 1)  # rounding makes ties
     correct = rng.random(300) < 0.4
@@ -132,6 +136,47 @@ def test_bootstrap_matches_a_hand_replication():
     expected = np.quantile(means, [0.05, 0.95])
     got = bootstrap_ci(np.mean, x, n_boot=400, level=0.9, seed=7)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-15)
+
+
+def test_bootstrap_equals_scipy_bootstrap():
+    # scipy.stats.bootstrap draws its resamples as rng.integers(0, n, (batch, n)) from the
+    # Generator it is given and takes percentiles with linear interpolation, as we do: on
+    # data where no resample fails (so our skipping never acts) the intervals coincide.
+    x = np.random.default_rng(2).normal(size=51)
+    for seed, level in ((7, 0.9), (8, 0.95)):
+        expected = stats.bootstrap(
+            (x,),
+            np.mean,
+            n_resamples=500,
+            batch=1,
+            vectorized=False,
+            method="percentile",
+            confidence_level=level,
+            rng=np.random.default_rng(seed),
+        ).confidence_interval
+        got = bootstrap_ci(np.mean, x, n_boot=500, level=level, seed=seed)
+        np.testing.assert_allclose(got, expected, rtol=1e-13, atol=0)
+
+
+def test_paired_bootstraps_of_auroc_equal_scipy_bootstrap():
+    # n = 200 with 100 correct: a one-class resample has probability 2^-199, so neither
+    # our skipping nor scipy's NaN on such a resample can occur.
+    score, correct = _auroc_data()
+    expected = stats.bootstrap(
+        (score, correct),
+        auroc,
+        paired=True,
+        n_resamples=400,
+        batch=1,
+        vectorized=False,
+        method="percentile",
+        rng=np.random.default_rng(3),
+    ).confidence_interval
+    generic = bootstrap_ci(auroc, score, correct, n_boot=400, seed=3)
+    fast = cf.auroc_bootstrap_ci(score, correct, n_boot=400, seed=3)
+    np.testing.assert_allclose(generic, expected, rtol=1e-13, atol=0)
+    np.testing.assert_allclose(fast, expected, rtol=1e-12, atol=0)
+    assert expected[1] - expected[0] > 0.05  # a real interval, not a degenerate one
 
 
 def test_bootstrap_resamples_rows_jointly():
@@ -353,7 +398,6 @@ def test_spearman_is_pearson_of_average_ranks(a, b):
 
 
 def test_spearman_monotone_maps_and_scipy():
-    stats = pytest.importorskip("scipy.stats")
     rng = np.random.default_rng(0)
     x = rng.normal(size=100)
     assert spearman(x, np.exp(3 * x)) == pytest.approx(1.0, abs=1e-15)
@@ -375,16 +419,22 @@ def test_partial_spearman_removes_a_shared_confound():
     assert partial_spearman(x, y, np.exp(c)) == pytest.approx(partial_spearman(x, y, c), 1e-12)
 
 
-def test_partial_spearman_one_control_matches_the_textbook_formula():
-    # r_xy.z = (r_xy - r_xz r_yz) / sqrt((1 - r_xz^2)(1 - r_yz^2)) on Spearman r's
+@pytest.mark.parametrize("ties", [False, True])
+def test_partial_spearman_one_control_matches_the_closed_form(ties):
+    # r_xy.z = (r_xy - r_xz r_yz) / sqrt((1 - r_xz^2)(1 - r_yz^2)) on Spearman r's from
+    # scipy.stats.spearmanr (Conover 1999); ties: every variable rounded to one decimal.
     rng = np.random.default_rng(1)
     z = rng.normal(size=200)
     x = z + rng.normal(size=200)
     y = 0.5 * z + 0.3 * x + rng.normal(size=200)
-    rxy, rxz, ryz = spearman(x, y), spearman(x, z), spearman(y, z)
+    if ties:
+        x, y, z = np.round(x, 1), np.round(y, 1), np.round(z, 1)
+    rxy, rxz, ryz = (stats.spearmanr(a, b).statistic for a, b in ((x, y), (x, z), (y, z)))
     expected = (rxy - rxz * ryz) / math.sqrt((1 - rxz**2) * (1 - ryz**2))
-    assert partial_spearman(x, y, z) == pytest.approx(expected, abs=1e-12)
-    assert partial_spearman(x, y, z[:, None]) == partial_spearman(x, y, z)
+    got = partial_spearman(x, y, z)
+    assert got == pytest.approx(expected, abs=1e-12)
+    assert abs(got - rxy) > 0.1  # the control matters here, so the check has teeth
+    assert partial_spearman(x, y, z[:, None]) == got
 
 
 def test_partial_spearman_two_controls_match_the_precision_matrix():
@@ -458,6 +508,42 @@ def test_fit_logistic_reaches_the_stationary_point():
     np.testing.assert_allclose(grad, 0.0, atol=1e-12)
 
 
+def _folds_as_documented(correct, folds, seed):
+    """logistic_cv's fold assignment, from its docstring: each class permuted, laid end to
+    end (correct first), dealt round-robin."""
+    rng = np.random.default_rng(seed)
+    dealt = np.concatenate(
+        [rng.permutation(np.flatnonzero(correct)), rng.permutation(np.flatnonzero(~correct))]
+    )
+    fold_of = np.empty(correct.size, dtype=np.int64)
+    fold_of[dealt] = np.arange(correct.size) % folds
+    return fold_of
+
+
+@pytest.mark.parametrize("l2", [1e-3, 0.1])
+def test_logistic_cv_matches_scikit_learn(l2):
+    # Our mean log-loss + (l2 / 2)|w|^2 on m training queries is scikit-learn's
+    # C sum(log-loss) + |w|^2 / 2 with C = 1 / (m l2), intercept unpenalised in both.
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    rng = np.random.default_rng(0)
+    n, folds = 300, 4
+    x = rng.normal(size=(n, 3)) * [1.0, 10.0, 0.1] + [0.0, 5.0, -1.0]
+    correct = x @ [1.0, -0.05, 0.0] + rng.normal(size=n) > -0.5
+    got = logistic_cv(x, correct, folds=folds, seed=2, l2=l2)
+    fold_of = _folds_as_documented(correct, folds, seed=2)
+    expected = np.empty(n)
+    for f in range(folds):
+        train = fold_of != f
+        mean, std = x[train].mean(axis=0), x[train].std(axis=0)
+        model = linear_model.LogisticRegression(
+            C=1 / (train.sum() * l2), solver="newton-cholesky", tol=1e-12, max_iter=1000
+        )
+        model.fit((x[train] - mean) / std, correct[train])
+        expected[~train] = model.predict_proba((x[~train] - mean) / std)[:, 1]
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10)
+    assert np.ptp(expected) > 0.5  # informative features: a wrong fit would show
+
+
 def test_logistic_cv_with_a_huge_penalty_predicts_the_base_rate():
     # l2 -> inf forces the weights to 0: each fold predicts its training part's mean.
     rng = np.random.default_rng(4)
@@ -500,6 +586,17 @@ def test_logistic_cv_rejects_bad_input(kwargs, match):
 # ----------------------------------------------------------------------------- sign test
 
 
+def _exact_sign_test(wins, n):
+    """min(1, 2 P(X <= min(wins, n - wins))), X ~ Binomial(n, 1/2), in exact rationals,
+    rounded once to float."""
+    tail = min(wins, n - wins)
+    term = count = 1  # comb(n, i), stepped by comb(n, i + 1) = comb(n, i) (n - i) / (i + 1)
+    for i in range(tail):
+        term = term * (n - i) // (i + 1)
+        count += term
+    return float(min(Fraction(1), Fraction(2 * count, 2**n)))
+
+
 def test_sign_test_known_values():
     assert sign_test(10, 10) == 2 / 1024
     assert sign_test(0, 10) == 2 / 1024
@@ -507,28 +604,30 @@ def test_sign_test_known_values():
     assert sign_test(8, 10) == 2 * (1 + 10 + 45) / 1024
     assert sign_test(1, 1) == 1.0
     assert sign_test(7, 13) == 1.0  # the middle of an odd n: 2 P(X <= 6) = 1
-    # the exact path against math.comb, at a size where floats alone would lose digits
+    # against math.comb, at a size where summing float terms would lose digits
     exact = Fraction(2 * sum(math.comb(200, i) for i in range(81)), 2**200)
-    assert sign_test(80, 200) == float(exact)
+    assert sign_test(80, 200) == pytest.approx(float(exact), rel=1e-14, abs=0)
 
 
-@given(st.integers(1, 80), st.data())
-def test_sign_test_matches_scipy_and_is_symmetric(n, data):
-    stats = pytest.importorskip("scipy.stats")
+@given(st.integers(1, 300), st.data())
+def test_sign_test_is_exact_and_symmetric(n, data):
     wins = data.draw(st.integers(0, n))
     p = sign_test(wins, n)
     assert p == sign_test(n - wins, n)
-    assert p == pytest.approx(stats.binomtest(wins, n).pvalue, rel=1e-12)
+    assert p == pytest.approx(_exact_sign_test(wins, n), rel=1e-13, abs=0)
 
 
 @pytest.mark.parametrize("n", [4999, 5000, 5001, 20000])
-def test_sign_test_both_paths_match_scipy_at_large_n(n):
-    # n <= 5000 is exact; above, the log-space path carries a relative error ~1e-16 n ln n
-    stats = pytest.importorskip("scipy.stats")
-    assert cf._EXACT_SIGN_TEST_MAX_N == 5000
-    for wins in (0, n // 2 - 4 * int(math.sqrt(n)), n // 2 - 30, (n - 1) // 2):
-        expected = stats.binomtest(wins, n).pvalue
-        assert sign_test(wins, n) == pytest.approx(expected, rel=1e-9, abs=0)
+def test_sign_test_is_exact_at_large_n(n):
+    # scipy.stats.binomtest stays within ~1e-13 of the exact p-value here, where a sum
+    # of lgamma terms in log space would be off by ~1e-16 n ln n (1e-11 at n = 20000).
+    root = math.isqrt(n)
+    for wins in (0, n // 2 - 4 * root, n // 2 - root, n // 2 - 30, (n - 1) // 2):
+        expected = _exact_sign_test(wins, n)
+        if expected == 0.0:  # 2^(1 - n) underflows for n > 1075
+            assert sign_test(wins, n) == 0.0
+            continue
+        assert sign_test(wins, n) == pytest.approx(expected, rel=1e-12, abs=0)
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """How well a per-query confidence score predicts whether a retrieval is correct.
 
-Pure NumPy in float64. A *score* is a 1-D array of finite reals, one per query, higher
+NumPy and SciPy in float64. A *score* is a 1-D array of finite reals, one per query, higher
 meaning more confident (the embedding norm, the top-1 cosine, the top-2 margin, ...);
 *correct* is a 1-D boolean array of the same length (0/1 integers or floats are accepted).
 Every function checks its input and raises ValueError naming the argument and the
@@ -17,6 +17,14 @@ Measures:
 - `logistic_cv`: out-of-fold probabilities of a logistic model, a combined score.
 - `sign_test`: exact two-sided binomial sign test.
 - `summarize`: one record per score with the headline numbers.
+
+Where SciPy has the statistic, it computes it: average ranks (`scipy.stats.rankdata`),
+Spearman's rho (`scipy.stats.spearmanr`), Pearson's r of residuals
+(`scipy.stats.pearsonr`), the binomial test (`scipy.stats.binomtest`) and the logistic
+function (`scipy.special.expit`). Kept here, each tested against the library it stands
+in for: the bootstrap (skips failed resamples, which `scipy.stats.bootstrap` does not),
+the AUROC bootstrap by bincounts (O(n) per resample), partial Spearman (absent from
+SciPy) and the logistic cross-validation (Newton's method, no scikit-learn dependency).
 """
 
 from __future__ import annotations
@@ -25,9 +33,9 @@ import dataclasses
 import math
 import numbers
 from collections.abc import Callable, Mapping
-from fractions import Fraction
 
 import numpy as np
+from scipy import special, stats
 
 __all__ = [
     "Bins",
@@ -106,18 +114,6 @@ def _positive_int(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def _ranks(x: np.ndarray) -> np.ndarray:
-    """Average ranks 1..n of a 1-D array (tied values share the mean of their ranks)."""
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    starts = np.flatnonzero(np.concatenate(([True], xs[1:] != xs[:-1])))
-    ends = np.append(starts[1:], xs.size)
-    mean_rank = 0.5 * (starts + ends + 1)  # ranks starts+1 .. ends, averaged
-    ranks = np.empty(x.size)
-    ranks[order] = np.repeat(mean_rank, ends - starts)
-    return ranks
-
-
 # ----------------------------------------------------------------------------- AUROC
 
 
@@ -128,14 +124,18 @@ def auroc(score, correct) -> float:
     pairs of one correct and one incorrect query (Hanley & McNeil, Radiology 1982),
     computed in O(n log n) from average ranks: (R_pos - n_pos (n_pos + 1) / 2) /
     (n_pos n_neg), where R_pos is the rank sum of the correct queries (Mann & Whitney,
-    Ann. Math. Statist. 1947). Ties count one half exactly.
+    Ann. Math. Statist. 1947), i.e. the Mann-Whitney U of `scipy.stats.mannwhitneyu`
+    divided by n_pos n_neg. Ranks come from `scipy.stats.rankdata` (method "average":
+    tied scores share the mean of their ranks), so ties count one half exactly.
 
-    Shapes: score (n,), correct (n,). Raises ValueError if `correct` has one class.
+    Args: score (n,) finite reals; correct (n,) bool or 0/1.
+    Returns: the AUROC, a float in [0, 1].
+    Raises ValueError if `correct` has one class.
     """
     s = _score(score)
     c = _correct(correct, s.size)
     n_pos, n_neg = _both_classes(c)
-    r_pos = float(np.sum(_ranks(s)[c]))
+    r_pos = float(np.sum(stats.rankdata(s)[c]))
     return (r_pos - 0.5 * n_pos * (n_pos + 1)) / (n_pos * n_neg)
 
 
@@ -157,6 +157,16 @@ def bootstrap_ci(
     class) is skipped; if more than 10% of the `n_boot` resamples are skipped the
     interval would be biased, and ValueError is raised instead. A statistic that returns
     a non-finite value also raises ValueError. Deterministic for a fixed seed.
+
+    When no resample fails this is `scipy.stats.bootstrap(arrays, statistic,
+    paired=True, method="percentile", n_resamples=n_boot, confidence_level=level,
+    rng=numpy.random.default_rng(seed))`: the same resamples and the same linearly
+    interpolated percentiles. It is kept for the skipping, which SciPy does not do (a
+    failing resample makes its interval NaN or raises).
+
+    Args: statistic maps arrays with the rows of `arrays` to a float; arrays each (n,
+    ...), sharing their first axis; n_boot >= 2; level in (0, 1); seed.
+    Returns: (lo, hi), the percentile interval.
     """
     if not callable(statistic):
         raise ValueError(f"statistic must be callable, got {statistic!r}")
@@ -209,6 +219,10 @@ def auroc_bootstrap_ci(
     values (ties share a code), and each resample's AUROC is the Mann-Whitney count
     sum_v pos_v (neg_{<v} + neg_v / 2) / (n_pos n_neg) over those codes, from two
     bincounts: O(n) per resample instead of a sort.
+
+    Args: score (n,), correct (n,) as for `auroc`; n_boot, level, seed as for
+    `bootstrap_ci`.
+    Returns: (lo, hi), the percentile interval of the AUROC.
     """
     s = _score(score)
     c = _correct(correct, s.size)
@@ -264,6 +278,8 @@ def accuracy_by_bin(score, correct, n_bins: int = 20, min_count: int = 10) -> Bi
     except the last, which is closed so that u = 1 (the maximum) falls in it. Bins with
     fewer than `min_count` queries are marked invalid and their accuracy is NaN.
 
+    Args: score (n,), correct (n,); n_bins >= 1; min_count >= 1.
+    Returns: `Bins` with arrays of shape (n_bins + 1,) (edges) and (n_bins,).
     Raises ValueError for a constant score (it cannot be min-max normalised).
     """
     s = _score(score)
@@ -315,6 +331,9 @@ def risk_coverage(score, correct) -> RiskCoverage:
 
     the definition of Geifman, Uziel & El-Yaniv (ICLR 2019), as also used by Ding et al.
     (CVPR Workshops 2020). Lower is better; see `optimal_aurc` for the oracle's value.
+
+    Args: score (n,), correct (n,) (one class is allowed).
+    Returns: `RiskCoverage` with coverage (n,), accuracy (n,) and the scalar aurc.
     """
     s = _score(score)
     c = _correct(correct, s.size)
@@ -339,6 +358,8 @@ def optimal_aurc(correct) -> float:
     With m correct of n: risk 0 for k <= m, then (k - m) / k, so
     AURC* = (1/n) sum_{k=m+1..n} (k - m) / k. Excess AURC (E-AURC, Geifman, Uziel &
     El-Yaniv, ICLR 2019) is AURC - AURC*.
+
+    Args: correct (n,). Returns: AURC*, a float in [0, 1].
     """
     c = _correct(correct, None)
     n = c.size
@@ -351,6 +372,8 @@ def selective_accuracy(score, correct, coverage: float) -> float:
     """Expected accuracy of the ceil(coverage * n) most confident queries (ties as in
     `risk_coverage`). coverage must be in (0, 1]; coverage * n is rounded up after a
     1e-9 tolerance, so that 0.7 of 10 queries keeps 7 despite 0.7 * 10 = 7.000...1.
+
+    Args: score (n,), correct (n,), coverage in (0, 1]. Returns: a float in [0, 1].
     """
     if (
         isinstance(coverage, bool)
@@ -367,13 +390,6 @@ def selective_accuracy(score, correct, coverage: float) -> float:
 # ----------------------------------------------------------------------------- rank correlation
 
 
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    r = float(np.dot(a, b) / math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b))))
-    return min(1.0, max(-1.0, r))
-
-
 def _nonconstant(x: np.ndarray, name: str) -> None:
     if np.all(x == x[0]):
         raise ValueError(f"{name} is constant; its rank correlation is undefined")
@@ -381,9 +397,12 @@ def _nonconstant(x: np.ndarray, name: str) -> None:
 
 def spearman(x, y) -> float:
     """Spearman's rank correlation (Spearman, Am. J. Psychol. 1904): the Pearson
-    correlation of the average ranks of x and y (ties share their mean rank).
+    correlation of the average ranks of x and y (ties share their mean rank), computed
+    by `scipy.stats.spearmanr`.
 
-    Shapes: x (n,), y (n,), finite. Raises ValueError if either is constant.
+    Args: x (n,), y (n,), finite reals.
+    Returns: rho, a float in [-1, 1].
+    Raises ValueError if either is constant (where SciPy would warn and return NaN).
     """
     xa = _score(x, "x")
     ya = _score(y, "y")
@@ -391,7 +410,7 @@ def spearman(x, y) -> float:
         raise ValueError(f"y has length {ya.size} but x has length {xa.size}")
     _nonconstant(xa, "x")
     _nonconstant(ya, "y")
-    return _pearson(_ranks(xa), _ranks(ya))
+    return float(stats.spearmanr(xa, ya).statistic)
 
 
 def partial_spearman(x, y, controls) -> float:
@@ -401,11 +420,17 @@ def partial_spearman(x, y, controls) -> float:
     ranks of every control; the result is the Pearson correlation of the two residuals.
     This is the partial correlation as a correlation of residuals (Yule, Proc. R. Soc.
     A 1907) applied to ranks, the usual definition of partial rank correlation (e.g.
-    Conover, Practical Nonparametric Statistics, 3rd ed., 1999).
+    Conover, Practical Nonparametric Statistics, 3rd ed., 1999). SciPy has no partial
+    correlation; ranks come from `scipy.stats.rankdata`, the least squares from
+    `numpy.linalg.lstsq` and the correlation from `scipy.stats.pearsonr`. With one
+    control it equals the closed form (r_xy - r_xz r_yz) / sqrt((1 - r_xz^2)(1 - r_yz^2))
+    on Spearman r's.
 
-    Shapes: x (n,), y (n,), controls (n,) or (n, k), all finite; n >= k + 3 so that the
-    residuals have at least two degrees of freedom. Raises ValueError if x, y or a
-    control is constant, or if x or y is fully explained by the controls.
+    Args: x (n,), y (n,), controls (n,) or (n, k), all finite; n >= k + 3 so that the
+    residuals have at least two degrees of freedom.
+    Returns: the partial rank correlation, a float in [-1, 1].
+    Raises ValueError if x, y or a control is constant, or if x or y is fully explained
+    by the controls.
     """
     xa = _score(x, "x")
     ya = _score(y, "y")
@@ -426,26 +451,20 @@ def partial_spearman(x, y, controls) -> float:
     _nonconstant(ya, "y")
     for j in range(k):
         _nonconstant(ctrl[:, j], f"controls[:, {j}]")
-    design = np.column_stack([np.ones(n)] + [_ranks(ctrl[:, j]) for j in range(k)])
+    design = np.column_stack([np.ones(n)] + [stats.rankdata(ctrl[:, j]) for j in range(k)])
     residuals = []
     for name, v in (("x", xa), ("y", ya)):
-        r = _ranks(v)
+        r = stats.rankdata(v)
         coef, *_ = np.linalg.lstsq(design, r, rcond=None)
         res = r - design @ coef
         centred = r - r.mean()
         if np.linalg.norm(res) <= 1e-10 * np.linalg.norm(centred):
             raise ValueError(f"{name} is fully explained by the controls; no residual left")
         residuals.append(res)
-    return _pearson(*residuals)
+    return float(stats.pearsonr(*residuals).statistic)
 
 
 # ----------------------------------------------------------------------------- logistic model
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^-z) without overflow, and accurate in both tails."""
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def _fit_logistic(
@@ -471,7 +490,7 @@ def _fit_logistic(
     f = objective(theta)
     for _ in range(max_iter):
         eta = design @ theta
-        p, q = _sigmoid(eta), _sigmoid(-eta)
+        p, q = special.expit(eta), special.expit(-eta)
         residual = np.where(y > 0.5, -q, p)  # p - y, computed without cancellation
         grad = design.T @ residual / m + penalty * theta
         hess = (design.T * (p * q)) @ design / m + np.diag(penalty)
@@ -516,12 +535,17 @@ def logistic_cv(features, correct, folds: int = 5, seed: int = 0, l2: float = 1e
     with the training part's mean and standard deviation, an intercept is added, and the
     penalised mean log-loss (1/m) sum [log(1 + e^eta) - y eta] + (l2 / 2) |w|^2 (no
     penalty on the intercept) is minimised by Newton's method (IRLS) with backtracking,
-    to convergence or RuntimeError after 100 iterations.
+    to convergence or RuntimeError after 100 iterations; probabilities are
+    `scipy.special.expit` of the linear predictor. The fit is the minimiser of
+    `sklearn.linear_model.LogisticRegression(C=1 / (m l2))` on the m training queries,
+    here without the scikit-learn dependency.
 
-    Shapes: features (n, k) or (n,), correct (n,) -> (n,) probabilities, a score that
-    `auroc` and `risk_coverage` can take. The probabilities of different folds come from
-    different fits, so metrics of the pooled vector are slightly pessimistic. Raises
-    ValueError if a training part has one class or a constant feature.
+    Args: features (n, k) or (n,), finite; correct (n,); folds >= 2 and <= n; seed for
+    the fold assignment; l2 >= 0 the penalty on the (standardised) weights.
+    Returns: (n,) out-of-fold probabilities in (0, 1), a score that `auroc` and
+    `risk_coverage` can take. The probabilities of different folds come from different
+    fits, so metrics of the pooled vector are slightly pessimistic.
+    Raises ValueError if a training part has one class or a constant feature.
     """
     x = _real_array(features, "features")
     if x.ndim == 1:
@@ -559,14 +583,11 @@ def logistic_cv(features, correct, folds: int = 5, seed: int = 0, l2: float = 1e
                 f" fold {f}; it cannot be standardised"
             )
         theta = _fit_logistic((x[train] - mean) / std, y[train], float(l2))
-        out[test] = _sigmoid(theta[0] + ((x[test] - mean) / std) @ theta[1:])
+        out[test] = special.expit(theta[0] + ((x[test] - mean) / std) @ theta[1:])
     return out
 
 
 # ----------------------------------------------------------------------------- sign test
-
-
-_EXACT_SIGN_TEST_MAX_N = 5000
 
 
 def sign_test(wins: int, n: int) -> float:
@@ -574,39 +595,22 @@ def sign_test(wins: int, n: int) -> float:
     Binomial(n, 1/2), min(1, 2 P(X <= min(wins, n - wins))) (Conover, Practical
     Nonparametric Statistics, 3rd ed., 1999, ch. 3).
 
-    For n <= 5000 the tail is summed exactly in integers (binomial coefficients) and
-    rounded once. Beyond, the sum is taken in log space from `math.lgamma`, whose rounding gives
-    a relative error of about 1e-16 n ln n (3e-11 at n = 2e4, 2e-9 at n = 1e6). Ties are
-    the caller's business: drop them before counting n.
+    Computed by `scipy.stats.binomtest(min(wins, n - wins), n, 0.5)`, whose two-sided
+    p-value (the probability of outcomes no more likely than the observed one) is that
+    sum for p = 1/2; its relative error against exact rational arithmetic is below 1e-13
+    up to n = 20000. Evaluating at the lower tail makes the p-value exactly symmetric,
+    sign_test(w, n) == sign_test(n - w, n). Ties are the caller's business: drop them
+    before counting n.
+
+    Args: wins, n integers with 0 <= wins <= n and n >= 1.
+    Returns: the p-value, a float in [0, 1]; 0 only where it underflows float64 (below
+    about 5e-324, e.g. wins = 0 with n > 1075).
     """
     n = _positive_int(n, "n")
     wins = _positive_int(wins, "wins", minimum=0)
     if wins > n:
         raise ValueError(f"wins ({wins}) exceeds n ({n})")
-    tail = min(wins, n - wins)
-    if 2 * tail >= n:
-        return 1.0
-    if n <= _EXACT_SIGN_TEST_MAX_N:
-        term = count = 1  # math.comb(n, i), stepped by comb(n, i+1) = comb(n, i) (n-i) / (i+1)
-        for i in range(tail):
-            term = term * (n - i) // (i + 1)
-            count += term
-        return float(Fraction(2 * count, 2**n))
-    return _sign_test_log(tail, n)
-
-
-def _sign_test_log(tail: int, n: int) -> float:
-    """2 P(X <= tail) for X ~ Binomial(n, 1/2) and 2 tail < n, summed in log space.
-
-    log P(X = tail) comes from lgamma; the smaller terms follow from the ratios
-    P(X = i - 1) / P(X = i) = i / (n - i + 1), accumulated as a sum of logs.
-    """
-    log_top = (
-        math.lgamma(n + 1) - math.lgamma(tail + 1) - math.lgamma(n - tail + 1) - n * math.log(2)
-    )
-    i = np.arange(tail, 0, -1, dtype=np.float64)
-    log_rel = np.concatenate(([0.0], np.cumsum(np.log(i / (n - i + 1.0)))))
-    return 2.0 * math.exp(log_top + math.log(float(np.sum(np.exp(log_rel)))))
+    return float(stats.binomtest(min(wins, n - wins), n, 0.5).pvalue)
 
 
 # ----------------------------------------------------------------------------- summary
@@ -621,6 +625,9 @@ def summarize(
     Every score's interval uses the same resamples (same `seed`), so intervals of
     different scores on the same queries are paired. Record keys: "score", "auroc",
     "auroc_lo", "auroc_hi", "aurc", "selective_accuracy_50", "accuracy", "n".
+
+    Args: scores maps names to (n,) arrays; correct (n,); n_boot and seed as for
+    `auroc_bootstrap_ci`. Returns: a list of records, one per score in mapping order.
     """
     if not isinstance(scores, Mapping):
         raise ValueError(f"scores must be a mapping from name to array, got {type(scores)}")
