@@ -31,6 +31,7 @@ THEORY_ITEMS = {
     10: "Li-Arora equivalence",
     11: "AdamW random-walk equilibrium",
     12: "Drift and heat",
+    15: "Kernel budget (shared encoders)",
 }
 
 

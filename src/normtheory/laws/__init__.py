@@ -17,7 +17,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from normtheory.laws import adamw, budget, cosine, gd_step, infonce, li_arora, weight_decay
+from normtheory.laws import (
+    adamw,
+    budget,
+    cosine,
+    gd_step,
+    infonce,
+    kernel,
+    li_arora,
+    weight_decay,
+)
 from normtheory.laws._law import Bound, Check, Law, Relation, ScalarRecurrence
 
 _BUILDERS: dict[str, Callable[[], Law]] = {
@@ -46,6 +55,12 @@ _BUILDERS: dict[str, Callable[[], Law]] = {
     "drift_scale": budget.drift_scale,
     "heat_scale": budget.heat_scale,
     "drift_heat_equilibrium": budget.drift_heat_equilibrium,
+    "kernel_first_order": kernel.kernel_first_order,
+    "kernel_split": kernel.kernel_split_law,
+    "euler_self_drift": kernel.euler_self_drift,
+    "compositional_sgd_kernel": kernel.compositional_sgd_kernel,
+    "compositional_self_heat": kernel.compositional_self_heat,
+    "compositional_adam_kernel": kernel.compositional_adam_kernel,
 }
 
 __all__ = ["Bound", "Check", "Law", "Relation", "ScalarRecurrence", "get", "names"]
