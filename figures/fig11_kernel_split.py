@@ -1,0 +1,135 @@
+"""Figure 11 (THEORY.md item 15): the kernel split of heat and drift, by depth.
+
+A compositional encoder on a concept tree (depth 3, branching 3, frequency equal per
+node), trained under SGD, heavy ball and Adam (5 seeds, float64). For every node the
+engine splits each step's kick into the part from the node's own loss rows (self),
+from the other rows through the shared path features (cross), and the rest (momentum,
+Adam's first moment). Top: heat per step relative to N^2, by depth; the line is the
+kernel law's self heat under SGD, eta^2 (depth + 1)^2 |g_i|^2 with |g_i| the node's own
+gradient (K_ii = m_ii I). Middle: drift per step relative to N^2; Euler makes the self
+drift vanish wherever K_ii is proportional to the identity (SGD, heavy ball), not under
+Adam, whose per-feature preconditioner makes K_ii anisotropic. Heat's cross part is
+signed (interference of the node's own kick with its relatives'). Bottom: what the
+budget adds up to, the norm growth log(N_T / N_0) by depth. Measured here: under SGD and
+heavy ball the cross drift is inward and the norm growth falls with depth; under Adam
+the gradient-linear kick nearly cancels between self and cross, and the outward drift
+comes from the first moment (rest), rising with depth, as the growth does.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from normtheory import figures
+from normtheory.config import SimConfig
+from normtheory.runs import run
+
+NAME = "fig11_kernel_split.png"
+SEEDS = 5
+BASE = SimConfig(
+    data="hierarchy",
+    model="compositional",
+    depth=3,
+    branching=3,
+    frequency_mode="decoupled",
+    dim=16,
+    batch=64,
+    steps=1500,
+    stride=1,
+    dtype="float64",
+)
+OPTIMIZERS = {
+    "SGD": {"optimizer": "sgd", "lr": 0.5},
+    "heavy ball": {"optimizer": "momentum", "lr": 0.05, "momentum": 0.9},
+    "Adam": {"optimizer": "adam", "lr": 0.01},
+}
+HEAT = {"heat_self": "self", "heat_cross": "cross", "heat_rest": "rest"}
+DRIFT = {"drift_self": "self", "drift_cross": "cross", "drift_rest": "rest"}
+LABELS = {
+    "self": "self (own rows)",
+    "cross": "cross (other rows)",
+    "rest": "rest (momentum, 1st moment)",
+}
+
+
+def per_depth(traj, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(levels, mean, sd over seeds) of `values` (seeds, W, I) / N^2, averaged per depth."""
+    n2 = np.concatenate([traj.norm0[..., None, :], traj.norm[..., :-1, :]], axis=-2) ** 2
+    relative = (values / n2).mean(axis=1)  # (seeds, I): mean per step
+    depth = traj.info["depth"]
+    levels = np.unique(depth)
+    by_level = np.stack([relative[:, depth == k].mean(axis=1) for k in levels], axis=1)
+    return levels, by_level.mean(axis=0), by_level.std(axis=0)
+
+
+def measure(tiny: bool = False) -> dict[str, dict[str, np.ndarray]]:
+    """The arrays the figure plots, per optimizer: per-depth means and seed sd."""
+    base = BASE.replace(depth=2, branching=2, dim=4, batch=16, steps=40) if tiny else BASE
+    seeds = 2 if tiny else SEEDS
+    out = {}
+    for name, changes in OPTIMIZERS.items():
+        traj, _, _ = run(base.replace(**changes), seeds, progress=False, log=lambda m: None)
+        record: dict[str, np.ndarray] = {}
+        for field in (*HEAT, *DRIFT):
+            levels, mean, sd = per_depth(traj, getattr(traj, field))
+            record[field], record[field + "_sd"] = mean, sd
+        m2 = (traj.info["depth"] + 1.0) ** 2
+        predicted = traj.config.lr**2 * m2 * traj.g2  # eta^2 m_ii^2 G^2 / N^2 ... / N^2
+        n2 = np.concatenate([traj.norm0[..., None, :], traj.norm[..., :-1, :]], axis=-2) ** 2
+        _, record["sgd_self_law"], _ = per_depth(traj, predicted / n2)
+        growth = np.log(traj.norm[..., -1, :] / traj.norm0)
+        depth = traj.info["depth"]
+        per_seed = np.stack([growth[:, depth == k].mean(axis=1) for k in levels], axis=1)
+        record["growth"], record["growth_sd"] = per_seed.mean(axis=0), per_seed.std(axis=0)
+        record["levels"] = levels
+        out[name] = record
+    return out
+
+
+def main(out_dir: Path, tiny: bool = False) -> Path:
+    """Draw the figure into out_dir and return its path."""
+    figures.enable_x64()
+    data = measure(tiny)
+    with figures.style():
+        fig, axes = plt.subplots(3, len(data), figsize=(12, 9.5), sharex=True, squeeze=False)
+        colors = {"self": "C0", "cross": "C1", "rest": "C2"}
+        for col, (name, rec) in enumerate(data.items()):
+            levels = rec["levels"]
+            ax = axes[0, col]
+            for field, label in HEAT.items():
+                ax.errorbar(levels, rec[field], yerr=rec[field + "_sd"], fmt="o", ms=5,
+                            color=colors[label], label=LABELS[label])  # fmt: skip
+            if name == "SGD":
+                ax.plot(levels, rec["sgd_self_law"], "-", color=colors["self"], lw=1,
+                        label=r"law: $\eta^2 (\mathrm{depth}+1)^2 |g_i|^2$")  # fmt: skip
+            ax.axhline(0, color="0.6", lw=0.8)
+            ax.set_title(name)
+            ax.set_ylabel(r"heat per step $/\,N^2$")
+            ax = axes[1, col]
+            for field, label in DRIFT.items():
+                ax.errorbar(levels, rec[field], yerr=rec[field + "_sd"], fmt="o-", ms=5,
+                            color=colors[label], label=LABELS[label])  # fmt: skip
+            ax.axhline(0, color="0.6", lw=0.8)
+            ax.set_ylabel(r"drift per step $/\,N^2$")
+            ax = axes[2, col]
+            ax.errorbar(levels, rec["growth"], yerr=rec["growth_sd"], fmt="o-", ms=5, color="k")
+            ax.set_ylabel(r"$\log(N_T / N_0)$")
+            ax.set_xlabel("depth (0 = root)")
+            ax.set_xticks(levels)
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+        fig.suptitle(
+            r"Kernel split, compositional encoder: self heat $= \eta^2(\mathrm{depth}+1)^2"
+            r"|g_i|^2$; relatives pull inward under SGD and heavy ball;"
+            "\nAdam's first moment pushes deep nodes out"
+        )
+        fig.tight_layout(rect=(0, 0.035, 1, 1))
+        return figures.save(fig, Path(out_dir) / NAME)
+
+
+if __name__ == "__main__":
+    print(f"wrote {main(Path(__file__).resolve().parent, tiny='--tiny' in sys.argv)}")
