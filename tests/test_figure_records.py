@@ -34,6 +34,9 @@ def test_kernel_split_figure_plots_the_law_it_claims(tmp_path, monkeypatch):
         scale = np.max(np.abs(data[name]["drift_cross"]))
         assert np.max(np.abs(data[name]["drift_self"])) < 1e-10 * scale
     assert np.all(sgd["heat_rest"] == 0) and np.all(sgd["drift_rest"] == 0)
+    assert np.all(data["Adam, b1 = 0"]["drift_rest"] == 0) or np.max(
+        np.abs(data["Adam, b1 = 0"]["drift_rest"])
+    ) < 1e-10 * np.max(np.abs(data["Adam, b1 = 0"]["drift_cross"]))
     assert np.max(np.abs(data["Adam"]["drift_self"])) > 1e-3 * np.max(
         np.abs(data["Adam"]["drift_rest"])
     )
