@@ -45,6 +45,7 @@ _BUILDERS: dict[str, Callable[[], Law]] = {
     "sgd_decay_equilibrium": weight_decay.sgd_decay_equilibrium,
     "sgd_decay_angle": weight_decay.sgd_decay_angle,
     "sparse_decay_equilibrium": weight_decay.sparse_decay_equilibrium,
+    "sparse_decay_equilibrium_quartic": weight_decay.sparse_decay_equilibrium_quartic,
     "momentum_decay_equilibrium": weight_decay.momentum_decay_equilibrium,
     "momentum_decay_angle": weight_decay.momentum_decay_angle,
     "li_arora_learning_rate": li_arora.li_arora_learning_rate,

@@ -135,6 +135,67 @@ def sparse_decay_equilibrium() -> Law:
     )
 
 
+y = sp.Symbol("y", positive=True)  # N^4, the quartic recurrence state
+
+
+@functools.cache
+def sparse_quartic_recurrence() -> ScalarRecurrence:
+    """Mean-field recurrence of y = N^4 under sparse SGD + L2 (decay every step).
+
+    Squaring the exact step N'^2 = a^2 N^2 + eta^2 G^2 / N^2 (a = 1 - eta lam) gives
+    N'^4 = a^4 N^4 + 2 a^2 eta^2 G^2 + eta^4 G^4 / N^4 on a step with a gradient (rate p)
+    and N'^4 = a^4 N^4 on a step without; the expectation, closed by E[1/N^4] ~= 1/E[N^4],
+    keeps the kick term eta^4 G^4 / N^4 that the recurrence of N^2 averages away.
+    """
+    a = 1 - s.eta * s.lam
+    kick = 2 * a**2 * s.eta**2 * s.G2 + s.eta**4 * s.G2**2 / y
+    return ScalarRecurrence(
+        state=(y,),
+        update=(sp.expand(a**4 * y + s.p * kick),),
+        params=(s.eta, s.lam, s.G2, s.p),
+    )
+
+
+def sparse_decay_equilibrium_quartic() -> Law:
+    """Item 9b: the sparse equilibrium with the discrete-kick term (corrects item 9's p^(1/4))."""
+    rec = sparse_quartic_recurrence()
+    a2 = (1 - s.eta * s.lam) ** 2
+    c = s.eta**2 * s.G2
+    rhs = c * (s.p * a2 + sp.sqrt(s.p**2 * a2**2 + s.p * (1 - a2**2))) / (1 - a2**2)
+    dense = sp.simplify(sgd_decay_recurrence(sp.S.One).update[0])
+    dense_y = _positive_root(dense - n, n) ** 2
+    return scalar_law(
+        name="sparse_decay_equilibrium_quartic",
+        item=9,
+        title="sparse updates, kick term kept: N*^4 = eta^2 G^2 (p a^2 + sqrt(p^2 a^4 + "
+        "p (1 - a^4))) / (1 - a^4), a = 1 - eta lam",
+        lhs=sp.Symbol("N_*") ** 4,
+        rhs=rhs,
+        params=(s.eta, s.lam, s.G2, s.p),
+        exact=False,
+        assumptions="Decay every step, a tangent gradient of energy G^2 in a fraction p of "
+        "steps (one kick per drawn step); stationary mean of N^4, with E[1/N^4] closed by "
+        "1/E[N^4]. Between the dense limit (p a^4 >> 1 - a^4: N* ~ p^(1/4), item 9) and "
+        "the rare limit (p << 1 - a^4 ~= 4 eta lam: N* ~ p^(1/8)), the local slope of "
+        "log N* on log p falls from 1/4 to 1/8 as the relative kick ~ 2 eta lam / p grows.",
+        reference=REFERENCE,
+        checks=(
+            Check("fixed point of the quartic recurrence", rec.fixed_point_residual({y: rhs})[0]),
+            Check("p = 1 is the dense SGD + L2 equilibrium", rhs.xreplace({s.p: 1}) - dense_y),
+            Check(
+                "leading order p eta G^2 / (2 lam)",
+                rhs - s.p * s.eta * s.G2 / (2 * s.lam),
+                kind="leading_order",
+                small=s.eta,
+                order=2,
+            ),
+        ),
+        bounds={"p": RATE},
+        relations=(CONTRACTS,),
+        recurrence=rec,
+    )
+
+
 @functools.cache
 def momentum_recurrence() -> ScalarRecurrence:
     """State (n, m, cv) = (|z|^2, |v|^2, z.v) of heavy-ball SGD with coupled L2 decay."""
