@@ -237,6 +237,9 @@ class Law:
     array_checks: tuple[Callable[[Mapping[str, np.ndarray]], None], ...] = ()
     symbols: Mapping[str, sp.Symbol] = dataclasses.field(default_factory=dict, repr=False)
     recurrence: ScalarRecurrence | None = dataclasses.field(default=None, compare=False)
+    latex_names: Mapping[sp.Symbol, str] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         values = self.signature.bind(*args, **kwargs).arguments
@@ -288,7 +291,8 @@ class Law:
                 raise ValueError(f"{self.name}: {relation.message}")
 
     def latex(self) -> str:
-        return f"{latex(self.lhs)} = {latex(self.rhs)}"
+        """`lhs = rhs` in LaTeX, with the shared symbol names and this law's own."""
+        return f"{latex(self.lhs, self.latex_names)} = {latex(self.rhs, self.latex_names)}"
 
     def verify(self) -> list[tuple[Check, sp.Expr]]:
         """Reduce every symbolic check; a passing check reduces to 0."""
@@ -310,6 +314,7 @@ def scalar_law(
     bounds: Mapping[str, Bound] | None = None,
     relations: tuple[Relation, ...] = (),
     recurrence: ScalarRecurrence | None = None,
+    latex_names: Mapping[sp.Symbol, str] | None = None,
 ) -> Law:
     """A law whose JAX twin is `lambdify_jax(params, rhs)`.
 
@@ -341,4 +346,5 @@ def scalar_law(
         relations=relations,
         symbols={str(s): s for s in params},
         recurrence=recurrence,
+        latex_names=dict(latex_names or {}),
     )

@@ -6,6 +6,8 @@ twins; `LATEX_NAMES` gives their printed form.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sympy as sp
 
 eta = sp.Symbol("eta", positive=True)  # learning rate
@@ -48,11 +50,16 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
 GRAM_LATEX: dict[sp.Symbol, str] = {}
 
 
-def latex(expr: sp.Basic) -> str:
-    """LaTeX with the theory's symbol names; a Symbol named in LaTeX prints verbatim."""
+def latex(expr: sp.Basic, extra: Mapping[sp.Symbol, str] | None = None) -> str:
+    """LaTeX with the theory's symbol names, plus `extra` (a law's own symbols).
+
+    A Symbol named in LaTeX prints verbatim. Module-level symbols of one derivation
+    pass their names as `extra` through their Law, so the printed form never depends
+    on which modules were imported.
+    """
     if isinstance(expr, sp.Symbol) and "\\" in expr.name:
         return expr.name
-    names = {**GRAM_LATEX, **LATEX_NAMES}
+    names = {**GRAM_LATEX, **LATEX_NAMES, **(extra or {})}
     for sym in expr.free_symbols:
         if isinstance(sym, sp.Symbol) and "\\" in sym.name:
             names[sym] = sym.name

@@ -51,7 +51,12 @@ P = sp.Symbol("P", nonnegative=True)  # softmax probability
 P_col = sp.Symbol("P_col", nonnegative=True)  # column softmax (symmetric loss)
 Y = sp.Symbol("Y", nonnegative=True)  # target weight
 E = sp.Symbol("E", nonnegative=True)  # Kronecker delta of (a, b)
-s.LATEX_NAMES.update({P: "P_{ab}", P_col: r"P^{\mathrm{col}}_{ab}", Y: "Y_{ab}", E: r"\delta_{ab}"})
+LATEX = {
+    P: "P_{ab}",
+    P_col: r"P^{\mathrm{col}}_{ab}",
+    Y: "Y_{ab}",
+    E: r"\delta_{ab}",
+}
 
 
 def _softmax_substitute(expr: sp.Expr, partition: sp.Expr, numerator: sp.Expr, prob) -> sp.Expr:
@@ -220,6 +225,7 @@ def _labels_have_positives(values) -> None:
 def _law(name: str, title: str, lhs: str, rhs: sp.Expr, params, fn, assumptions: str) -> Law:
     basis, coeffs = cosine_gram()
     return Law(
+        latex_names=LATEX,
         name=name,
         item=3,
         title=title,

@@ -65,7 +65,12 @@ eps = sp.Symbol("epsilon", positive=True)  # Adam's epsilon
 _i, _j, _a, _b, _f = sp.symbols("i j a b f", integer=True, positive=True)
 n_items = sp.Symbol("n_items", integer=True, positive=True)
 n_features = sp.Symbol("F", integer=True, positive=True)
-s.LATEX_NAMES.update({depth: r"\mathrm{depth}", gg: r"|g_i|^{2}", n_items: "I", eps: r"\epsilon"})
+LATEX = {
+    depth: r"\mathrm{depth}",
+    gg: r"|g_i|^{2}",
+    n_items: "I",
+    eps: r"\epsilon",
+}
 
 # The explicit tree of the compositional derivations: root, two children, four leaves.
 TREE_DEPTH, TREE_BRANCHING, DIM = 2, 2, 2
@@ -215,6 +220,7 @@ def kernel_first_order() -> Law:
     linear = _compositional_model(1, 2, generic_precond=True)
     symmetry, psd = _kernel_structure_residuals()
     return Law(
+        latex_names=LATEX,
         name="kernel_first_order",
         item=15,
         title="kernel change: dz_i = -eta sum_j K_ij g_j + O(eta^2), K_ij = J_i P J_j^T",
@@ -338,6 +344,7 @@ def kernel_split_law() -> Law:
         b12.gram[("k", "k")]: basis.norm_squared(kick),
     }
     return Law(
+        latex_names=LATEX,
         name="kernel_split",
         item=15,
         title="kernel split: drift and heat = self + cross + rest parts",
@@ -434,6 +441,7 @@ def euler_self_drift() -> Law:
     Kd = sp.MatrixSymbol("K_ii", dim, dim)
     zv, gv = sp.MatrixSymbol("z_i", dim, 1), sp.MatrixSymbol("g_i", dim, 1)
     return Law(
+        latex_names=LATEX,
         name="euler_self_drift",
         item=15,
         title="self drift: -2 eta z^T (K_ii - tr K_ii / d I) g, zero when K_ii = c I",
@@ -573,6 +581,7 @@ def compositional_sgd_kernel() -> Law:
     )
     m = sp.IndexedBase("m")
     return Law(
+        latex_names=LATEX,
         name="compositional_sgd_kernel",
         item=15,
         title="compositional kernel under SGD: K_ij = m_ij I, m_ij = depth(lca) + 1",
@@ -623,6 +632,7 @@ def compositional_self_heat() -> Law:
         per_node.append(kick.dot(kick) - rhs.xreplace({depth: int(tree.depth[i]), gg: g.dot(g)}))
     gd_heat = gd_norm_step().rhs - s.N**2
     return scalar_law(
+        latex_names=LATEX,
         name="compositional_self_heat",
         item=15,
         title="compositional self heat: eta^2 (depth + 1)^2 |g_i|^2",
@@ -675,6 +685,7 @@ def compositional_adam_kernel() -> Law:
     )
     A, vb = sp.IndexedBase("A"), sp.IndexedBase("v")
     return Law(
+        latex_names=LATEX,
         name="compositional_adam_kernel",
         item=15,
         title="compositional Adam kernel (b1 = 0): sum of shared diag(1/(sqrt(v_f) + eps))",
