@@ -27,6 +27,11 @@ Subcommands:
   probe     a real contrastive text encoder (all-MiniLM-L6-v2, needs the probe
             extra): does its norm before normalisation carry word frequency,
             WordNet specificity and word -> definition retrieval confidence?
+  bridge    the toy trained on WordNet structure (data=wordnet) against the
+            real model, word by word, next to no-dynamics baselines.
+  map       a validity map: one verify check swept over two regime axes (for
+            example --x eta_lam=... --y zipf=...), drawn with the cells where the
+            law holds outlined.
   calibrate the norm as a confidence score for retrieval: train each regime
             (data x model family x optimizer), retrieve top-1 by cosine, and
             score norm, top-1 cosine, margin and their combination (AUROC with
@@ -137,9 +142,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     ver.add_argument("--list", action="store_true", help="list the checks and exit")
 
+    vmap = sub.add_parser(
+        "map",
+        help="a validity map: one verification check over two regime axes",
+        description="Run the verification check LAW at every cell of an x-by-y grid of "
+        "regimes (float64, through the cache) and draw where the law holds: a heatmap of "
+        "relative error / tolerance with the holding cells outlined, and a JSON record.",
+    )
+    vmap.add_argument("law", metavar="LAW", help="a check name (normtheory verify --list)")
+    vmap.add_argument("--x", required=True, metavar="NAME=V1,V2,...", help="first axis")
+    vmap.add_argument("--y", required=True, metavar="NAME=V1,V2,...", help="second axis")
+    vmap.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change the regime of every cell (repeatable)",
+    )
+    vmap.add_argument("--row", type=int, default=0, help="which result row of the check")
+    vmap.add_argument("--out", type=Path, help="folder for the PNG and JSON (default: maps/ "
+                      "in the results cache)")  # fmt: skip
+
     from normtheory.probe.cli import add_parser as add_probe_parser
 
     add_probe_parser(sub)
+
+    from normtheory.bridge.cli import add_parser as add_bridge_parser
+
+    add_bridge_parser(sub)
 
     cal = sub.add_parser(
         "calibrate",
@@ -270,6 +301,48 @@ def _calibrate(args: argparse.Namespace) -> int:
     else:
         print("\n".join(calibrate.table(records)))
         print(f"wrote {path} and {figure}")
+    return 0
+
+
+def _map(args: argparse.Namespace) -> int:
+    import json
+
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    from normtheory.cache import CacheLocationError, cache_dir, check_location, write_text
+    from normtheory.config import ConfigError, parse_assignments
+    from normtheory.verify import maps
+
+    try:
+        axes = []
+        for flag, text in (("--x", args.x), ("--y", args.y)):
+            parsed = _parse_grid([text])
+            if len(parsed) != 1:
+                raise ConfigError(f"{flag} {text!r}: expected NAME=V1,V2,...")
+            axes.append(next(iter(parsed.items())))
+        out = args.out if args.out is not None else cache_dir() / "maps"
+        check_location(out, what="output folder", hint="choose another --out")
+        check_location(cache_dir())
+        result = maps.validity_map(
+            args.law,
+            axes[0],
+            axes[1],
+            changes=parse_assignments(args.assignments),
+            row=args.row,
+            progress=lambda line: print(line, flush=True),
+        )
+    except (ConfigError, CacheLocationError) as error:
+        print(f"normtheory map: {error}", file=sys.stderr)
+        return 2
+    except KeyError as error:
+        print(f"normtheory map: {error.args[0]}", file=sys.stderr)
+        return 2
+    stem = f"map_{args.law}_{result.x}_{result.y}"
+    path = write_text(out / f"{stem}.json", json.dumps(result.to_json(), indent=1) + "\n")
+    figure = maps.draw(result, out / f"{stem}.png")
+    print(result.holds_region())
+    print(f"wrote {path} and {figure}")
     return 0
 
 
@@ -414,8 +487,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from normtheory.probe.cli import main as probe_main
 
         return probe_main(args)
+    if args.command == "bridge":
+        from normtheory.bridge.cli import main as bridge_main
+
+        return bridge_main(args)
     if args.command == "calibrate":
         return _calibrate(args)
+    if args.command == "map":
+        return _map(args)
     raise AssertionError(f"unhandled command {args.command}")
 
 

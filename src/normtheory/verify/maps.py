@@ -1,0 +1,212 @@
+"""Validity maps: one verification check swept over two regime axes.
+
+`validity_map(check, x=("lr", [...]), y=("weight_decay", [...]))` runs the check at every
+cell of the grid (each cell is `normtheory verify CHECK --set x=.. --set y=..` plus any
+fixed `changes`), and returns a `ValidityMap`: the law's relative error, tolerance and
+verdict in every cell, as arrays. `draw` plots it as a heatmap of error / tolerance with
+the cells where the law holds outlined; `to_json` is the record the report reads.
+
+Axes are config fields (lr, weight_decay, tau, dim, batch, zipf, momentum, b1, steps,
+num_items, ...) or "eta_lam" (eta * lambda: weight_decay = eta_lam / lr in that cell).
+Cells run one after another through the results cache, so a rerun is fast; a cell
+whose configuration is impossible is recorded as "invalid" with the reason, and a cell
+whose check crashed as "crashed".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from normtheory.config import ConfigError, SimConfig
+
+DERIVED = ("eta_lam",)
+MARKS = {"holds": "H", "partial": "P", "fails": "F", "not relaxed": "R", "not applicable": "-"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidityMap:
+    """A check over a (y, x) grid. Arrays have shape (len(y_values), len(x_values)).
+
+    rel_error, tolerance: the result row `row` of the check in each cell (NaN where the
+    cell did not run); verdict: its verdict, or "invalid" / "crashed"; note: the
+    reason for invalid or crashed cells, else the check's note.
+    """
+
+    check: str
+    row: int
+    x: str
+    x_values: tuple[float, ...]
+    y: str
+    y_values: tuple[float, ...]
+    changes: dict[str, Any]
+    rel_error: np.ndarray
+    tolerance: np.ndarray
+    verdict: np.ndarray
+    note: np.ndarray
+
+    def counts(self) -> dict[str, int]:
+        """How many cells got each verdict."""
+        values, counts = np.unique(self.verdict, return_counts=True)
+        return {str(v): int(c) for v, c in zip(values, counts, strict=True)}
+
+    def holds_region(self) -> str:
+        """One sentence naming the cells where the law holds, by axis value."""
+        held = [
+            f"{self.x}={self.x_values[j]:g}, {self.y}={self.y_values[i]:g}"
+            for i, j in zip(*np.nonzero(self.verdict == "holds"), strict=True)
+        ]
+        total = self.verdict.size
+        if not held:
+            return f"holds in none of the {total} cells"
+        return f"holds in {len(held)} of {total} cells: " + "; ".join(held)
+
+    def to_json(self) -> dict:
+        def clean(a: np.ndarray) -> list:
+            return [[None if not math.isfinite(v) else float(v) for v in row] for row in a]
+
+        return {
+            "check": self.check,
+            "row": self.row,
+            "x": self.x,
+            "x_values": list(self.x_values),
+            "y": self.y,
+            "y_values": list(self.y_values),
+            "changes": self.changes,
+            "rel_error": clean(self.rel_error),
+            "tolerance": clean(self.tolerance),
+            "verdict": self.verdict.tolist(),
+            "note": self.note.tolist(),
+            "counts": self.counts(),
+        }
+
+
+def _cell_changes(base: SimConfig, cell: Mapping[str, float]) -> dict[str, Any]:
+    """Config changes of one cell: fields as given, eta_lam turned into weight_decay."""
+    fields = {f.name: f for f in dataclasses.fields(SimConfig)}
+    changes: dict[str, Any] = {}
+    for name, value in cell.items():
+        if name in DERIVED:
+            continue
+        if name not in fields:
+            known = ", ".join([*fields, *DERIVED])
+            raise ConfigError(f"unknown map axis {name!r}; known: {known}")
+        changes[name] = int(value) if fields[name].type in ("int", int) else float(value)
+    if "eta_lam" in cell:
+        lr = changes.get("lr", base.lr)
+        changes["weight_decay"] = float(cell["eta_lam"]) / lr
+    return changes
+
+
+def validity_map(
+    check: str,
+    x: tuple[str, Sequence[float]],
+    y: tuple[str, Sequence[float]],
+    *,
+    changes: Mapping[str, Any] | None = None,
+    row: int = 0,
+    progress: Callable[[str], object] | None = None,
+) -> ValidityMap:
+    """Run `check` at every cell of the x-by-y grid; see the module docstring.
+
+    Args:
+        check: a name of `normtheory.verify.CHECKS`.
+        x, y: (axis name, values); the axes must differ.
+        changes: fixed config changes applied in every cell (like verify's --set).
+        row: which result row of the check the map shows (a check may return several).
+        progress: called with a line per cell.
+
+    Returns:
+        The `ValidityMap`.
+    """
+    from normtheory.verify import CHECKS, run_checks
+
+    if check not in CHECKS:
+        raise KeyError(f"unknown check {check!r}; known: {', '.join(CHECKS)}")
+    (x_name, x_values), (y_name, y_values) = x, y
+    if x_name == y_name:
+        raise ConfigError(f"the two axes must differ (both are {x_name!r})")
+    if not len(x_values) or not len(y_values):
+        raise ConfigError("each axis needs at least one value")
+    base = CHECKS[check][1].replace(**dict(changes or {}))
+    _cell_changes(base, {x_name: x_values[0], y_name: y_values[0]} | dict.fromkeys(DERIVED, 0))
+    shape = (len(y_values), len(x_values))
+    rel_error, tolerance = np.full(shape, np.nan), np.full(shape, np.nan)
+    verdict = np.full(shape, "invalid", dtype=object)
+    note = np.full(shape, "", dtype=object)
+    for i, yv in enumerate(y_values):
+        for j, xv in enumerate(x_values):
+            cell = {x_name: xv, y_name: yv}
+            if progress is not None:
+                progress(f"{check}: {x_name}={xv:g}, {y_name}={yv:g}")
+            try:
+                cell_changes = {**dict(changes or {}), **_cell_changes(base, cell)}
+                base.replace(**cell_changes)  # an impossible cell is recorded, not run
+            except ConfigError as error:
+                note[i, j] = str(error)
+                continue
+            assignments = [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}"
+                           for k, v in cell_changes.items()]  # fmt: skip
+            results, crashes = run_checks([check], assignments)
+            if crashes:
+                verdict[i, j] = "crashed"
+                note[i, j] = crashes[check].strip().splitlines()[-1]
+                continue
+            if row >= len(results):
+                raise ConfigError(f"check {check!r} returns {len(results)} rows; row={row}")
+            result = results[row]
+            rel_error[i, j], tolerance[i, j] = result.rel_error, result.tolerance
+            verdict[i, j], note[i, j] = result.verdict, result.note
+    return ValidityMap(
+        check=check,
+        row=row,
+        x=x_name,
+        x_values=tuple(float(v) for v in x_values),
+        y=y_name,
+        y_values=tuple(float(v) for v in y_values),
+        changes=dict(changes or {}),
+        rel_error=rel_error,
+        tolerance=tolerance,
+        verdict=verdict.astype(str),
+        note=note.astype(str),
+    )
+
+
+def draw(vmap: ValidityMap, path: Path | str) -> Path:
+    """Heatmap of log10(error / tolerance); holds cells outlined, verdict letter in each."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from normtheory import figures
+
+    ratio = np.log10(vmap.rel_error / vmap.tolerance)
+    with figures.style():
+        fig, ax = plt.subplots(
+            figsize=(1.2 * len(vmap.x_values) + 2.5, 0.9 * len(vmap.y_values) + 1.8)
+        )
+        limit = max(1.0, float(np.nanmax(np.abs(ratio))) if np.isfinite(ratio).any() else 1.0)
+        image = ax.imshow(ratio, cmap="RdBu_r", vmin=-limit, vmax=limit, origin="lower",
+                          aspect="auto")  # fmt: skip
+        for i in range(len(vmap.y_values)):
+            for j in range(len(vmap.x_values)):
+                mark = MARKS.get(vmap.verdict[i, j], "x")
+                ax.text(j, i, mark, ha="center", va="center", fontsize=11)
+                if vmap.verdict[i, j] == "holds":
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.2,
+                                           edgecolor="k"))  # fmt: skip
+        ax.set_xticks(range(len(vmap.x_values)), [f"{v:g}" for v in vmap.x_values])
+        ax.set_yticks(range(len(vmap.y_values)), [f"{v:g}" for v in vmap.y_values])
+        ax.set_xlabel(vmap.x)
+        ax.set_ylabel(vmap.y)
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(vmap.counts().items()))
+        ax.set_title(f"{vmap.check}: {counts}", fontsize=10)
+        fig.colorbar(image, ax=ax, label=r"$\log_{10}$(rel. error / tolerance)")
+        key = "H holds (outlined), P partial, F fails, R not relaxed, - not applicable"
+        fig.text(0.5, 0.01, key, ha="center", va="bottom", fontsize=8)
+        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        return figures.save(fig, Path(path))
