@@ -76,7 +76,7 @@ def measure(tiny: bool = False) -> dict[str, dict[str, np.ndarray]]:
     seeds = 2 if tiny else SEEDS
     out = {}
     for name, changes in OPTIMIZERS.items():
-        traj, _, _ = run(base.replace(**changes), seeds, progress=False, log=lambda m: None)
+        traj, _, _ = run(base.replace(**changes), seeds, progress=False, trace_split=True)
         record: dict[str, np.ndarray] = {}
         for field in (*HEAT, *DRIFT):
             levels, mean, sd = per_depth(traj, getattr(traj, field))

@@ -40,7 +40,7 @@ FAMILIES = {
 
 
 def _run(**changes) -> engine.Trajectory:
-    return simulate(SimConfig(**{**BASE, **changes}), seeds=2, progress=False)
+    return simulate(SimConfig(**{**BASE, **changes}), seeds=2, progress=False, trace_split=True)
 
 
 @pytest.mark.parametrize("name", list(FAMILIES))
@@ -120,3 +120,10 @@ def test_the_gradient_step_is_optax_update_when_the_optimizer_has_no_memory(opti
     assert np.max(rest) <= 1e-10 * np.max(traj.heat[..., first, :])
     if optimizer != "adam":  # later steps carry the buffer
         assert np.max(np.abs(traj.heat_rest[..., 1:, :])) > 1e-6 * np.max(traj.heat)
+
+
+def test_without_trace_split_an_encoder_leaves_the_split_undefined_and_a_table_has_it():
+    encoder = simulate(SimConfig(**{**BASE, **FAMILIES["mlp_sgd"]}), progress=False)
+    assert np.all(np.isnan(encoder.heat_self)) and np.all(np.isfinite(encoder.heat))
+    table = simulate(SimConfig(**{**BASE, **FAMILIES["table_momentum"]}), progress=False)
+    assert np.all(np.isfinite(table.heat_self)) and np.all(table.heat_cross == 0)

@@ -232,6 +232,7 @@ def _build(
     decay: bool = True,
     dense: bool = False,
     shared_exp: bool = False,
+    split: bool = False,
 ):
     """(init(key, hp) -> state, run_windows(state, hp, n) -> (state, records), problem).
 
@@ -239,7 +240,9 @@ def _build(
     the drawn rows are read, written and traced. `decay=False` promises weight_decay = 0
     in every run (the sparse step then skips the dense shrink); `dense=True` forces the
     optax path (for tests comparing the two); `shared_exp=True` promises a temperature
-    at which the symmetric loss may share one exponential (losses.shared_exp_min_tau).
+    at which the symmetric loss may share one exponential (losses.shared_exp_min_tau);
+    `split=True` traces the kernel split for encoders too (one pullback per tracked item
+    and step); free tables always trace it (it costs nothing there).
     """
     dtype = _dtype(config)
     problem = make_problem(config, dtype, shared_exp=shared_exp)
@@ -251,7 +254,7 @@ def _build(
         dtype=dtype,
         trace_budget=trace_budget,
         eta_lam_of=_eta_lam(config),
-        step_of=gradient_step(config),
+        step_of=gradient_step(config) if split or problem.linear else None,
         sparse_decay=decay if sparse else None,
     )
     return init, run_windows, problem
@@ -390,13 +393,14 @@ def _compiled(
     decay: bool = True,
     dense: bool = False,
     shared_exp: bool = False,
+    split: bool = False,
 ):
     """Jitted, vmapped (init, runner) for a static config; reused across `simulate` calls.
 
     The runner consumes its state argument (its buffers are donated, so the table is
     updated in place from one chunk to the next).
     """
-    init, run_windows, problem = _build(static, trace_budget, decay, dense, shared_exp)
+    init, run_windows, problem = _build(static, trace_budget, decay, dense, shared_exp, split)
     runner = jax.jit(
         jax.vmap(run_windows, in_axes=(0, 0, None)), static_argnums=2, donate_argnums=0
     )
@@ -461,6 +465,7 @@ def simulate(
     chunk: int | None = None,
     record_divergence: bool = False,
     checkpoint: Checkpoint | None = None,
+    trace_split: bool = False,
 ) -> Trajectory:
     """Run `config` for `seeds` seeds (seed = config.seed + s) at every grid point.
 
@@ -469,6 +474,9 @@ def simulate(
         seeds: number of seeds, >= 1.
         grid: traced hyper-parameter name -> values; every combination is run.
         trace_budget: trace decay, drift, heat and remainder (else only norms and g2).
+        trace_split: also trace the kernel split (self, cross, rest) for encoders: one
+            extra pullback per tracked item and step. Free tables always have it (their
+            cross part is 0); otherwise the split fields are NaN.
         progress: show a progress bar, advanced after every chunk.
         shard: `(i, n)` runs only grid points i, i + n, ... (one process of n;
             `normtheory.runs.merge` joins them).
@@ -499,6 +507,7 @@ def simulate(
         chunk=chunk,
         record_divergence=record_divergence,
         checkpoint=checkpoint,
+        trace_split=trace_split,
     )
 
 
@@ -603,6 +612,7 @@ def _simulate(
     chunk: int | None = None,
     record_divergence: bool = False,
     checkpoint: Checkpoint | None = None,
+    trace_split: bool = False,
     dense: bool = False,
 ) -> Trajectory:
     """`simulate`; `dense=True` forces optax's dense step where the sparse one applies."""
@@ -622,7 +632,10 @@ def _simulate(
         values.update(dict(zip(names, point, strict=True)))
         hp_rows += [values] * seeds
     decay, shared_exp = _compile_flags(hp_rows, dtype)
-    init, runner, problem = _compiled(config.static(), trace_budget, decay, dense, shared_exp)
+    split = trace_budget and trace_split
+    init, runner, problem = _compiled(
+        config.static(), trace_budget, decay, dense, shared_exp, split
+    )
     n_runs = len(hp_rows)
     seed_ids = np.tile(np.arange(seeds) + config.seed, len(points))
     hp_rows, seed_ids = _pad_to_devices(hp_rows, seed_ids)
@@ -643,6 +656,7 @@ def _simulate(
         progress=progress,
         record_divergence=record_divergence,
         checkpoint=checkpoint,
+        undefined=() if split or problem.linear else SPLIT_FIELDS,
     )
     lead = (len(points), seeds) if grid else (seeds,)
 

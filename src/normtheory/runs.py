@@ -26,6 +26,7 @@ from normtheory import cache
 from normtheory.config import ConfigError, SimConfig
 from normtheory.engine import (
     SCALAR_FIELDS,
+    SPLIT_FIELDS,
     TRACE_FIELDS,
     Checkpoint,
     Trajectory,
@@ -44,6 +45,7 @@ def run_spec(
     trace_budget: bool,
     shard: tuple[int, int] | None = None,
     merged_from: int | None = None,
+    trace_split: bool = False,
 ) -> dict:
     """Everything that determines a run's arrays, as a JSON-ready dict."""
     spec = {
@@ -52,6 +54,8 @@ def run_spec(
         "grid": {k: [float(v) for v in vals] for k, vals in (grid or {}).items()},
         "trace_budget": trace_budget,
     }
+    if trace_split:
+        spec["trace_split"] = True
     if shard is not None:
         spec["shard"] = list(shard)
     if merged_from is not None and config.dtype != "float64":
@@ -81,12 +85,13 @@ def run(
     chunk: int | None = None,
     record_divergence: bool = False,
     checkpoint_seconds: float = 60.0,
+    trace_split: bool = False,
 ) -> tuple[Trajectory, Path | None, bool]:
     """Simulate through the results cache.
 
     Args:
-        config, seeds, grid, trace_budget, shard: as `normtheory.simulate`; they (and
-            the engine's code identity) make the cache key.
+        config, seeds, grid, trace_budget, trace_split, shard: as `normtheory.simulate`;
+            they (and the engine's code identity) make the cache key.
         directory: cache folder (default `cache.cache_dir()`), checked before computing.
         use_cache: False computes and saves nothing.
         progress, chunk, record_divergence: execution settings, as `simulate`; not in
@@ -113,11 +118,12 @@ def run(
             chunk=chunk,
             record_divergence=record_divergence,
             checkpoint=point,
+            trace_split=trace_split,
         )
 
     if not use_cache:
         return compute_trajectory(), None, False
-    spec = run_spec(config, seeds, grid, trace_budget, shard)
+    spec = run_spec(config, seeds, grid, trace_budget, shard, trace_split=trace_split)
     directory = Path(directory or cache.cache_dir())
     key = cache.config_key(spec)
     point = Checkpoint(directory / f"{key}.checkpoint.npz", key, checkpoint_seconds)
@@ -130,6 +136,8 @@ def run(
     trajectory = from_arrays(config, entry.arrays)
     if entry.from_cache and not record_divergence:
         fields = TRACE_FIELDS if trace_budget else ("norm", "g2")
+        split_defined = trace_split or np.isfinite(trajectory.heat_self).all()
+        fields = [f for f in fields if split_defined or f not in SPLIT_FIELDS]
         for name in (*fields, *SCALAR_FIELDS):
             if not np.isfinite(getattr(trajectory, name)).all():
                 raise FloatingPointError(
