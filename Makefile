@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
-.PHONY: test reproduce derive lint clean-env bench probe probe-env
+.PHONY: test reproduce derive lint clean-env bench probe probe-env bridge
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,3 +55,7 @@ probe-env: $(PROBE_STAMP)
 
 probe: $(PROBE_STAMP)
 	$(BIN)/normtheory probe --out figures
+
+# The toy trained on WordNet structure against the real model (needs WordNet too).
+bridge: $(PROBE_STAMP)
+	$(BIN)/normtheory bridge --out figures

@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-DATA = ("frequency", "hierarchy", "ambiguity", "imbalance")
+DATA = ("frequency", "hierarchy", "ambiguity", "imbalance", "wordnet")
 MODELS = ("table", "compositional", "mlp")
 LOSSES = ("symmetric", "one_sided", "prototype", "supervised")
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "adamw")
@@ -33,6 +33,7 @@ SUPPORTED = {
     "hierarchy": (("table", "compositional"), ("symmetric", "one_sided")),
     "ambiguity": (("table", "mlp"), ("prototype",)),
     "imbalance": (("mlp",), ("supervised",)),
+    "wordnet": (("table", "compositional"), ("symmetric", "one_sided")),
 }
 
 
@@ -69,6 +70,17 @@ class SimConfig:
       `input_dim`; model "mlp"; loss "supervised" (anchors without a positive in the
       batch are left out of the mean). Tracked items are the classes, probed at their
       noise-free centres.
+    - "wordnet": the hierarchy on real structure (`normtheory.data.wordnet`): the
+      `num_items` most frequent nouns of the real-model probe with distinct first noun
+      senses, each at its first sense, joined by the first-listed-hypernym path of that
+      sense up to entity.n.01; nodes are the synsets on these paths. Words are anchored
+      with their wordfreq frequencies; word-less synsets with the summed frequency of
+      their subtree's words (`frequency_mode` "coupled") or one flat frequency of the
+      same total ("decoupled"). A node's positive is a word of its subtree, drawn by
+      frequency, embedded as for "hierarchy" (`towers` 1 or 2; models "table" or
+      "compositional"). Tracked items are the words (node w is word w, most frequent
+      first). Needs WordNet 3.0 (apt-get install wordnet-base) and wordfreq (the probe
+      extra); both are read when the problem is built, not here.
     Data that are not resampled (tree, soft labels, inputs, class geometry) come from
     `data_seed` and are shared by all seeds; `seed` drives initialisation and sampling.
     Optimizers: "sgd" (coupled L2 if weight_decay > 0), "momentum" (heavy ball, coupled
@@ -147,7 +159,7 @@ class SimConfig:
             return sum(self.branching**k for k in range(self.depth + 1))
         if self.data == "imbalance":
             return self.num_classes
-        return self.num_items
+        return self.num_items  # frequency and ambiguity items; wordnet words
 
     @property
     def eta_lam(self) -> float:
@@ -201,6 +213,8 @@ class SimConfig:
             f"is too small for {self.dtype}: squared norms would underflow to 0",
         )
         _require("branching", self.branching, self.branching >= 2, "must be >= 2")
+        if self.data == "wordnet":
+            _require("num_items", self.num_items, self.num_items >= 2, "must be >= 2 (words)")
         _require("num_classes", self.num_classes, self.num_classes >= 2, "must be >= 2")
         _require("towers", self.towers, self.towers in (1, 2), "must be 1 or 2")
         if self.loss == "supervised":

@@ -33,6 +33,7 @@ import numpy as np
 from normtheory import data as D
 from normtheory import losses
 from normtheory.config import SimConfig
+from normtheory.data import wordnet as words_data
 from normtheory.models import compositional, mlp, table
 from normtheory.sparse import Rows
 
@@ -345,11 +346,92 @@ def _imbalance(config: SimConfig, dtype, shared_exp: bool) -> Problem:
     )
 
 
+def _wordnet(config: SimConfig, dtype, shared_exp: bool) -> Problem:
+    """The hierarchy problem on the probe's nouns and their WordNet hypernym paths.
+
+    As `_hierarchy`, with the tree, anchor frequencies and frequency-weighted positives
+    of `normtheory.data.wordnet`; the tracked items are words (node w is word w).
+    """
+    tree = words_data.load_word_tree(config.num_items)
+    probs = words_data.anchor_probabilities(tree, config.frequency_mode)
+    sampler = words_data.make_sampler(tree, probs, dtype)
+    n = tree.num_nodes
+    items = tracked_items(config)
+    slot = _slots(items, n)
+    ancestors = jnp.asarray(tree.ancestors)
+    is_table = config.model == "table"
+
+    def anchor_embed(params, nodes):
+        if is_table:
+            return table.embed(params["anchor"], nodes)
+        return compositional.embed(params["anchor"], ancestors[nodes])
+
+    def init(key):
+        k_a, k_c = jax.random.split(key)
+        model = table if is_table else compositional
+        params = {"anchor": model.init(k_a, n, config.dim, config.init_scale, dtype)}
+        if config.towers == 2:
+            params["context"] = table.init(
+                k_c, tree.num_words, config.dim, config.init_scale, dtype
+            )
+        return params
+
+    def sample(key):
+        nodes, positives = words_data.sample_word_batch(key, sampler, config.batch)
+        return {"nodes": nodes, "positives": positives}
+
+    def embed(params, batch, hp):
+        z = anchor_embed(params, batch["nodes"])
+        if config.towers == 2:
+            return z, table.embed(params["context"], batch["positives"])
+        return z, anchor_embed(params, batch["positives"])
+
+    def row_ids(batch):  # anchors, then positives: rows of the one anchor table
+        return jnp.concatenate([batch["nodes"], batch["positives"]])
+
+    def embed_rows(rows, batch, hp):
+        return rows[: config.batch], rows[config.batch :]
+
+    def item_grads(grads, cot, batch):
+        g = _segment(cot[0], batch["nodes"], n)
+        if config.towers == 1:
+            g = g + _segment(cot[1], batch["positives"], n)
+        return g[items]
+
+    def own_rows(batch):
+        if config.towers == 2:
+            return slot[batch["nodes"]], jnp.full(config.batch, -1, jnp.int32)
+        return slot[batch["nodes"]], slot[batch["positives"]]
+
+    return Problem(
+        num_items=n,
+        items=items,
+        info={
+            "depth": np.asarray(tree.depth)[items],
+            "leaves": np.asarray(tree.context_count)[items],
+            "probability": probs[items],
+            "frequency": np.asarray(tree.frequency)[items],
+        },
+        rate=_rates(probs, config.batch)[items],
+        linear=is_table,
+        init=init,
+        sample=sample,
+        embed=embed,
+        loss=_pair_loss(config, shared_exp),
+        alignment=_pair_alignment,
+        probe=lambda params: anchor_embed(params, jnp.asarray(items)),
+        item_grads=item_grads,
+        own_rows=own_rows,
+        rows=Rows(row_ids, embed_rows) if is_table and config.towers == 1 else None,
+    )
+
+
 BUILDERS = {
     "frequency": _frequency,
     "hierarchy": _hierarchy,
     "ambiguity": _ambiguity,
     "imbalance": _imbalance,
+    "wordnet": _wordnet,
 }
 
 

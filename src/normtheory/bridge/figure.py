@@ -1,0 +1,75 @@
+"""Figure 11: the toy's norm against all-MiniLM-L6-v2's norm, word by word.
+
+One panel per regime (model / optimizer / frequency mode): every word is a point at
+(real norm, toy's seed-mean final norm), with the Spearman rho and its bootstrap
+interval written on it; a last panel shows the no-dynamics baseline (the out-of-fold
+linear prediction from log frequency, word pieces and depth) the same way. Drawn from
+the record alone (its "per_word" arrays), so bridge.json is enough to redraw it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from normtheory import figures
+
+__all__ = ["NAME", "draw"]
+
+NAME = "fig11_bridge.png"
+
+
+def _panel(ax: plt.Axes, real: np.ndarray, y: np.ndarray, title: str, label: str, rho: dict):
+    ax.scatter(real, y, s=3, alpha=0.35, lw=0, rasterized=True)
+    ax.set_title(title, fontsize=8)
+    ax.set_ylabel(label, fontsize=7)
+    ax.tick_params(labelsize=6)
+    figures.annotate(ax, f"rho = {rho['rho']:+.3f}\n[{rho['lo']:+.3f}, {rho['hi']:+.3f}]")
+
+
+def draw(record: dict, out_dir: Path | str) -> Path:
+    """Draw every regime's panel and the baseline's into out_dir/fig11_bridge.png.
+
+    Args: record, the bridge record (`run.BridgeResult.record` or bridge.json loaded);
+    out_dir, the folder. Returns: the PNG's path.
+    """
+    per_word = record["per_word"]
+    real = np.asarray(per_word["real"])
+    panels = len(record["regimes"]) + 1
+    cols = min(5, panels)
+    rows = math.ceil(panels / cols)
+    with figures.style():
+        fig, axes = plt.subplots(rows, cols, figsize=(2.7 * cols, 2.4 * rows), squeeze=False)
+        flat = axes.ravel()
+        for ax, regime in zip(flat, record["regimes"], strict=False):
+            _panel(
+                ax,
+                real,
+                np.asarray(per_word["toy"][regime["name"]]),
+                regime["name"],
+                "toy norm",
+                regime["compare"],
+            )
+        baseline = record["baselines"][-1]
+        _panel(
+            flat[panels - 1],
+            real,
+            np.asarray(per_word["baseline"]),
+            "no dynamics: " + baseline["name"],
+            "predicted real norm",
+            baseline,
+        )
+        for ax in flat[panels:]:
+            ax.set_axis_off()
+        for ax in flat[max(0, panels - cols) : panels]:
+            ax.set_xlabel("real norm (before Normalize)", fontsize=7)
+        fig.suptitle(
+            f"Toy vs {record['model']}: {record['vocabulary']['size']} nouns, "
+            f"{record['settings']['seeds']} seeds per regime (Spearman rho, 95% bootstrap CI)",
+            fontsize=10,
+        )
+        fig.tight_layout()
+        return figures.save(fig, Path(out_dir) / NAME)
