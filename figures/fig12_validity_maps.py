@@ -1,0 +1,110 @@
+"""Figure 12 (THEORY.md items 5-12): where each approximate law holds.
+
+Each panel is a validity map (`normtheory map`): one verification check run at every
+cell of a grid over the two regime axes that matter most for its law, the cell's
+relative error against its tolerance as colour, the verdict as a letter, and the cells
+where the law holds outlined. The maps are written as one JSON record (maps.json) that
+the report reads. Grids are 3 x 3, or 3 x 2 and 2 x 2 where an axis recompiles or a
+check is slow, at the checks' own default sizes; most axes are traced hyper-parameters,
+so a map's cells share one compiled program.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
+
+from normtheory import cache, figures
+from normtheory.verify import maps
+
+NAME = "fig12_validity_maps.png"
+RECORD = "maps.json"
+# check: (x axis, values, y axis, values, fixed changes)
+MAPS = {
+    "modified_flow": ("lr", [0.1, 0.5, 2.0], "tau", [0.05, 0.1, 0.5], {}),
+    "accumulation": ("lr", [0.1, 0.5, 2.0], "tau", [0.05, 0.1, 0.5], {}),
+    "effective_learning_rate": ("lr", [0.1, 0.5, 2.0], "tau", [0.05, 0.1, 0.5], {}),
+    "frequency_imprint": ("tau", [0.05, 0.1, 0.5], "dim", [8, 32], {}),
+    "sgd_decay_equilibrium": ("eta_lam", [1e-3, 5e-3, 2e-2], "zipf", [0.8, 1.1], {}),
+    "li_arora": ("eta_lam", [0.01, 0.05, 0.15], "lr", [0.1, 0.5], {}),
+    "adamw_equilibrium": ("eta_lam", [3e-4, 1e-3, 3e-3], "b1", [0.0, 0.9, 0.99], {}),
+    "drift_heat_equilibrium": ("eta_lam", [2.5e-4, 1e-3], "momentum", [0.5, 0.9], {}),
+}
+LABELS = {
+    "eta_lam": r"$\eta\lambda$",
+    "lr": r"$\eta$",
+    "tau": r"$\tau$",
+    "dim": "$d$",
+    "b1": r"$\beta_1$",
+    "zipf": "Zipf exponent",
+    "momentum": r"momentum $\alpha$",
+}
+TINY = {"num_items": 40, "dim": 4, "batch": 16, "steps": 100}
+
+
+def measure(tiny: bool = False) -> dict[str, maps.ValidityMap]:
+    """Every map of MAPS (at a tiny size and on 2 x 1 grids when `tiny`)."""
+    out = {}
+    for check, (x, xs, y, ys, changes) in MAPS.items():
+        if tiny:
+            if check != "modified_flow":
+                continue
+            xs, ys, changes = xs[:2], ys[:1], {**changes, **TINY}
+        out[check] = maps.validity_map(check, (x, xs), (y, ys), changes=changes)
+    return out
+
+
+def _panel(ax: plt.Axes, vmap: maps.ValidityMap) -> plt.cm.ScalarMappable:
+    ratio = np.log10(vmap.rel_error / vmap.tolerance)
+    image = ax.imshow(ratio, cmap="RdBu_r", vmin=-2, vmax=2, origin="lower", aspect="auto")
+    for i in range(len(vmap.y_values)):
+        for j in range(len(vmap.x_values)):
+            dark = np.isfinite(ratio[i, j]) and abs(ratio[i, j]) > 1.2
+            ax.text(j, i, maps.MARKS.get(vmap.verdict[i, j], "x"), ha="center", va="center",
+                    color="w" if dark else "k", fontsize=11)  # fmt: skip
+            if vmap.verdict[i, j] == "holds":
+                edge = "w" if np.isfinite(ratio[i, j]) and abs(ratio[i, j]) > 1.2 else "k"
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2, ec=edge))
+    ax.set_xticks(range(len(vmap.x_values)), [f"{v:g}" for v in vmap.x_values])
+    ax.set_yticks(range(len(vmap.y_values)), [f"{v:g}" for v in vmap.y_values])
+    ax.set_xlabel(LABELS.get(vmap.x, vmap.x))
+    ax.set_ylabel(LABELS.get(vmap.y, vmap.y))
+    held = int(np.sum(vmap.verdict == "holds"))
+    ax.set_title(f"{vmap.check}: holds in {held} of {vmap.verdict.size}", fontsize=9)
+    return image
+
+
+def main(out_dir: Path, tiny: bool = False) -> Path:
+    """Draw the figure and write maps.json into out_dir; return the figure's path."""
+    figures.enable_x64()
+    data = measure(tiny)
+    out_dir = Path(out_dir)
+    record = {name: vmap.to_json() for name, vmap in data.items()}
+    cache.write_text(out_dir / RECORD, json.dumps(record, indent=1) + "\n")
+    with figures.style():
+        cols = min(4, len(data))
+        rows = math.ceil(len(data) / cols)
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(4.4 * cols, 3.8 * rows + 0.8), squeeze=False, layout="constrained"
+        )
+        image = None
+        for ax, vmap in zip(axes.flat, data.values(), strict=False):
+            image = _panel(ax, vmap)
+        for ax in list(axes.flat)[len(data) :]:
+            ax.axis("off")
+        fig.colorbar(image, ax=axes, label=r"$\log_{10}$(rel. error / tolerance)", shrink=0.8)
+        fig.get_layout_engine().set(h_pad=0.12, w_pad=0.1)
+        fig.supxlabel("H holds (outlined), P partial, F fails, R not relaxed, "
+                      "- not applicable, x invalid or crashed", fontsize=9)  # fmt: skip
+        fig.suptitle("Validity maps: each approximate law over the two axes that matter most")
+        return figures.save(fig, out_dir / NAME)
+
+
+if __name__ == "__main__":
+    print(f"wrote {main(Path(__file__).resolve().parent, tiny='--tiny' in sys.argv)}")
