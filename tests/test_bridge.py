@@ -361,7 +361,7 @@ def test_bridge_command_end_to_end(probe_extra, system_wordnet, tmp_path, capsys
     assert [s["score"] for s in ood["id_vs_ood"]] == ["norm", "top1_cosine", "margin", "combined"]
     markdown = (tmp_path / "bridge.md").read_text()
     assert all(name in markdown for name in names) and "Most like the real model" in markdown
-    png = tmp_path / "fig11_bridge.png"
+    png = tmp_path / "fig13_bridge.png"
     assert png.read_bytes().startswith(b"\x89PNG")
     first = png.read_bytes()
     from normtheory.bridge.figure import draw

@@ -6,8 +6,9 @@ import pytest
 
 from normtheory import cli, laws
 from normtheory.verify import CHECKS, run_checks
+from normtheory.verify._record import VERDICTS
 
-TINY = ["num_items=40", "dim=4", "batch=16", "steps=200", "chunk=200"]
+TINY = ["num_items=40", "dim=4", "batch=16", "steps=200"]
 FIELDS = {
     "law",
     "item",
@@ -22,6 +23,10 @@ FIELDS = {
     "verdict",
     "exact",
     "note",
+    "fraction_holding",
+    "fraction_low",
+    "fraction_high",
+    "relaxed",
 }
 
 
@@ -56,8 +61,18 @@ def test_every_check_runs_at_a_tiny_size(monkeypatch):
     results, crashes = run_checks(None, TINY)
     assert not crashes, crashes
     assert {r.item for r in results} == set(range(1, 15))
-    assert all(r.verdict in ("holds", "fails", "partial") for r in results)
+    assert all(r.verdict in VERDICTS for r in results)
     assert len(CHECKS) >= 14
+
+
+def test_every_check_has_a_one_line_summary(capsys):
+    for name, (check, _) in CHECKS.items():
+        summary = (check.__doc__ or "").strip().splitlines()
+        assert summary and summary[0].strip(), name
+    assert cli.main(["verify", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(CHECKS)
+    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)
 
 
 def test_outside_its_assumptions_a_fact_is_measured_not_claimed():

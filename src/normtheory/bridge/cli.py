@@ -28,7 +28,7 @@ training dynamics (log frequency, word pieces, depth, and their cross-validated 
 combination), and the probe's statistics on the toy's norms (frequency, partial depth,
 hyponym-longer sign test). Also the real model's norm as an OOD filter (--no-ood skips
 it). Prints the Markdown table (or the JSON record with --json) and writes
-OUT/bridge.json, OUT/bridge.md and OUT/fig11_bridge.png. Needs the probe extra
+OUT/bridge.json, OUT/bridge.md and OUT/fig13_bridge.png. Needs the probe extra
 (pip install -e '.[probe]') and WordNet (apt-get install wordnet-base, or
 $NORMTHEORY_WORDNET). Toy runs are float32 and cached in the results cache.
 """

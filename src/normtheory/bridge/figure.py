@@ -19,7 +19,7 @@ from normtheory import figures
 
 __all__ = ["NAME", "draw"]
 
-NAME = "fig11_bridge.png"
+NAME = "fig13_bridge.png"
 
 
 def _panel(ax: plt.Axes, real: np.ndarray, y: np.ndarray, title: str, label: str, rho: dict):
@@ -31,7 +31,7 @@ def _panel(ax: plt.Axes, real: np.ndarray, y: np.ndarray, title: str, label: str
 
 
 def draw(record: dict, out_dir: Path | str) -> Path:
-    """Draw every regime's panel and the baseline's into out_dir/fig11_bridge.png.
+    """Draw every regime's panel and the baseline's into out_dir/fig13_bridge.png.
 
     Args: record, the bridge record (`run.BridgeResult.record` or bridge.json loaded);
     out_dir, the folder. Returns: the PNG's path.

@@ -1,8 +1,11 @@
 """`normtheory verify`: each law of THEORY.md confronted with a simulation built to test it.
 
-Every check is a function `check(config) -> list[Result]` with a base configuration (the
-regime we chose); `--set key=value` moves the regime and the verdict is computed for
-the regime actually run. Verification runs in float64.
+Every check is a function `check(config, overridden) -> list[Result]` with a base
+configuration (the regime we chose) and a one-line docstring (`normtheory verify
+--list`); `--set key=value` moves the regime, `overridden` names the fields it set (a
+check's own per-row settings never replace them), and the verdict is computed for the
+regime actually run. Verdicts: see normtheory.verify._record. Verification runs in
+float64.
 """
 
 from __future__ import annotations
@@ -11,11 +14,11 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 
-from normtheory.config import SimConfig, override
+from normtheory.config import SimConfig, parse_assignments
 from normtheory.verify import accumulation, drift_heat, equilibria, exact, structure
 from normtheory.verify._record import Result
 
-Check = Callable[[SimConfig], list[Result]]
+Check = Callable[[SimConfig, frozenset[str]], list[Result]]
 
 CHECKS: dict[str, tuple[Check, SimConfig]] = {
     **exact.CHECKS,
@@ -42,15 +45,16 @@ def run_checks(
     unknown = [n for n in names if n not in CHECKS]
     if unknown:
         raise KeyError(f"unknown law(s) {', '.join(unknown)}; known: {', '.join(CHECKS)}")
-    overrides = list(overrides)
-    configs = {name: override(CHECKS[name][1], overrides) for name in names}
+    changes = parse_assignments(overrides)
+    overridden = frozenset(changes)
+    configs = {name: CHECKS[name][1].replace(**changes) for name in names}
     results, crashes = [], {}
     for name in names:
         if progress is not None:
             progress(name)
         start = time.perf_counter()
         try:
-            results += CHECKS[name][0](configs[name])
+            results += CHECKS[name][0](configs[name], overridden)
         except Exception:  # reported, and reflected in the exit status
             crashes[name] = traceback.format_exc()
         if seconds is not None:

@@ -1,4 +1,26 @@
-"""One verification result: a law confronted with a simulation, and its verdict."""
+"""One verification result: a law confronted with a simulation, and its verdict.
+
+Verdicts:
+- "holds": within tolerance (for per-item checks, by the fraction rule below);
+- "partial": a per-item check where only the frequent items hold (see `fraction_verdict`),
+  or a sign test without a significant correlation;
+- "fails": outside tolerance;
+- "not relaxed": an equilibrium check whose run had not reached equilibrium (see
+  `normtheory.verify._common.relaxation`); the law is not judged, and never "fails"
+  on a transient;
+- "not applicable": the regime run is outside every law the check knows (for example
+  an optimizer the law does not model); the note names what is missing.
+
+Per-item rule (`fraction_verdict`), the same for every per-item check: "holds" when at
+least HOLD_FRACTION of the items are within tolerance and the 95% Clopper-Pearson
+interval of that fraction has its lower bound at or above HOLD_LOWER; "partial" when
+the frequent items (rate at or above the median) meet that rule on their own but all
+items do not; "fails" otherwise.
+
+Tolerances come from the order of the terms a law neglects and are capped at
+MAX_TOLERANCE: a relative (or log) error tolerance of 1 or more could not fail a
+prediction that is too large, so no check may use one.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +28,16 @@ import dataclasses
 import math
 from typing import Literal
 
-Verdict = Literal["holds", "fails", "partial"]
+import numpy as np
+from scipy import stats
+
+Verdict = Literal["holds", "fails", "partial", "not relaxed", "not applicable"]
+VERDICTS: tuple[str, ...] = ("holds", "partial", "fails", "not relaxed", "not applicable")
+
+HOLD_FRACTION = 0.9
+HOLD_LOWER = 0.75
+CONFIDENCE = 0.95
+MAX_TOLERANCE = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -14,10 +45,17 @@ class Result:
     """predicted and measured are summary numbers of the same quantity (`quantity`).
 
     rel_error = |measured - predicted| / |predicted| (or the absolute error when the
-    prediction is 0, as for the Euler identity); `tolerance` is on that error and comes
-    from the order of the terms the law neglects (stated in `basis`). `spread` is the
-    spread of the measured value over seeds or items (say which in `quantity`).
-    `exact` marks THEORY.md's exact facts, whose failure is a bug.
+    prediction is 0, as for the Euler identity; equilibrium checks use the symmetric
+    |log(measured / predicted)|, which equals the relative error to first order, and say
+    so in `basis`); `tolerance` is on that error and comes from the order of the terms
+    the law neglects (stated in `basis`). `spread` is the spread of the measured value
+    over seeds or items (say which in `quantity`). `exact` marks THEORY.md's exact
+    facts, whose failure is a bug.
+
+    Per-item checks also fill `fraction_holding` (fraction of items within tolerance)
+    and its 95% Clopper-Pearson interval `fraction_low`..`fraction_high`; equilibrium
+    checks fill `relaxed`, the fraction of items that passed the relaxation criterion.
+    Checks that do not apply leave them NaN.
     """
 
     law: str
@@ -33,6 +71,10 @@ class Result:
     verdict: Verdict
     exact: bool = False
     note: str = ""
+    fraction_holding: float = math.nan
+    fraction_low: float = math.nan
+    fraction_high: float = math.nan
+    relaxed: float = math.nan
 
     def to_json(self) -> dict:
         out = dataclasses.asdict(self)
@@ -48,8 +90,72 @@ def relative_error(measured: float, predicted: float) -> float:
     return abs(measured - predicted) / abs(predicted)
 
 
-def judge(error: float, tolerance: float, partial: bool = False) -> Verdict:
-    """holds within tolerance; "partial" when the caller found it holds only somewhere."""
+def log_error(measured, predicted):
+    """|log(measured / predicted)|: symmetric, so a prediction k times too small or too
+    large has the same error; infinite when the signs differ or either is 0."""
+    measured, predicted = np.asarray(measured, float), np.asarray(predicted, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = measured / predicted
+        err = np.abs(np.log(np.where(ratio > 0, ratio, np.nan)))
+    return np.where(np.isfinite(err), err, np.inf)
+
+
+def capped(tolerance):
+    """A tolerance no larger than MAX_TOLERANCE (elementwise)."""
+    return np.minimum(tolerance, MAX_TOLERANCE)
+
+
+def judge(error: float, tolerance: float) -> Verdict:
+    """ "holds" when the error is finite and within the tolerance, else "fails"."""
     if not math.isfinite(error) or error > tolerance:
-        return "partial" if partial else "fails"
+        return "fails"
     return "holds"
+
+
+@dataclasses.dataclass(frozen=True)
+class FractionVerdict:
+    """The per-item rule's outcome: verdict, fraction within tolerance and its interval."""
+
+    verdict: Verdict
+    fraction: float
+    low: float
+    high: float
+    note: str
+
+    def fields(self) -> dict[str, float]:
+        """The Result fields this fills."""
+        return {"fraction_holding": self.fraction, "fraction_low": self.low,
+                "fraction_high": self.high}  # fmt: skip
+
+
+def fraction_interval(k: int, n: int) -> tuple[float, float]:
+    """95% Clopper-Pearson interval of a binomial fraction k / n."""
+    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=CONFIDENCE, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+def _meets_rule(ok: np.ndarray) -> bool:
+    k, n = int(ok.sum()), int(ok.size)
+    return n > 0 and k / n >= HOLD_FRACTION and fraction_interval(k, n)[0] >= HOLD_LOWER
+
+
+def fraction_verdict(ok, frequent=None) -> FractionVerdict:
+    """The per-item rule (module docstring) on `ok` (per item: within tolerance).
+
+    `frequent` (per item, optional) marks the frequent items; "partial" needs it.
+    """
+    ok = np.asarray(ok, bool)
+    k, n = int(ok.sum()), int(ok.size)
+    if n == 0:
+        return FractionVerdict("fails", math.nan, math.nan, math.nan, "no item to judge")
+    low, high = fraction_interval(k, n)
+    summary = f"{k} of {n} items within tolerance (95% CI of the fraction {low:.2f}-{high:.2f})"
+    if _meets_rule(ok):
+        return FractionVerdict("holds", k / n, low, high, summary)
+    verdict: Verdict = "fails"
+    if frequent is not None:
+        frequent = np.asarray(frequent, bool)
+        if 0 < frequent.sum() < n and _meets_rule(ok[frequent]):
+            verdict = "partial"
+            summary += f"; the {int(frequent.sum())} frequent items hold, rarer items miss it"
+    return FractionVerdict(verdict, k / n, low, high, summary)

@@ -25,9 +25,7 @@ from normtheory.verify._record import Result, judge
 
 ROUNDING = 1e-11  # float64 identities through O(10) operations on O(1) quantities
 
-BASE = SimConfig(
-    num_items=200, dim=16, batch=64, steps=60, stride=1, chunk=60, dtype="float64", lr=0.5
-)
+BASE = SimConfig(num_items=200, dim=16, batch=64, steps=60, stride=1, dtype="float64", lr=0.5)
 
 
 def _grads(config: SimConfig, anchors: jax.Array, views: jax.Array) -> jax.Array:
@@ -35,7 +33,8 @@ def _grads(config: SimConfig, anchors: jax.Array, views: jax.Array) -> jax.Array
     return jax.grad(lambda z: loss(z, views, config.tau))(anchors)
 
 
-def euler(config: SimConfig) -> list[Result]:
+def euler(config: SimConfig, overridden: frozenset[str] = frozenset()) -> list[Result]:
+    """z . grad_z L = 0 on a real InfoNCE batch (item 1), to float64 rounding."""
     anchors, views = first_batch(config)
     g = _grads(config, anchors, views)
     cos = jnp.abs(jnp.sum(anchors * g, -1)) / (
@@ -60,7 +59,8 @@ def euler(config: SimConfig) -> list[Result]:
     ]
 
 
-def homogeneity(config: SimConfig) -> list[Result]:
+def homogeneity(config: SimConfig, overridden: frozenset[str] = frozenset()) -> list[Result]:
+    """grad L(c z) = grad L(z) / c for c = 1e-3 and 1e3 (item 2), to float64 rounding."""
     anchors, views = first_batch(config)
     g = _grads(config, anchors, views)
     devs = [
@@ -86,7 +86,8 @@ def homogeneity(config: SimConfig) -> list[Result]:
     ]
 
 
-def infonce_gradient(config: SimConfig) -> list[Result]:
+def infonce_gradient(config: SimConfig, overridden: frozenset[str] = frozenset()) -> list[Result]:
+    """The SymPy-derived InfoNCE gradient (item 3) against jax.grad, to float64 rounding."""
     anchors, views = first_batch(config)
     g = _grads(config, anchors, views)
     if config.loss == "symmetric":
@@ -123,11 +124,12 @@ def infonce_gradient(config: SimConfig) -> list[Result]:
 
 def _step_trace(config: SimConfig):
     """(N before each step, N after, G^2 of the step) per step and item, one seed."""
-    traj = simulate_cached(config.replace(stride=1, chunk=config.steps), seeds=1)
+    traj = simulate_cached(config.replace(stride=1), seeds=1)
     return norms_before(traj)[0], traj.norm[0], traj.g2[0]
 
 
-def gd_norm_step(config: SimConfig) -> list[Result]:
+def gd_norm_step(config: SimConfig, overridden: frozenset[str] = frozenset()) -> list[Result]:
+    """N'^2 = N^2 + eta^2 G^2 / N^2 for every step and item of a run (item 4)."""
     n0, n1, g2 = _step_trace(config)
     law = laws.get("gd_norm_step")
     predicted = np.asarray(law(N=n0, eta=config.lr, G2=g2))
@@ -152,29 +154,41 @@ def gd_norm_step(config: SimConfig) -> list[Result]:
     ]
 
 
-def modified_flow(config: SimConfig) -> list[Result]:
+def modified_flow(config: SimConfig, overridden: frozenset[str] = frozenset()) -> list[Result]:
+    """(N'^4 - N^4) / eta against the modified flow's 2 eta G^2 per step (item 5)."""
     n0, n1, g2 = _step_trace(config)
     eta = config.lr
     rate = np.asarray(laws.get("modified_flow_quartic_rate")(eta=eta, G2=g2))
     measured = (n1**4 - n0**4) / eta
     moving = rate > 0
-    err = np.abs(measured[moving] / rate[moving] - 1)
+    signed = measured[moving] / rate[moving] - 1
+    err = np.abs(signed)
     neglected = (eta**2 * g2 / (2 * n0**4))[moving]  # the eta^4 G^4/N^4 term, relative
     plain = is_plain_sgd(config)
-    tol = float(neglected.max()) * 1.001 + ROUNDING
+    # Per step, the law must miss exactly the term it neglects (to 0.1% of it, + rounding),
+    # so its error is within that term and a law off by any other amount fails. Rounding:
+    # N'^4 - N^4 loses eps N^4 to cancellation, relative eps N^4 / (eta rate) to the law.
+    cancellation = 100 * np.finfo(np.float64).eps * (n0**4)[moving] / (eta * rate[moving])
+    slack = 0.001 * neglected + cancellation + ROUNDING
+    tols = neglected + slack
+    worst = int(np.argmax(err / tols))
+    tol = float(tols[worst])
+    ok = bool(np.all(np.abs(signed - neglected) <= slack))
     return [
         Result(
             law="modified_flow_quartic_rate",
             item=5,
             regime=regime(config),
-            quantity="per step and item: (N'^4 - N^4)/eta against 2 eta G^2 (max rel. error)",
+            quantity="per step and item: (N'^4 - N^4)/eta against 2 eta G^2 (medians)",
             predicted=float(np.median(rate[moving])),
             measured=float(np.median(measured[moving])),
             spread=float(np.std(measured[moving])),
-            rel_error=float(err.max()),
+            rel_error=float(err[worst]),
             tolerance=tol,
-            basis="neglected eta^2 G^2 / (2 N^4) of the modified flow, measured per step",
-            verdict=judge(float(err.max()), tol),
+            basis="per step: the error equals the neglected eta^2 G^2 / (2 N^4) of the "
+            "modified flow to 0.1% of it (+ float64 rounding and cancellation); worst step "
+            "shown",
+            verdict="holds" if ok else "fails",
             exact=plain,
             note="" if plain else "outside the law's assumption of plain SGD without decay",
         )

@@ -1,0 +1,312 @@
+"""Every verification check can fail: a wrong law or a broken regime changes its verdict.
+
+Each test runs one check at a tiny size with a deliberately wrong law (the law the check
+uses, patched: a factor of 2 or a wrong exponent), a loss that breaks the fact, or a
+regime outside the law, and asserts the verdict that must follow. Where cheap, the same
+regime is first shown to hold with the real law, so the verdict is the law's doing.
+"""
+
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from normtheory import laws
+from normtheory.verify import drift_heat, run_checks, structure
+from normtheory.verify._common import row_config
+from normtheory.verify._record import (
+    MAX_TOLERANCE,
+    fraction_interval,
+    fraction_verdict,
+    log_error,
+)
+
+TINY = ["num_items=40", "dim=4", "batch=16", "steps=200"]
+# Sixteen frequent items at a short relaxation time: the SGD + L2 law holds here.
+FREQUENT = ["num_items=16", "dim=8", "batch=32", "zipf=0", "steps=800"]
+# Zipf items, one of them in nearly every batch (for the angle law); relaxed.
+BUSY = ["num_items=40", "dim=8", "batch=16", "steps=400", "weight_decay=0.05"]
+ADAMW = ["num_items=40", "dim=4", "batch=16", "steps=800", "lr=0.05"]
+
+
+class _Wrong:
+    """A law whose output is `transform(output of the real law)` (or a replacement)."""
+
+    def __init__(self, law, transform=None, replace=None):
+        self.law, self.transform, self.replace = law, transform, replace
+
+    def __call__(self, **kwargs):
+        if self.replace is not None:
+            return self.replace(**kwargs)
+        return self.transform(self.law(**kwargs))
+
+
+def _break(monkeypatch, name, transform=None, replace=None):
+    """Make `laws.get(name)` return a wrong version of the law, for every check."""
+    real_get = laws.get
+
+    def get(law_name):
+        law = real_get(law_name)
+        return _Wrong(law, transform, replace) if law_name == name else law
+
+    monkeypatch.setattr(laws, "get", get)
+
+
+def _sets(*groups):
+    """--set strings; a later group's value for a field replaces an earlier one."""
+    merged = dict(item.split("=", 1) for group in groups for item in group)
+    return [f"{key}={value}" for key, value in merged.items()]
+
+
+def _verdicts(name, sets, law=None):
+    results, crashes = run_checks([name], _sets(sets))
+    assert not crashes, crashes
+    return {r.law: r for r in results} if law is None else next(r for r in results if r.law == law)
+
+
+def _twice(x):
+    return 2 * x
+
+
+# Exact facts (items 1-5).
+
+
+def test_euler_and_homogeneity_fail_for_a_loss_that_is_not_scale_invariant(monkeypatch):
+    def raw(config):
+        return lambda z, w, tau: jnp.mean(jnp.sum((z - w) ** 2, axis=-1))
+
+    assert _verdicts("euler", TINY, "euler").verdict == "holds"
+    monkeypatch.setattr("normtheory.verify.exact.pair_loss", raw)
+    assert _verdicts("euler", TINY, "euler").verdict == "fails"
+    assert _verdicts("homogeneity", TINY, "homogeneity").verdict == "fails"
+
+
+def test_infonce_gradient_fails_with_a_wrong_law(monkeypatch):
+    _break(monkeypatch, "symmetric_infonce_gradient", lambda out: (2 * out[0], out[1]))
+    assert _verdicts("infonce_gradient", TINY, "infonce_gradient").verdict == "fails"
+
+
+def test_gd_norm_step_fails_with_a_wrong_law(monkeypatch):
+    _break(monkeypatch, "gd_norm_step", replace=lambda N, eta, G2: N**2 + eta**2 * G2)
+    result = _verdicts("gd_norm_step", TINY, "gd_norm_step")
+    assert result.verdict == "fails" and result.exact
+
+
+def test_modified_flow_fails_when_the_law_is_off_by_any_other_amount(monkeypatch):
+    assert _verdicts("modified_flow", TINY, "modified_flow_quartic_rate").verdict == "holds"
+    # 1% too large: still "within the neglected term" at some steps, but not that term.
+    _break(monkeypatch, "modified_flow_quartic_rate", lambda rate: 1.01 * rate)
+    assert _verdicts("modified_flow", TINY, "modified_flow_quartic_rate").verdict == "fails"
+
+
+# Laws of plain SGD (items 6-8).
+
+
+def test_accumulation_fails_with_a_wrong_law(monkeypatch):
+    assert _verdicts("accumulation", TINY, "accumulation").verdict == "holds"
+    _break(monkeypatch, "accumulation", replace=lambda N0, eta, S: N0**4 + 2 * eta**2 * S * 1.01)
+    assert _verdicts("accumulation", TINY, "accumulation").verdict == "fails"
+
+
+def test_effective_learning_rate_uses_the_law_and_fails_with_a_wrong_one(monkeypatch):
+    assert _verdicts("effective_learning_rate", TINY, "gd_angle_per_step").verdict == "holds"
+    _break(monkeypatch, "gd_angle_per_step", _twice)
+    assert _verdicts("effective_learning_rate", TINY, "gd_angle_per_step").verdict == "fails"
+
+
+def test_effective_learning_rate_refuses_momentum_instead_of_stepping_sgd():
+    result = _verdicts("effective_learning_rate", [*TINY, "optimizer=momentum"])
+    (result,) = result.values()
+    assert result.verdict == "not applicable" and "optimizer=momentum" in result.note
+
+
+def test_frequency_imprint_fails_even_when_energy_explains_the_slope():
+    # At this size the per-update energy falls with p, so the slope is far from 1. By
+    # item 6 that is "explained", but the law's own prediction is p T: it fails.
+    result = _verdicts("frequency_imprint", TINY, "frequency_imprint")
+    assert result.predicted == pytest.approx(1.0)
+    assert abs(result.measured - 1) > result.spread * 2
+    assert result.verdict == "fails"
+
+
+def test_frequency_imprint_judges_the_laws_own_exponent(monkeypatch):
+    def squared(eta, p, T, G2):
+        return 2 * eta**2 * p**2 * T * G2
+
+    _break(monkeypatch, "frequency_imprint", replace=squared)
+    result = _verdicts("frequency_imprint", TINY, "frequency_imprint")
+    assert result.predicted == pytest.approx(2.0) and result.verdict == "fails"
+
+
+# Weight-decay equilibria, Li-Arora, AdamW (items 9-11).
+
+
+def test_sgd_decay_equilibrium_fails_with_a_wrong_law(monkeypatch):
+    assert _verdicts("sgd_decay_equilibrium", FREQUENT, "sgd_decay_equilibrium").verdict == (
+        "holds"
+    )
+    _break(monkeypatch, "sgd_decay_equilibrium", _twice)
+    result = _verdicts("sgd_decay_equilibrium", FREQUENT, "sgd_decay_equilibrium")
+    assert result.verdict == "fails" and result.tolerance <= MAX_TOLERANCE
+
+
+def test_sgd_decay_equilibrium_is_not_relaxed_rather_than_failing_a_transient():
+    # eta lam = 5e-4: a relaxation time of 1000 steps, the run is 800 steps long.
+    results = _verdicts("sgd_decay_equilibrium", [*FREQUENT, "weight_decay=0.001"])
+    assert results["sgd_decay_equilibrium"].verdict == "not relaxed"
+    assert results["sgd_decay_equilibrium"].relaxed == 0
+
+
+def test_sparse_decay_equilibrium_judges_the_laws_own_exponent(monkeypatch):
+    def squared(eta, lam, G2, p):
+        return p**2 * eta * G2 / (lam * (2 - eta * lam))
+
+    result = _verdicts("sgd_decay_equilibrium", BUSY, "sparse_decay_equilibrium")
+    assert result.predicted == pytest.approx(0.25)
+    _break(monkeypatch, "sparse_decay_equilibrium", replace=squared)
+    result = _verdicts("sgd_decay_equilibrium", BUSY, "sparse_decay_equilibrium")
+    assert result.predicted == pytest.approx(0.5) and result.verdict == "fails"
+
+
+def test_sgd_decay_angle_fails_with_a_wrong_law(monkeypatch):
+    assert _verdicts("sgd_decay_equilibrium", BUSY, "sgd_decay_angle").verdict == "holds"
+    _break(monkeypatch, "sgd_decay_angle", _twice)
+    assert _verdicts("sgd_decay_equilibrium", BUSY, "sgd_decay_angle").verdict == "fails"
+
+
+def test_momentum_is_judged_by_the_momentum_laws(monkeypatch):
+    sets = [*BUSY, "optimizer=momentum", "lr=0.05"]
+    results = _verdicts("sgd_decay_equilibrium", sets)
+    assert {"momentum_decay_equilibrium", "momentum_decay_angle"} <= set(results)
+    assert results["sparse_decay_equilibrium"].verdict == "not applicable"
+    assert results["momentum_decay_angle"].verdict == "holds"
+    _break(monkeypatch, "momentum_decay_angle", _twice)
+    assert _verdicts("sgd_decay_equilibrium", sets, "momentum_decay_angle").verdict == "fails"
+
+
+def test_an_optimizer_without_a_law_is_not_applicable():
+    results = _verdicts("sgd_decay_equilibrium", [*TINY, "optimizer=nesterov", "lr=0.05"])
+    assert {r.verdict for r in results.values()} == {"not applicable"}
+    assert all("nesterov" in r.note for r in results.values())
+
+
+def test_li_arora_stays_exact_at_large_eta_lam_and_fails_with_a_wrong_rate(monkeypatch):
+    # eta lam = 0.15 over 100 steps: feeding one run's views to the other grew rounding
+    # to O(1); each run making its own views keeps it at rounding.
+    sets = ["weight_decay=0.3"]
+    result = _verdicts("li_arora", sets, "li_arora")
+    assert result.verdict == "holds" and result.measured < 1e-10
+
+    def wrong(eta, lam, t):
+        return eta * (1 - eta * lam) ** (-2 * t)
+
+    _break(monkeypatch, "li_arora_learning_rate", replace=wrong)
+    assert _verdicts("li_arora", sets, "li_arora").verdict == "fails"
+
+
+def test_adamw_equilibrium_fails_with_a_wrong_law_and_waits_for_relaxation(monkeypatch):
+    result = _verdicts("adamw_equilibrium", ADAMW, "adamw_equilibrium")
+    assert result.verdict == "holds"
+    short = _verdicts("adamw_equilibrium", _sets(ADAMW, ["steps=200"]), "adamw_equilibrium")
+    assert short.verdict == "not relaxed"
+    _break(monkeypatch, "adamw_equilibrium", _twice)
+    assert _verdicts("adamw_equilibrium", ADAMW, "adamw_equilibrium").verdict == "fails"
+
+
+def test_adamw_laws_fail_when_eps_swamps_the_normalization():
+    # eps = 1 >> sqrt(v): the update is the gradient itself, not a unit-variance step, so
+    # the random-walk norm is wrong and the frequency imprint comes back.
+    results = _verdicts("adamw_equilibrium", _sets(ADAMW, ["eps=1.0"]))
+    assert results["adamw_equilibrium"].verdict == "fails"
+    assert results["adamw_frequency_independence"].verdict == "fails"
+    assert results["adamw_frequency_independence"].measured > 0
+
+
+# Drift and heat (item 12).
+
+DRIFT_HEAT = [*ADAMW, "weight_decay=0.1"]
+
+
+@pytest.fixture
+def adamw_row(monkeypatch):
+    monkeypatch.setattr(drift_heat, "REGIMES", {"table, adamw": drift_heat.REGIMES["table, adamw"]})
+
+
+@pytest.mark.parametrize("factor", [2.0, 1 / 240])
+def test_drift_heat_fails_a_prediction_too_large_or_too_small(monkeypatch, adamw_row, factor):
+    (result,) = _verdicts("drift_heat_equilibrium", DRIFT_HEAT).values()
+    assert result.verdict == "holds"
+    _break(monkeypatch, "drift_heat_equilibrium", lambda n2: factor * n2)
+    (result,) = _verdicts("drift_heat_equilibrium", DRIFT_HEAT).values()
+    assert result.verdict == "fails" and result.tolerance <= MAX_TOLERANCE
+
+
+def test_drift_heat_predicts_from_a_run_other_than_the_judged_one(monkeypatch):
+    real_run = drift_heat._run
+    judged = drift_heat.BASE.replace(
+        optimizer="adamw", num_items=40, dim=4, batch=16, steps=800, lr=0.05, weight_decay=0.1
+    )
+
+    def run(cfg, seeds):
+        traj = real_run(cfg, seeds)
+        if cfg == judged:  # scramble the judged run's budget: the prediction must not move
+            return dataclasses.replace(traj, drift=0 * traj.drift, heat=traj.heat / 7)
+        return traj
+
+    before = drift_heat.per_item(judged)["predicted"]
+    monkeypatch.setattr(drift_heat, "_run", run)
+    after = drift_heat.per_item(judged)["predicted"]
+    np.testing.assert_array_equal(before, after)
+
+
+def test_set_values_win_over_a_rows_own_settings(adamw_row):
+    (result,) = _verdicts("drift_heat_equilibrium", DRIFT_HEAT).values()
+    assert "adamw, lr=0.05, wd=0.1" in result.regime
+    assert "(--set lr, weight_decay)" in result.regime
+    cfg, replaced = row_config(drift_heat.BASE, {"lr": 0.01, "optimizer": "adamw"}, {"lr"})
+    assert (cfg.lr, cfg.optimizer, replaced) == (drift_heat.BASE.lr, "adamw", ["lr"])
+
+
+# Regime maps (items 13-14).
+
+
+@pytest.mark.parametrize(
+    ("law", "signs", "sets"),
+    [
+        ("specificity", "SPECIFICITY_SIGNS", ["depth=3", "steps=600", "dim=8", "batch=32"]),
+        ("uncertainty", "UNCERTAINTY_SIGNS", _sets(TINY, ["steps=600"])),
+    ],
+)
+def test_a_regime_map_cell_fails_when_the_predicted_sign_is_flipped(monkeypatch, law, signs, sets):
+    monkeypatch.setattr(structure, "OPTIMIZERS", {"sgd": structure.OPTIMIZERS["sgd"]})
+    true_sign = getattr(structure, signs)["table"]
+    monkeypatch.setattr(structure, signs, {"table": true_sign})
+    sets = [*sets, "frequency_mode=decoupled"]
+    (cell,) = _verdicts(law, sets).values()
+    assert cell.verdict == "holds"
+    monkeypatch.setattr(structure, signs, {"table": -true_sign})
+    (cell,) = _verdicts(law, sets).values()
+    assert cell.verdict == "fails"
+
+
+# The per-item rule and the error measure.
+
+
+def test_the_per_item_rule_is_a_fraction_with_an_interval():
+    ok = np.ones(200, bool)
+    ok[0] = False  # one item out of 200 does not flip the verdict
+    assert fraction_verdict(ok).verdict == "holds"
+    ok[:30] = False
+    frequent = np.arange(200) >= 100
+    assert fraction_verdict(ok).verdict == "fails"
+    assert fraction_verdict(ok, frequent).verdict == "partial"
+    assert fraction_verdict(np.ones(10, bool)).verdict == "fails"  # too few to claim it
+    low, high = fraction_interval(36, 40)
+    assert low < 0.9 < high and low == pytest.approx(0.7634, abs=1e-3)
+
+
+def test_the_equilibrium_error_is_symmetric():
+    assert log_error(1.0, 240.0) == pytest.approx(log_error(240.0, 1.0))
+    assert log_error(1.0, 240.0) > MAX_TOLERANCE
+    assert log_error(1.0, -1.0) == np.inf
