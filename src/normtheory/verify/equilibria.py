@@ -126,12 +126,16 @@ def sgd_decay_equilibrium(
         )
     ]
     results.append(_sparse(config, traj.rate, n4.mean, g2_per_step, sparse_law, relax))
+    if sparse_law == "sparse_decay_equilibrium":  # item 9b: the kick term kept
+        quartic = "sparse_decay_equilibrium_quartic"
+        results.append(_sparse(config, traj.rate, n4.mean, g2_per_step, quartic, relax))
     results.append(_angle(config, traj, tol, angle_law, relax))
     return results
 
 
 def _sparse(config, rate, n4, g2_per_step, law_name, relax: Relaxation) -> Result:
-    """Slope of log N* on log p against the sparse law's own slope (1/4)."""
+    """Slope of log N* on log p against the sparse law's own slope (item 9: 1/4; 9b: the
+    quartic law's local slope at the items' rates, fitted the same way)."""
     quantity = "slope of log N* on log(rate) over items"
     if law_name is None:
         return not_applicable(
@@ -159,7 +163,7 @@ def _sparse(config, rate, n4, g2_per_step, law_name, relax: Relaxation) -> Resul
         item=9,
         regime=regime(config),
         quantity=quantity,
-        predicted=predicted,
+        predicted=float(predicted),
         measured=slope,
         spread=se,
         rel_error=err,
