@@ -49,3 +49,20 @@ def test_bad_axes_are_refused():
         maps.validity_map("accumulation", ("speed", [1.0]), ("lr", [0.2]), changes=TINY)
     with pytest.raises(KeyError, match="unknown check"):
         maps.validity_map("nope", ("lr", [0.1]), ("tau", [0.2]))
+
+
+def test_the_report_states_the_default_verdict_beside_the_map_count():
+    from normtheory.report import _validity_maps
+    from normtheory.verify._record import Result
+
+    vmap = maps.validity_map(
+        "accumulation", ("lr", [0.1, 0.5]), ("eta_lam", [0.0, 2.0]), changes=TINY
+    )
+    default = Result(
+        law=vmap.law, item=6, regime="r", quantity="q", predicted=1.0, measured=1.0,
+        spread=0.0, rel_error=0.0, tolerance=0.1, basis="b", verdict="holds",
+    )  # fmt: skip
+    lines = _validity_maps({"accumulation": vmap.to_json()}, [default])
+    [row] = [line for line in lines if line.startswith(f"| {vmap.law} |")]
+    assert "| 6 | holds | 2 holds, 2 invalid | lr x eta_lam |" in row
+    assert "lr=0.1, eta_lam=0; lr=0.5, eta_lam=0" in row

@@ -22,7 +22,8 @@ Subcommands:
             are cached in results/ (or $NORMTHEORY_CACHE).
   verify    confront each law with a simulation designed to test it (float64):
             predicted and measured values, relative error, tolerance from the
-            neglected order, and a verdict (holds, fails, partial); --set moves
+            neglected order, and a verdict (holds, partial, fails, not relaxed,
+            not applicable); --set moves
             the regime, --json prints one record per result.
   probe     a real contrastive text encoder (all-MiniLM-L6-v2, needs the probe
             extra): does its norm before normalisation carry word frequency,
@@ -238,11 +239,11 @@ def _verify(args: argparse.Namespace) -> int:
         for result in results:
             print(json.dumps(result.to_json(), sort_keys=True))
     else:
-        header = f"{'law':30s} {'item':>4s} {'verdict':8s} {'predicted':>11s} {'measured':>11s}"
+        header = f"{'law':34s} {'item':>4s} {'verdict':14s} {'predicted':>11s} {'measured':>11s}"
         print(header + f" {'rel.err':>9s} {'tol':>9s}")
         for r in results:
             print(
-                f"{r.law:30s} {r.item:4d} {r.verdict:8s} {r.predicted:11.4g} {r.measured:11.4g}"
+                f"{r.law:34s} {r.item:4d} {r.verdict:14s} {r.predicted:11.4g} {r.measured:11.4g}"
                 f" {r.rel_error:9.2g} {r.tolerance:9.2g}"
             )
             print(f"    regime: {r.regime}" + (f"\n    note: {r.note}" if r.note else ""))

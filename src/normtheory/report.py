@@ -33,7 +33,61 @@ COMMAND_FIGURES = {
     "fig10_probe.png": "a real encoder, all-MiniLM-L6-v2 (`normtheory probe`): norm against "
     "word frequency and WordNet depth, the hypernym-to-hyponym sign test, and the norm as a "
     "confidence score for word-to-definition retrieval.",
+    "fig13_bridge.png": "the toy trained on WordNet nouns with their real frequencies "
+    "(`make bridge`): the toy's final norm against the real model's norm, word by word, per "
+    "regime, beside the no-dynamics baseline.",
 }
+
+
+def _validity_maps(data: Mapping | None, results: Sequence[Result]) -> list[str]:
+    """Each law's verdict at its default regime beside its verdicts over its map."""
+    if not data:
+        return []
+    default = {}
+    for r in results:
+        default.setdefault(r.law, r.verdict)
+    lines = [
+        "## Validity maps",
+        "",
+        "Each approximate law's check run over a grid of two regime axes (figure 12, "
+        "`figures/maps.json`; `normtheory map` draws any other). The count is over the "
+        "cells of the map; the last column names the cells where the law holds.",
+        "",
+        "| law | item | at its default | over the map | axes | where it holds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for record in data.values():
+        counts = ", ".join(f"{n} {v}" for v, n in sorted(record["counts"].items()))
+        held = [
+            f"{record['x']}={record['x_values'][j]:g}, {record['y']}={record['y_values'][i]:g}"
+            for i, row in enumerate(record["verdict"])
+            for j, verdict in enumerate(row)
+            if verdict == "holds"
+        ]
+        cells = sum(len(row) for row in record["verdict"])
+        where = "; ".join(held) if len(held) < cells else "everywhere mapped"
+        law = record.get("law", record["check"])
+        item = next((r.item for r in results if r.law == law), "")
+        lines.append(
+            f"| {law} | {item} | {default.get(law, 'not run')} | {counts} "
+            f"| {record['x']} x {record['y']} | {where or 'nowhere mapped'} |"
+        )
+    return [*lines, ""]
+
+
+def _wordnet_bridge(path: Path) -> list[str]:
+    """The toy on WordNet against the real model, from `make bridge`'s bridge.json."""
+    record = _read_json(path)
+    if record is None:
+        return []
+    from normtheory.bridge.table import format_table
+
+    return [
+        "## The toy on WordNet against the real model (`make bridge`)",
+        "",
+        format_table(record),
+        "",
+    ]
 
 
 def _number(x: float) -> str:
@@ -338,8 +392,10 @@ def write_report(
         if block:
             lines += [f"### {law}", "", *block, ""]
     calibration = _read_json(path.parent / "calibration.json")
+    lines += _validity_maps(_read_json(path.parent / "maps.json"), results)
     lines += _calibration(calibration)
     lines += _probe(_read_json(path.parent / "probe.json"), calibration, results)
+    lines += _wordnet_bridge(path.parent / "bridge.json")
     figure_lines = _figures(path.parent)
     if figure_lines:
         lines += [

@@ -33,12 +33,14 @@ MARKS = {"holds": "H", "partial": "P", "fails": "F", "not relaxed": "R", "not ap
 class ValidityMap:
     """A check over a (y, x) grid. Arrays have shape (len(y_values), len(x_values)).
 
+    law: the law of that row (the `Result.law` of the first cell that ran).
     rel_error, tolerance: the result row `row` of the check in each cell (NaN where the
     cell did not run); verdict: its verdict, or "invalid" / "crashed"; note: the
     reason for invalid or crashed cells, else the check's note.
     """
 
     check: str
+    law: str
     row: int
     x: str
     x_values: tuple[float, ...]
@@ -72,6 +74,7 @@ class ValidityMap:
 
         return {
             "check": self.check,
+            "law": self.law,
             "row": self.row,
             "x": self.x,
             "x_values": list(self.x_values),
@@ -139,6 +142,7 @@ def validity_map(
     rel_error, tolerance = np.full(shape, np.nan), np.full(shape, np.nan)
     verdict = np.full(shape, "invalid", dtype=object)
     note = np.full(shape, "", dtype=object)
+    law = ""
     for i, yv in enumerate(y_values):
         for j, xv in enumerate(x_values):
             cell = {x_name: xv, y_name: yv}
@@ -160,10 +164,12 @@ def validity_map(
             if row >= len(results):
                 raise ConfigError(f"check {check!r} returns {len(results)} rows; row={row}")
             result = results[row]
+            law = law or result.law
             rel_error[i, j], tolerance[i, j] = result.rel_error, result.tolerance
             verdict[i, j], note[i, j] = result.verdict, result.note
     return ValidityMap(
         check=check,
+        law=law or check,
         row=row,
         x=x_name,
         x_values=tuple(float(v) for v in x_values),
