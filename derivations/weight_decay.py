@@ -13,6 +13,7 @@ LAWS = [
     "sgd_decay_equilibrium",
     "sgd_decay_angle",
     "sparse_decay_equilibrium",
+    "sparse_decay_equilibrium_quartic",
     "momentum_decay_equilibrium",
     "momentum_decay_angle",
 ]

@@ -12,7 +12,7 @@ import pytest
 
 from normtheory import losses
 from normtheory.config import ConfigError, SimConfig, override
-from normtheory.engine import _simulate, simulate
+from normtheory.engine import SPLIT_FIELDS, _simulate, simulate
 from normtheory.problems import tracked_items
 from normtheory.runs import run
 
@@ -266,7 +266,7 @@ SHARDED_SCRIPT = """
 import sys, jax, numpy as np
 jax.config.update("jax_enable_x64", True)
 from normtheory.config import SimConfig
-from normtheory.engine import _simulate, simulate
+from normtheory.engine import SPLIT_FIELDS, _simulate, simulate
 config = SimConfig(**{config!r})
 traj = simulate(config, seeds=3, progress=False)
 assert jax.local_device_count() == 4, jax.local_device_count()
@@ -338,7 +338,7 @@ SPARSE_CASES = {
     "hierarchy_table_l2": {"data": "hierarchy", "depth": 2, "branching": 2, "weight_decay": 0.01},
 }
 SPARSE_GRID = {"lr": [0.1, 0.5], "weight_decay": [0.0, 0.02]}
-BUDGET_FIELDS = ("heat", "drift", "decay", "remainder")
+BUDGET_FIELDS = ("heat", "drift", "decay", "remainder", *SPLIT_FIELDS)
 
 
 @pytest.mark.parametrize("name", list(SPARSE_CASES))

@@ -92,6 +92,7 @@ _NOT_NUMERIC = (
     "probe/analysis.py",
     "probe/cli.py",
     "probe/figure.py",
+    "probe/frames.py",
     "probe/model.py",
     "probe/run.py",
     "probe/table.py",

@@ -10,6 +10,14 @@ statistics), `ood` (the real model's norm as an out-of-distribution filter), `ta
 does not import them.
 """
 
-from normtheory.bridge.run import BridgeResult, Regime, regimes, run_bridge
-
+# Loaded on first use, so that the command line can import the package cheaply.
+_MODULE = "normtheory.bridge.run"
 __all__ = ["BridgeResult", "Regime", "regimes", "run_bridge"]
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in __all__:
+        return getattr(importlib.import_module(_MODULE), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from normtheory.bridge.run import BASE, MODELS, MODES, OPTIMIZERS
+from normtheory.bridge.settings import BASE, MODELS, MODES, OPTIMIZERS
 
 __all__ = ["add_parser", "main"]
 

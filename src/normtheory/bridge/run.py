@@ -49,28 +49,8 @@ __all__ = [
 ]
 
 # The toy every regime starts from: 1000 words (about 1770 synsets), 3 seeds by default.
-BASE = SimConfig(
-    data="wordnet",
-    num_items=1000,
-    dim=32,
-    batch=256,
-    steps=3000,
-    stride=500,
-    tau=0.1,
-    loss="symmetric",
-    towers=1,
-)
-# Learning rates chosen for training alone (the loss has levelled off by step 3000 in
-# every regime), never by agreement with the real model. Heavy ball at lr 0.2 and
-# momentum 0.9 has the step of SGD at lr 2.
-OPTIMIZERS: dict[str, dict[str, Any]] = {
-    "sgd": {"optimizer": "sgd", "lr": 2.0, "weight_decay": 0.0},
-    "momentum": {"optimizer": "momentum", "lr": 0.2, "momentum": 0.9, "weight_decay": 0.0},
-    "adam": {"optimizer": "adam", "lr": 0.01, "weight_decay": 0.0},
-    "adamw": {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.1},
-}
-MODELS = ("table", "compositional")
-MODES = ("coupled", "decoupled")
+from normtheory.bridge.settings import BASE, MODELS, MODES, OPTIMIZERS
+
 _DISTRIBUTIONS = (
     "jax",
     "jaxlib",

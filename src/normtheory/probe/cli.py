@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from normtheory.probe.run import DEFAULT_FRAMES
+from normtheory.probe.frames import DEFAULT_FRAMES
 
 __all__ = ["add_parser", "main"]
 

@@ -32,7 +32,8 @@ from normtheory.probe import analysis, model, vocabulary, wordnet
 
 __all__ = ["DEFAULT_FRAMES", "ProbeResult", "run_probe"]
 
-DEFAULT_FRAMES = ("{w}", "a {w}", "This is a {w}.", "I saw the {w} yesterday.")
+from normtheory.probe.frames import DEFAULT_FRAMES
+
 _DISTRIBUTIONS = (
     "normtheory",
     "torch",
