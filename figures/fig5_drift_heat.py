@@ -2,8 +2,9 @@
 
 One point per item, one panel per regime of `normtheory verify drift_heat_equilibrium`
 (free table with heavy ball and with AdamW, compositional encoder and MLP with heavy
-ball). Prediction: N*^2 = (D + sqrt(D^2 + 2 V^2)) / 2 with D from the measured drift and
-V from the item's own gradient energy; the line is y = x.
+ball). Prediction: N*^2 = (D + sqrt(D^2 + 2 V^2)) / 2 with D and V from the drift and
+heat rates of a separate calibration run at twice the weight decay (never from the run
+being judged); the line is y = x.
 """
 
 from __future__ import annotations
@@ -51,7 +52,12 @@ def main(out_dir: Path, tiny: bool = False) -> Path:
             )
         axes[0].set_ylabel("measured $\\langle N^2 \\rangle$ (2nd half)")
         axes[0].legend(loc="upper left")
-        fig.suptitle("Drift and heat: equilibrium from measured drift and gradient energy")
+        fig.suptitle(
+            "Drift and heat: equilibrium predicted from a calibration run at twice the decay"
+        )
+        for ax in fig.axes:
+            ax.xaxis.set_minor_formatter(plt.NullFormatter())
+            ax.yaxis.set_minor_formatter(plt.NullFormatter())
         fig.tight_layout()
         return figures.save(fig, Path(out_dir) / NAME)
 
