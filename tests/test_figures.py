@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
 from normtheory import figures
@@ -26,7 +27,9 @@ def test_figure_script_draws_a_png(script: Path, tmp_path: Path, monkeypatch) ->
     monkeypatch.setenv("NORMTHEORY_CACHE", str(tmp_path / "cache"))
     out = _load(script).main(tmp_path / "out", tiny=True)
     assert out.exists() and out.suffix == ".png"
-    assert out.stat().st_size > 0
+    pixels = plt.imread(out)[..., :3]
+    # Not blank: a figure with axes, text and data has many distinct dark pixels.
+    assert pixels.std() > 0.05 and np.mean(pixels.min(axis=-1) < 0.5) > 0.005
 
 
 def test_save_is_byte_identical(tmp_path: Path) -> None:
@@ -40,8 +43,13 @@ def test_save_is_byte_identical(tmp_path: Path) -> None:
     assert paths[0].read_bytes() == paths[1].read_bytes()
 
 
-def test_there_are_figure_scripts() -> None:
-    assert len(SCRIPTS) >= 4
+def test_a_blank_figure_fails_the_smoke_check(tmp_path: Path) -> None:
+    with figures.style():
+        fig, _ = plt.subplots()
+        fig.axes[0].axis("off")
+        path = figures.save(fig, tmp_path / "blank.png")
+    pixels = plt.imread(path)[..., :3]
+    assert not (pixels.std() > 0.05 and np.mean(pixels.min(axis=-1) < 0.5) > 0.005)
 
 
 def test_annotations_are_stored_in_the_png_and_listed_in_the_report(tmp_path: Path) -> None:
