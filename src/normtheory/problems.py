@@ -146,14 +146,30 @@ def _frequency(config: SimConfig, dtype, shared_exp: bool) -> Problem:
     )
 
 
-def _hierarchy(config: SimConfig, dtype, shared_exp: bool) -> Problem:
-    tree = D.make_tree(config.depth, config.branching)
-    probs = D.anchor_probabilities(tree, config.frequency_mode).astype(dtype)
-    n = tree.num_nodes
+def _tree_problem(
+    config: SimConfig,
+    shared_exp: bool,
+    *,
+    num_nodes: int,
+    ancestors: np.ndarray,
+    num_contexts: int,
+    sample: Callable[[jax.Array], dict[str, jax.Array]],
+    positive_nodes: Callable[[dict], jax.Array],
+    context_ids: Callable[[dict], jax.Array],
+    probs: np.ndarray,
+    info: dict[str, np.ndarray],
+    dtype,
+) -> Problem:
+    """A concept-tree problem: nodes are items, anchored by `sample`'s "nodes"; a node's
+    positive is the node `positive_nodes(batch)` (same model, `towers` = 1) or the row
+    `context_ids(batch)` of a separate context table of `num_contexts` rows (`towers` = 2).
+    Models: a free table of nodes, or the compositional sum of the features on the
+    root-to-node path (`ancestors`, (num_nodes, max depth + 1), padded with -1).
+    """
+    n = num_nodes
     items = tracked_items(config)
     slot = _slots(items, n)
-    leaf_nodes = jnp.asarray(tree.leaf_ids)
-    ancestors = jnp.asarray(tree.ancestors)
+    ancestors = jnp.asarray(ancestors)
     is_table = config.model == "table"
 
     def anchor_embed(params, nodes):
@@ -166,23 +182,17 @@ def _hierarchy(config: SimConfig, dtype, shared_exp: bool) -> Problem:
         model = table if is_table else compositional
         params = {"anchor": model.init(k_a, n, config.dim, config.init_scale, dtype)}
         if config.towers == 2:
-            params["context"] = table.init(
-                k_c, tree.num_leaves, config.dim, config.init_scale, dtype
-            )
+            params["context"] = table.init(k_c, num_contexts, config.dim, config.init_scale, dtype)
         return params
-
-    def sample(key):
-        nodes, leaves = D.sample_hierarchy_batch(key, tree, probs, config.batch)
-        return {"nodes": nodes, "leaves": leaves}
 
     def embed(params, batch, hp):
         z = anchor_embed(params, batch["nodes"])
         if config.towers == 2:
-            return z, table.embed(params["context"], batch["leaves"])
-        return z, anchor_embed(params, leaf_nodes[batch["leaves"]])
+            return z, table.embed(params["context"], context_ids(batch))
+        return z, anchor_embed(params, positive_nodes(batch))
 
     def row_ids(batch):  # anchors, then positives: rows of the one anchor table
-        return jnp.concatenate([batch["nodes"], leaf_nodes[batch["leaves"]]])
+        return jnp.concatenate([batch["nodes"], positive_nodes(batch)])
 
     def embed_rows(rows, batch, hp):
         return rows[: config.batch], rows[config.batch :]
@@ -190,23 +200,20 @@ def _hierarchy(config: SimConfig, dtype, shared_exp: bool) -> Problem:
     def item_grads(grads, cot, batch):
         g = _segment(cot[0], batch["nodes"], n)
         if config.towers == 1:
-            g = g + _segment(cot[1], leaf_nodes[batch["leaves"]], n)
+            g = g + _segment(cot[1], positive_nodes(batch), n)
         return g[items]
 
     def own_rows(batch):
         if config.towers == 2:
             return slot[batch["nodes"]], jnp.full(config.batch, -1, jnp.int32)
-        return slot[batch["nodes"]], slot[leaf_nodes[batch["leaves"]]]
+        return slot[batch["nodes"]], slot[positive_nodes(batch)]
 
     p = np.asarray(probs, dtype=np.float64)
     return Problem(
         num_items=n,
         items=items,
-        info={
-            "depth": np.asarray(tree.depth)[items],
-            "leaves": np.asarray(tree.leaf_count)[items],
-            "probability": p[items],
-        },
+        info={name: np.asarray(values)[items] for name, values in info.items()}
+        | {"probability": p[items]},
         rate=_rates(p, config.batch)[items],
         linear=is_table,
         init=init,
@@ -218,6 +225,30 @@ def _hierarchy(config: SimConfig, dtype, shared_exp: bool) -> Problem:
         item_grads=item_grads,
         own_rows=own_rows,
         rows=Rows(row_ids, embed_rows) if is_table and config.towers == 1 else None,
+    )
+
+
+def _hierarchy(config: SimConfig, dtype, shared_exp: bool) -> Problem:
+    tree = D.make_tree(config.depth, config.branching)
+    probs = D.anchor_probabilities(tree, config.frequency_mode).astype(dtype)
+    leaf_nodes = jnp.asarray(tree.leaf_ids)
+
+    def sample(key):
+        nodes, leaves = D.sample_hierarchy_batch(key, tree, probs, config.batch)
+        return {"nodes": nodes, "leaves": leaves}
+
+    return _tree_problem(
+        config,
+        shared_exp,
+        num_nodes=tree.num_nodes,
+        ancestors=tree.ancestors,
+        num_contexts=tree.num_leaves,
+        sample=sample,
+        positive_nodes=lambda batch: leaf_nodes[batch["leaves"]],
+        context_ids=lambda batch: batch["leaves"],
+        probs=probs,
+        info={"depth": tree.depth, "leaves": tree.leaf_count},
+        dtype=dtype,
     )
 
 
@@ -355,74 +386,23 @@ def _wordnet(config: SimConfig, dtype, shared_exp: bool) -> Problem:
     tree = words_data.load_word_tree(config.num_items)
     probs = words_data.anchor_probabilities(tree, config.frequency_mode)
     sampler = words_data.make_sampler(tree, probs, dtype)
-    n = tree.num_nodes
-    items = tracked_items(config)
-    slot = _slots(items, n)
-    ancestors = jnp.asarray(tree.ancestors)
-    is_table = config.model == "table"
-
-    def anchor_embed(params, nodes):
-        if is_table:
-            return table.embed(params["anchor"], nodes)
-        return compositional.embed(params["anchor"], ancestors[nodes])
-
-    def init(key):
-        k_a, k_c = jax.random.split(key)
-        model = table if is_table else compositional
-        params = {"anchor": model.init(k_a, n, config.dim, config.init_scale, dtype)}
-        if config.towers == 2:
-            params["context"] = table.init(
-                k_c, tree.num_words, config.dim, config.init_scale, dtype
-            )
-        return params
 
     def sample(key):
         nodes, positives = words_data.sample_word_batch(key, sampler, config.batch)
         return {"nodes": nodes, "positives": positives}
 
-    def embed(params, batch, hp):
-        z = anchor_embed(params, batch["nodes"])
-        if config.towers == 2:
-            return z, table.embed(params["context"], batch["positives"])
-        return z, anchor_embed(params, batch["positives"])
-
-    def row_ids(batch):  # anchors, then positives: rows of the one anchor table
-        return jnp.concatenate([batch["nodes"], batch["positives"]])
-
-    def embed_rows(rows, batch, hp):
-        return rows[: config.batch], rows[config.batch :]
-
-    def item_grads(grads, cot, batch):
-        g = _segment(cot[0], batch["nodes"], n)
-        if config.towers == 1:
-            g = g + _segment(cot[1], batch["positives"], n)
-        return g[items]
-
-    def own_rows(batch):
-        if config.towers == 2:
-            return slot[batch["nodes"]], jnp.full(config.batch, -1, jnp.int32)
-        return slot[batch["nodes"]], slot[batch["positives"]]
-
-    return Problem(
-        num_items=n,
-        items=items,
-        info={
-            "depth": np.asarray(tree.depth)[items],
-            "leaves": np.asarray(tree.context_count)[items],
-            "probability": probs[items],
-            "frequency": np.asarray(tree.frequency)[items],
-        },
-        rate=_rates(probs, config.batch)[items],
-        linear=is_table,
-        init=init,
+    return _tree_problem(
+        config,
+        shared_exp,
+        num_nodes=tree.num_nodes,
+        ancestors=tree.ancestors,
+        num_contexts=tree.num_words,
         sample=sample,
-        embed=embed,
-        loss=_pair_loss(config, shared_exp),
-        alignment=_pair_alignment,
-        probe=lambda params: anchor_embed(params, jnp.asarray(items)),
-        item_grads=item_grads,
-        own_rows=own_rows,
-        rows=Rows(row_ids, embed_rows) if is_table and config.towers == 1 else None,
+        positive_nodes=lambda batch: batch["positives"],
+        context_ids=lambda batch: batch["positives"],
+        probs=probs,
+        info={"depth": tree.depth, "leaves": tree.context_count, "frequency": tree.frequency},
+        dtype=dtype,
     )
 
 
