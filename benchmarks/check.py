@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import lean_jax
 import numpy as np
-import reference_numpy
-from workload import LR, STRIDE, TAU, VIEW_NOISE, Size, recorded_rows, reference_inputs, sim_config
 
 import normtheory
+
+from . import lean_jax, reference_numpy
+from .workload import LR, STRIDE, TAU, VIEW_NOISE, Size, recorded_rows, reference_inputs, sim_config
 
 RTOL = 1e-3
 # Replaying inputs compiles once per seed (about a second each): batched sizes are
@@ -51,7 +51,7 @@ def _numpy_norms(size: Size, inputs, rows) -> np.ndarray:
 
 
 def _torch_norms(size: Size, inputs, rows) -> np.ndarray:
-    import reference_torch
+    from . import reference_torch
 
     tables, ids, noise = inputs
     if size.seeds == 1:

@@ -12,7 +12,7 @@ With --bench, `make bench` runs last in the same clone (about 20 minutes), and i
 benchmarks/RESULTS.json is copied into this checkout and RESULTS.md rendered from it:
 the committed benchmark results are then those of a fresh clone's `make bench`.
 
-    python benchmarks/fresh_clone.py [--keep] [--bench] [--only test,ci,...]
+    python -m benchmarks.fresh_clone [--keep] [--bench] [--only test,ci,...]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import busy_seconds
+from .machine import busy_seconds
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -118,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {OUT}")
     if results.get("bench", {}).get("returncode") == 0:
         shutil.copyfile(clone / "benchmarks" / "RESULTS.json", HERE / "RESULTS.json")
-        subprocess.run([sys.executable, str(HERE / "run.py"), "--render-only"], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.run", "--render-only"], cwd=ROOT, check=True
+        )
         print(f"adopted the clone's RESULTS.json; rendered {HERE / 'RESULTS.md'}")
     if args.keep:
         print(f"clone kept in {clone}")

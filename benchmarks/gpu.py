@@ -1,6 +1,6 @@
 """The workload on an accelerator: the engine against the PyTorch reference on one GPU.
 
-    python benchmarks/gpu.py [--sizes small,medium,many,large10k,large] [--repeats 5]
+    python -m benchmarks.gpu [--sizes small,medium,many,large10k,large] [--repeats 5]
                              [--seeds 32,256,1024,4096] [--out benchmarks/GPU.md]
 
 Runs where JAX and PyTorch both see the same accelerator (JAX's default device and
@@ -95,11 +95,10 @@ def _alternating(runs: dict[str, Any], repeats: int) -> dict[str, dict[str, floa
 
 def _check(size, device: str) -> dict[str, Any]:
     """The engine's norms after the check prefix against PyTorch replaying its inputs."""
-    import check
-    import reference_torch
-    from workload import recorded_rows, sim_config
-
     import normtheory
+
+    from . import check, reference_torch
+    from .workload import recorded_rows, sim_config
 
     config = sim_config(size, size.prefix)
     engine = normtheory.simulate(config, seeds=size.seeds, trace_budget=False, progress=False)
@@ -116,9 +115,9 @@ def _check(size, device: str) -> dict[str, Any]:
 
 
 def _engine_run(size, budget: bool):
-    from workload import sim_config
-
     import normtheory
+
+    from .workload import sim_config
 
     config = sim_config(size)
 
@@ -129,9 +128,8 @@ def _engine_run(size, budget: bool):
 
 
 def _torch_run(size, device: str):
-    import check
-    import reference_torch
-    from workload import recorded_rows, zipf_cdf
+    from . import check, reference_torch
+    from .workload import recorded_rows, zipf_cdf
 
     cdf = zipf_cdf(size.items)
     lead = size.seeds if size.seeds > 1 else 0
@@ -153,7 +151,7 @@ def _seed_sweep(count: int, repeats: int) -> dict[str, dict[str, float]]:
     500 steps, 100 recorded rows per seed (the recorded norms of all rows of thousands of
     seeds would dominate the host's memory, not the step).
     """
-    from workload import SIZES
+    from .workload import SIZES
 
     size = dataclasses.replace(
         SIZES["many"], name=f"many-{count}", seeds=count, steps=500, tracked=100
@@ -176,7 +174,7 @@ def _peak_device_mib() -> float | None:
 
 def run(sizes: list[str], repeats: int, seed_counts: list[int] = (), save=None) -> dict[str, Any]:
     """Check and time every size, then the seed sweep; `save(results so far)` after each."""
-    from workload import SIZES
+    from .workload import SIZES
 
     start = time.perf_counter()
     info = _setup()
@@ -189,7 +187,7 @@ def run(sizes: list[str], repeats: int, seed_counts: list[int] = (), save=None) 
         res = {
             **info,
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "command": " ".join(["python", "benchmarks/gpu.py", *sys.argv[1:]]),
+            "command": " ".join(["python -m benchmarks.gpu", *sys.argv[1:]]),
             "repeats": repeats,
             "peak_device_mib": _peak_device_mib(),
             "sizes": results,
@@ -230,7 +228,7 @@ def run(sizes: list[str], repeats: int, seed_counts: list[int] = (), save=None) 
 
 def render(res: dict[str, Any]) -> str:
     """GPU.md from the results of `run`."""
-    from workload import SIZES
+    from .workload import SIZES
 
     lines = [
         "# Benchmarks on an accelerator: the engine against PyTorch eager",
@@ -323,12 +321,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "GPU.md")
     parser.add_argument("--render-only", action="store_true", help="GPU.md again from GPU.json")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(HERE))
     json_path = args.out.with_suffix(".json")
     if args.render_only:
         args.out.write_text(render(json.loads(json_path.read_text())))
         return 0
-    from workload import SIZES
+    from .workload import SIZES
 
     sizes = args.sizes.split(",")
     unknown = [s for s in sizes if s not in SIZES]

@@ -23,10 +23,11 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from workload import LR, STRIDE, TAU, VIEW_NOISE, ZIPF, Size
 
 import normtheory
 from normtheory.data import zipf_probabilities
+
+from .workload import LR, STRIDE, TAU, VIEW_NOISE, ZIPF, Size
 
 VARIANTS = ("sparse", "dense")
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from machine import background_load
+from .machine import background_load
 
 HERE = Path(__file__).resolve().parent
 
@@ -59,7 +59,8 @@ class Worker:
     def __init__(self, spec: dict[str, Any], threads: int) -> None:
         self.spec = spec
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "worker.py"), json.dumps(spec)],
+            [sys.executable, "-m", f"{__package__}.worker", json.dumps(spec)],
+            cwd=HERE.parent,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=thread_env(threads),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from roofline import counts
-from targets import largest_stages, stage_breakdown
-from workload import SIZES
+from .roofline import counts
+from .targets import largest_stages, stage_breakdown
+from .workload import SIZES
 
 LABELS = {
     "normtheory": "normtheory, tracing off",
@@ -354,7 +354,7 @@ def _fresh_clone(path: Any = None) -> list[str]:
     return [
         "## The two commands from a fresh clone",
         "",
-        f"`python benchmarks/fresh_clone.py` (last on {data['date']}), "
+        f"`python -m benchmarks.fresh_clone` (last on {data['date']}), "
         f"{data['cores']} cores, Python {data['python']}: a clone "
         "with no .venv and no results cache runs `make test` (builds .venv, installs the "
         "pinned packages, runs the suite), then CI's `.ci/run` (adds the probe's extra, "

@@ -24,7 +24,8 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from workload import STRIDE, Size
+
+from .workload import STRIDE, Size
 
 BYTES = 4  # float32
 

@@ -1,6 +1,6 @@
 """Benchmark the normtheory engine against PyTorch and NumPy references; write RESULTS.md.
 
-    python benchmarks/run.py [--sizes small,medium,many,large] [--repeats N]
+    python -m benchmarks.run [--sizes small,medium,many,large] [--repeats N]
                              [--threads 1,2] [--out benchmarks/RESULTS.md] [--tiny]
 
 For each size: check that the engine, NumPy, PyTorch (when installed) and the lean JAX
@@ -21,13 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import check
-import machine
-import measure
-import report
-import roofline
-import targets
-from workload import SIZES, Size, chunks_of, recorded_rows
+from . import check, machine, measure, report, roofline, targets
+from .workload import SIZES, Size, chunks_of, recorded_rows
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SIZES = ("small", "medium", "many", "large")
@@ -136,7 +131,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = _all_sizes(args.sizes)
     _log(f"sizes {sizes}, threads {args.threads}, repeats {args.repeats}, torch {with_torch}")
     res: dict[str, Any] = {
-        "command": " ".join(["python benchmarks/run.py", *sys.argv[1:]]),
+        "command": " ".join(["python -m benchmarks.run", *sys.argv[1:]]),
         "started": started,
         "repeats": args.repeats,
         "sizes_run": sizes,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from measure import round_ratio
-from workload import SIZES
+from .measure import round_ratio
+from .workload import SIZES
 
 RSS_LIMIT_MIB = 4096.0
 

@@ -1,6 +1,6 @@
 """One measurement process: an implementation of the workload, run on command.
 
-    python benchmarks/worker.py SPEC_JSON
+    python -m benchmarks.worker SPEC_JSON
 
 The parent (run.py) starts one worker per implementation with its thread settings in
 the environment, so that peak memory and thread pools never mix. The worker first pins
@@ -32,10 +32,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from machine import busy_seconds
+from .machine import busy_seconds
 
 if TYPE_CHECKING:
-    from workload import Size
+    from .workload import Size
 
 
 class Clock:
@@ -82,10 +82,10 @@ def _rss_mib(field: str) -> float:
 
 
 def _engine(spec: dict, size: Size) -> Callable[[Clock], None]:
-    import workload
-
     import normtheory
     import normtheory.engine as engine
+
+    from . import workload
 
     if spec.get("bare"):
         _strip_diagnostics(engine)
@@ -141,9 +141,10 @@ def _strip_diagnostics(engine: Any) -> None:
 
 def _reference(spec: dict, size: Size) -> Callable[[Clock], None]:
     import numpy as np
-    import workload
 
-    module = importlib.import_module(f"reference_{spec['impl']}")
+    from . import workload
+
+    module = importlib.import_module(f"{__package__}.reference_{spec['impl']}")
     if spec["impl"] == "torch":
         import torch
 
@@ -169,8 +170,9 @@ def _reference(spec: dict, size: Size) -> Callable[[Clock], None]:
 
 
 def _lean(spec: dict, size: Size) -> Callable[[Clock], None]:
-    import lean_jax
     import numpy as np
+
+    from . import lean_jax
 
     rows = spec.get("rows")
     variant = spec["impl"].removeprefix("jax-lean-")
@@ -184,7 +186,7 @@ def _lean(spec: dict, size: Size) -> Callable[[Clock], None]:
 
 
 def build(spec: dict) -> Callable[[Clock], None]:
-    from workload import SIZES
+    from .workload import SIZES
 
     size = SIZES[spec["size"]]
     if spec["impl"] == "normtheory":
@@ -209,7 +211,7 @@ def main(argv: list[str]) -> int:
     _pin()
     spec = json.loads(argv[0])
     if spec["impl"] == "roofline":
-        import roofline
+        from . import roofline
 
         _emit(roofline.measure([tuple(s) for s in spec["shapes"]], spec.get("tiny", False)))
         return 0

@@ -1,4 +1,4 @@
-"""Smoke test of the benchmark harness: `benchmarks/run.py --tiny` end to end.
+"""Smoke test of the benchmark harness: `python -m benchmarks.run --tiny` end to end.
 
 One tiny run (V = 64, d = 8, B = 16, 20 steps, one round at one thread) checks that the
 implementations agree on the engine's inputs and writes the report; no timing is
@@ -8,6 +8,7 @@ compares NumPy with the engine only, and the PyTorch test is skipped.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -16,7 +17,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-RUN = ROOT / "benchmarks" / "run.py"
+# The benchmark modules; those that need PyTorch (the optional 'bench' extra) apart.
+MODULES = ("check", "fresh_clone", "lean_jax", "machine", "measure", "reference_numpy",
+           "report", "roofline", "run", "targets", "worker", "workload")  # fmt: skip
+TORCH_MODULES = ("gpu", "reference_torch")
+
+
+def test_the_benchmarks_are_a_package_whose_modules_shadow_nothing(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    found = {p.stem for p in (ROOT / "benchmarks").glob("*.py")} - {"__init__"}
+    assert found == set(MODULES) | set(TORCH_MODULES)
+    has_torch = importlib.util.find_spec("torch") is not None
+    for name in (*MODULES, *(TORCH_MODULES if has_torch else ())):
+        module = importlib.import_module(f"benchmarks.{name}")
+        assert Path(module.__file__).parent == ROOT / "benchmarks"
+    # No benchmark module was imported under a bare name, which would shadow an installed
+    # module of that name (normtheory has its own `report`).
+    assert not any(name in sys.modules for name in (*MODULES, *TORCH_MODULES))
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +41,8 @@ def tiny_run(tmp_path_factory) -> tuple[str, dict]:
     """(report text, results dict) of one `run.py --tiny` in a fresh process."""
     out = tmp_path_factory.mktemp("bench") / "RESULTS.md"
     proc = subprocess.run(
-        [sys.executable, str(RUN), "--tiny", "--out", str(out)],
+        [sys.executable, "-m", "benchmarks.run", "--tiny", "--out", str(out)],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
@@ -60,8 +78,8 @@ def test_torch_agrees_with_the_engine(tiny_run):
 
 
 def test_fresh_clone_table_gives_each_command_its_verdict(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    import report
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import report
 
     def entry(wall, code, limit):
         return {
@@ -96,7 +114,8 @@ def test_gpu_script_checks_and_times_on_whatever_device_it_finds(tmp_path):
     proc = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "benchmarks" / "gpu.py"),
+            "-m",
+            "benchmarks.gpu",
             "--sizes",
             "tiny",
             "--seeds",
@@ -106,6 +125,7 @@ def test_gpu_script_checks_and_times_on_whatever_device_it_finds(tmp_path):
             "--out",
             str(out),
         ],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,

@@ -54,6 +54,32 @@ def test_editing_engine_code_changes_the_identity_and_presentation_code_does_not
     assert cache.code_identity("verify") != cache.code_identity()
 
 
+def _touch(path: Path) -> None:
+    with path.open("a") as f:
+        f.write("\n# an edit\n")
+    cache.code_identity.cache_clear()
+
+
+def test_the_calibration_keys_on_its_retrieval_code_and_not_on_its_presentation(package_copy):
+    from normtheory.calibrate import run as calibration
+
+    # The module keys its arrays on its own file (CODE is computed when it is imported).
+    source = Path(calibration.__file__)
+    assert source.relative_to(source.parents[1]).as_posix() == "calibrate/run.py"
+    assert 'CODE = cache.code_identity("calibrate/run.py")' in source.read_text()
+    engine, calibrate = cache.code_identity(), cache.code_identity("calibrate/run.py")
+    assert calibrate != engine
+    for name in ("figure.py", "table.py", "analysis.py", "settings.py", "__init__.py"):
+        _touch(package_copy / "calibrate" / name)
+    _touch(package_copy / "regimes.py")  # configs only: they key results through the config
+    assert (cache.code_identity(), cache.code_identity("calibrate/run.py")) == (engine, calibrate)
+    _touch(package_copy / "calibrate" / "run.py")
+    assert cache.code_identity() == engine
+    assert cache.code_identity("calibrate/run.py") != calibrate
+    _touch(package_copy / "engine.py")
+    assert cache.code_identity() != engine
+
+
 def test_a_run_recomputes_after_an_engine_change_and_not_after_a_chunk_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

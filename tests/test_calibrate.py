@@ -1,11 +1,14 @@
 """normtheory calibrate: retrieval, scoring, theory's side, the command line."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from normtheory import calibrate, cli
+from normtheory.calibrate.run import _ranking, _subtree_retrieved, _top_two
 from normtheory.config import ConfigError
 from normtheory.data import make_tree
 
@@ -30,7 +33,7 @@ def test_regimes_cover_data_models_and_optimizers():
 def test_top_two_and_margin():
     queries = np.array([[1.0, 0.0], [0.0, -2.0]])
     gallery = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
-    top, first, margin = calibrate._top_two(*calibrate._ranking(queries, gallery))
+    top, first, margin = _top_two(*_ranking(queries, gallery))
     np.testing.assert_array_equal(top, [0, 0])
     np.testing.assert_allclose(first, [1.0, 0.0])
     np.testing.assert_allclose(margin, [1 - np.sqrt(0.5), 0.0 - (-np.sqrt(0.5))])
@@ -50,7 +53,7 @@ def test_subtree_retrieval_by_hand():
             [-1.0, 0.3],  # leaf 5 -> right
         ]
     )
-    got = calibrate._subtree_retrieved(tree, nodes, calibrate._ranking(queries, gallery)[1])
+    got = _subtree_retrieved(tree, nodes, _ranking(queries, gallery)[1])
     np.testing.assert_array_equal(got, [True, False, True, False, True])
 
 
@@ -100,7 +103,7 @@ def test_all_right_or_all_wrong_is_refused_with_the_regime_named():
 
 def test_table_marks_theory_and_verdict():
     result = calibrate.evaluate(_regime("ambiguity/mlp/sgd"), _arrays(), n_boot=50)
-    lines = calibrate.table(calibrate.records([result]))
+    lines = calibrate.format_table(calibrate.records([result]))
     assert lines[2].startswith("| ambiguity/mlp/sgd | 400 |")
     assert "| > 0.5 | agrees |" in lines[2]
     assert "1.000 [1.000, 1.000]" in lines[2]
@@ -130,3 +133,19 @@ def test_calibrate_command_at_tiny_size(tmp_path, capsys):
 def test_calibrate_command_names_a_bad_field(capsys):
     assert cli.main(["calibrate", "--set", "tau=-1"]) == 2
     assert "tau" in capsys.readouterr().err
+
+
+def test_the_package_loads_its_modules_only_when_a_name_is_used():
+    # The regimes and the table need neither the engine nor the statistics.
+    code = (
+        "import sys\n"
+        "import normtheory.calibrate as c\n"
+        "assert not any(m.startswith('normtheory.calibrate.') for m in sys.modules)\n"
+        "c.regimes(); c.format_table([])\n"
+        "heavy = ('jax', 'scipy', 'matplotlib', 'normtheory.calibrate.run')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+    assert calibrate.calibrate.__module__ == "normtheory.calibrate.run"
+    assert calibrate.format_table.__module__ == "normtheory.calibrate.table"

@@ -20,9 +20,7 @@ from normtheory import data
 KEY = jax.random.key(0)
 # Shared by the property tests and the determinism test, so that each sampler compiles once.
 ZIPF = data.zipf_probabilities(20, 1.0)
-FIVE = jnp.asarray([0.4, 0.3, 0.2, 0.1, 0.0])
 DIRECTIONS = jax.random.normal(jax.random.key(1), (2000, 8))
-JOINT = np.asarray([[0.1, 0.0, 0.2], [0.05, 0.25, 0.0], [0.0, 0.0, 0.4]])
 TREE = data.make_tree(3, 3)
 AMBIGUITY = (0.0, 0.5, 1.0)
 SAMPLES = 60_000
@@ -60,21 +58,6 @@ def test_sample_ids_follow_probabilities():
     assert_frequencies(ids, ZIPF)
 
 
-def test_sample_ids_without_replacement_is_sequential_sampling():
-    probs = FIVE
-    everything = data.sample_ids_without_replacement(KEY, probs, 5)
-    assert everything.dtype == jnp.int32
-    assert sorted(np.asarray(everything).tolist()) == [0, 1, 2, 3, 4]
-    assert int(everything[-1]) == 4
-    draw = jax.jit(data.sample_ids_without_replacement, static_argnums=2)
-    keys = jax.random.split(KEY, 40_000)
-    pairs = np.asarray(jax.vmap(draw, in_axes=(0, None, None))(keys, probs, 2))
-    assert np.all(pairs[:, 0] != pairs[:, 1])
-    assert_frequencies(pairs[:, 0], probs)
-    second_given_0 = np.asarray([0.0, 0.3, 0.2, 0.1, 0.0]) / 0.6
-    assert_frequencies(pairs[pairs[:, 0] == 0, 1], second_given_0)
-
-
 def test_direction_views_are_unit_scale_invariant_and_spread_with_sigma():
     directions = DIRECTIONS
     views = data.direction_views(KEY, directions, 0.05)
@@ -89,12 +72,6 @@ def test_direction_views_are_unit_scale_invariant_and_spread_with_sigma():
     assert mean_cos[0] == pytest.approx(1.0, abs=1e-14)
     assert all(a > b for a, b in itertools.pairwise(mean_cos))
     assert mean_cos[1] == pytest.approx(1 - 7 * 0.02**2 / 2, abs=1e-4)
-
-
-def test_sample_pairs_follow_the_joint_table():
-    anchors, positives = data.sample_pairs(KEY, JOINT, SAMPLES)
-    assert anchors.dtype == positives.dtype == jnp.int32
-    assert_frequencies(np.asarray(anchors) * 3 + np.asarray(positives), JOINT)
 
 
 # --- hierarchy ------------------------------------------------------------------------------
@@ -215,9 +192,7 @@ def test_imbalance_problem_and_class_frequencies():
 
 SAMPLERS = {
     "ids": lambda k: data.sample_ids(k, ZIPF, SAMPLES),
-    "distinct": lambda k: data.sample_ids_without_replacement(k, FIVE, 5),
     "views": lambda k: data.direction_views(k, DIRECTIONS, 0.3),
-    "pairs": lambda k: data.sample_pairs(k, JOINT, SAMPLES),
     "hierarchy": lambda k: data.sample_hierarchy_batch(
         k, TREE, data.anchor_probabilities(TREE, "coupled"), SAMPLES
     ),
@@ -242,18 +217,11 @@ def test_same_key_same_arrays(name):
     )
 
 
-GOOD_JOINT = np.full((2, 2), 0.25)
 ERRORS = [
     ("num_items", functools.partial(data.zipf_probabilities, 0, 1.0)),
     ("exponent", functools.partial(data.zipf_probabilities, 5, -1.0)),
     ("exponent", functools.partial(data.zipf_probabilities, 5, math.nan)),
     ("batch", functools.partial(data.sample_ids, KEY, jnp.full(3, 1 / 3), -1)),
-    ("batch", functools.partial(data.sample_ids_without_replacement, KEY, jnp.full(3, 1 / 3), 4)),
-    ("batch", functools.partial(data.sample_pairs, KEY, GOOD_JOINT, 2.5)),
-    ("joint", functools.partial(data.sample_pairs, KEY, np.full(4, 0.25), 2)),
-    ("joint", functools.partial(data.sample_pairs, KEY, GOOD_JOINT * 1.01, 2)),
-    ("joint", functools.partial(data.sample_pairs, KEY, np.asarray([[1.5, -0.5]]), 2)),
-    ("joint", functools.partial(data.sample_pairs, KEY, np.asarray([[math.inf, 0.0]]), 2)),
     ("depth", functools.partial(data.make_tree, 0, 2)),
     ("depth", functools.partial(data.make_tree, 1.5, 2)),
     ("branching", functools.partial(data.make_tree, 2, 1)),

@@ -79,10 +79,14 @@ _NOT_NUMERIC = (
     "report.py",
     "testing.py",
     "confidence.py",
-    "calibrate.py",
+    # The calibration caches its retrieval arrays under code_identity("calibrate/run.py");
+    # its regimes, scores, table and figure never change those arrays.
+    "calibrate",
     "cache.py",
     "checkpoint.py",
     "experiments.py",
+    # Base configs only: their values reach every cache key through the config itself.
+    "regimes.py",
     "tracer.py",
     "bridge",
     "verify",
@@ -154,14 +158,22 @@ def _dumps(value: Any) -> str:
 
 
 def _numeric_sources(extra: tuple[str, ...]) -> list[Path]:
-    """The package's .py files that compute cached numbers, plus `extra` (relative paths)."""
-    skipped = [_PACKAGE / name for name in _NOT_NUMERIC if name not in extra]
-    files = []
-    for path in sorted(_PACKAGE.rglob("*.py")):
-        if any(path == s or s in path.parents for s in skipped):
-            continue
-        files.append(path)
-    return files
+    """The package's .py files that compute cached numbers, plus `extra` (relative paths).
+
+    An `extra` path counts even inside a folder of `_NOT_NUMERIC` (a package whose one
+    module computes what it caches, as "calibrate/run.py").
+    """
+    skipped = [_PACKAGE / name for name in _NOT_NUMERIC]
+    added = [_PACKAGE / name for name in extra]
+
+    def under(path: Path, roots: list[Path]) -> bool:
+        return any(path == r or r in path.parents for r in roots)
+
+    return [
+        path
+        for path in sorted(_PACKAGE.rglob("*.py"))
+        if under(path, added) or not under(path, skipped)
+    ]
 
 
 @functools.cache
@@ -171,7 +183,7 @@ def code_identity(*extra: str) -> str:
     Covers the bytes of every numeric source file of the package (all but the
     presentation modules in `_NOT_NUMERIC`), the relative paths in `extra` (files or
     folders of the package whose own computations are cached, for example "verify" or
-    "calibrate.py"), and the installed versions of jax, jaxlib, optax and wordfreq.
+    "calibrate/run.py"), and the installed versions of jax, jaxlib, optax and wordfreq.
     Computed once per process.
     """
     digest = hashlib.sha256()
@@ -534,8 +546,20 @@ def load_or_compute(
 
     The folder is checked first (`check_location`), so a computation is never lost to
     an unwritable cache. A corrupt entry is reported through `log` (default: standard
-    error) and replaced by the recomputed one. `compute` returns `(arrays, meta)` as
-    `save` takes them; `code` is the code identity recorded with them.
+    error) and replaced by the recomputed one.
+
+    Args:
+        directory: the cache folder (created if missing; refused with
+            CacheLocationError if it cannot hold results).
+        key: the entry's key (`config_key` of what the entry depends on).
+        compute: returns `(arrays, meta)` as `save` takes them (a dict of numpy arrays
+            and a JSON-able dict).
+        log: where corrupt-entry messages go (default: standard error).
+        expected_config: the config the entry must record (guards a key collision).
+        code: the code identity recorded with a new entry (`code_identity()`).
+
+    Returns:
+        The CacheEntry (arrays and sidecar), loaded or just computed and saved.
     """
     if log is None:
 

@@ -300,7 +300,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(records, indent=1))
     else:
-        print("\n".join(calibrate.table(records)))
+        print("\n".join(calibrate.format_table(records)))
         print(f"wrote {path} and {figure}")
     return 0
 

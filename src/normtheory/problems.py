@@ -16,15 +16,15 @@
   is then computed directly from the rows, with no remainder);
 - rows: for problems whose parameters are one table of which a batch reads a few rows
   (frequency; hierarchy tables with one tower), how to embed from the gathered rows
-  (`normtheory.sparse.Rows`), which lets plain SGD update and trace only those rows;
+  (`Rows`), which lets plain SGD update and trace only those rows (`normtheory.sparse`);
   None otherwise.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -35,7 +35,18 @@ from normtheory import losses
 from normtheory.config import SimConfig
 from normtheory.data import wordnet as words_data
 from normtheory.models import compositional, mlp, table
-from normtheory.sparse import Rows
+
+
+class Rows(NamedTuple):
+    """The sparse-row capability of a problem whose parameters are one table (V, d).
+
+    ids(batch) -> (R,) int: the table rows the batch reads (repeats allowed);
+    embed(rows (R, d), batch, hp) -> (Z, W): what Problem.embed(params, batch, hp) gives
+    when rows = table[ids]. Tracked item i is row i of the table.
+    """
+
+    ids: Callable[[Mapping[str, jax.Array]], jax.Array]
+    embed: Callable[..., tuple[jax.Array, jax.Array | None]]
 
 
 @dataclasses.dataclass(frozen=True)

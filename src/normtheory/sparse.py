@@ -22,29 +22,15 @@ the batch, so those optimizers stay on the dense optax path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from normtheory.laws.budget import budget_fn
-
-if TYPE_CHECKING:
-    from normtheory.problems import Problem
-
-
-class Rows(NamedTuple):
-    """The sparse-row capability of a problem whose parameters are one table (V, d).
-
-    ids(batch) -> (R,) int: the table rows the batch reads (repeats allowed);
-    embed(rows (R, d), batch, hp) -> (Z, W): what Problem.embed(params, batch, hp) gives
-    when rows = table[ids]. Tracked item i is row i of the table.
-    """
-
-    ids: Callable[[Mapping[str, jax.Array]], jax.Array]
-    embed: Callable[..., tuple[jax.Array, jax.Array | None]]
+from normtheory.problems import Problem
 
 
 def _distinct(ids: jax.Array, fill: int) -> tuple[jax.Array, jax.Array, jax.Array]:

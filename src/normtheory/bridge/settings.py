@@ -1,4 +1,4 @@
-"""The bridge's regimes: the base WordNet config and the optimizers, models and modes.
+"""The bridge's regimes: the base WordNet config (regimes.WORDNET), optimizers, models, modes.
 
 Kept apart from `run` so that the command line can offer them as defaults without
 importing the statistics (scipy) or the engine (jax).
@@ -8,19 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from normtheory.config import SimConfig
+from normtheory.regimes import WORDNET as BASE
 
-BASE = SimConfig(
-    data="wordnet",
-    num_items=1000,
-    dim=32,
-    batch=256,
-    steps=3000,
-    stride=500,
-    tau=0.1,
-    loss="symmetric",
-    towers=1,
-)
+__all__ = ["BASE", "MODELS", "MODES", "OPTIMIZERS"]
+
 # Learning rates chosen for training alone (the loss has levelled off by step 3000 in
 # every regime), never by agreement with the real model. Heavy ball at lr 0.2 and
 # momentum 0.9 has the step of SGD at lr 2.

@@ -15,8 +15,6 @@ from normtheory.data.ambiguity import (
 from normtheory.data.frequency import (
     direction_views,
     sample_ids,
-    sample_ids_without_replacement,
-    sample_pairs,
     zipf_probabilities,
 )
 from normtheory.data.hierarchy import (
@@ -44,9 +42,7 @@ __all__ = [
     "make_tree",
     "sample_hierarchy_batch",
     "sample_ids",
-    "sample_ids_without_replacement",
     "sample_imbalance_batch",
-    "sample_pairs",
     "sample_positive_classes",
     "soft_labels",
     "zipf_probabilities",

@@ -1,4 +1,4 @@
-"""Item frequencies: Zipf laws, i.i.d. and without-replacement draws, views and pairs.
+"""Item frequencies: Zipf laws, i.i.d. draws of item ids, and direction-space views.
 
 Law 8 of THEORY.md says an item updated in a fraction p of steps accumulates gradient energy
 proportional to p T. These samplers fix p: an item with probability p_i appears in a batch of
@@ -14,13 +14,10 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 __all__ = [
     "direction_views",
     "sample_ids",
-    "sample_ids_without_replacement",
-    "sample_pairs",
     "zipf_probabilities",
 ]
 
@@ -63,27 +60,6 @@ def sample_ids(key: jax.Array, probs: jax.Array, batch: int) -> jax.Array:
     return _inverse_cdf(key, jnp.asarray(probs), int(batch))
 
 
-def sample_ids_without_replacement(key: jax.Array, probs: jax.Array, batch: int) -> jax.Array:
-    """Draw (B,) distinct int32 ids from probs (V,), B <= V (Gumbel top-k).
-
-    The ids come in the order of sequential sampling without replacement: the first is a
-    draw from probs, the next a draw from the rest renormalised, and so on. Items of
-    probability zero come last, after every positive-probability item.
-    """
-    _check_batch(batch)
-    num_items = jnp.shape(probs)[0]
-    if batch > num_items:
-        raise ValueError(f"batch={batch} exceeds the number of items {num_items}")
-    return _gumbel_top_k(key, jnp.asarray(probs), int(batch))
-
-
-@functools.partial(jax.jit, static_argnums=2)
-def _gumbel_top_k(key: jax.Array, probs: jax.Array, batch: int) -> jax.Array:
-    scores = jnp.log(probs) + jax.random.gumbel(key, probs.shape, dtype=probs.dtype)
-    _, ids = jax.lax.top_k(scores, batch)
-    return ids.astype(jnp.int32)
-
-
 @jax.jit
 def direction_views(key: jax.Array, directions: jax.Array, sigma: float) -> jax.Array:
     """Noisy views made in direction space: normalize(u + sigma * g), g ~ N(0, I).
@@ -97,30 +73,3 @@ def direction_views(key: jax.Array, directions: jax.Array, sigma: float) -> jax.
     noise = jax.random.normal(key, directions.shape, dtype=directions.dtype)
     views = units + sigma * noise
     return views / jnp.linalg.norm(views, axis=-1, keepdims=True)
-
-
-def _check_joint(joint: jax.Array) -> None:
-    table = np.asarray(joint)
-    if table.ndim != 2:
-        raise ValueError(f"joint must be a 2-d table (V_a, V_p), got shape {table.shape}")
-    if not np.all(np.isfinite(table)):
-        raise ValueError("joint must be finite")
-    if np.any(table < 0):
-        raise ValueError("joint must be nonnegative")
-    if abs(float(table.sum()) - 1.0) > 1e-6:
-        raise ValueError(f"joint must sum to 1 within 1e-6, sums to {float(table.sum())!r}")
-
-
-def sample_pairs(key: jax.Array, joint: jax.Array, batch: int) -> tuple[jax.Array, jax.Array]:
-    """Draw B (anchor, positive) pairs i.i.d. from a joint probability table (V_a, V_p).
-
-    Returns (anchors (B,), positives (B,)), both int32, with P(a, p) = joint[a, p]. The
-    table is validated on the host, so it must be concrete (a constant, not a traced
-    argument, when the caller is jitted).
-    """
-    _check_batch(batch)
-    _check_joint(joint)
-    joint = jnp.asarray(joint)
-    flat = _inverse_cdf(key, joint.reshape(-1), int(batch))
-    num_positives = joint.shape[1]
-    return flat // num_positives, flat % num_positives

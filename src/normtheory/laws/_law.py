@@ -73,7 +73,6 @@ class Bound:
 POSITIVE = Bound(lower=0.0)
 NONNEGATIVE = Bound(lower=0.0, lower_open=False)
 FINITE = Bound()
-UNIT_OPEN = Bound(lower=0.0, upper=1.0)  # (0, 1)
 RATE = Bound(lower=0.0, upper=1.0, upper_open=False)  # (0, 1]
 MOMENTUM = Bound(lower=0.0, upper=1.0, lower_open=False)  # [0, 1)
 COSINE = Bound(lower=-1.0, upper=1.0, lower_open=False, upper_open=False)

@@ -18,9 +18,9 @@ from normtheory.config import SimConfig, parse_assignments
 from normtheory.verify import accumulation, drift_heat, equilibria, exact, structure
 from normtheory.verify._record import Result
 
-Check = Callable[[SimConfig, frozenset[str]], list[Result]]
+CheckFunction = Callable[[SimConfig, frozenset[str]], list[Result]]
 
-CHECKS: dict[str, tuple[Check, SimConfig]] = {
+CHECKS: dict[str, tuple[CheckFunction, SimConfig]] = {
     **exact.CHECKS,
     **accumulation.CHECKS,
     **equilibria.CHECKS,

@@ -39,30 +39,6 @@ from normtheory.verify._record import (
 RELAXATION_TIMES = 3.0
 
 
-def regime(config: SimConfig) -> str:
-    """One line naming the model, optimizer and the parameters a law depends on."""
-    parts = [f"{config.data}/{config.model}", config.optimizer, f"lr={config.lr:g}"]
-    if config.weight_decay:
-        parts.append(f"wd={config.weight_decay:g}")
-    if config.optimizer in ("momentum", "nesterov"):
-        parts.append(f"momentum={config.momentum:g}")
-    if config.optimizer in ("adam", "adamw"):
-        parts.append(f"b1={config.b1:g}")
-    parts += [f"tau={config.tau:g}", f"d={config.dim}", f"B={config.batch}"]
-    parts.append(f"T={config.steps}")
-    if config.data == "frequency":
-        parts.append(f"V={config.num_items}, zipf={config.zipf:g}")
-    elif config.data == "hierarchy":
-        parts.append(
-            f"depth={config.depth}, branching={config.branching}, {config.frequency_mode} "
-            f"frequency, {config.towers} tower(s)"
-        )
-    elif config.data == "ambiguity":
-        parts.append(f"{config.num_items} inputs, {config.num_classes} classes")
-    parts.append(config.dtype)
-    return ", ".join(parts)
-
-
 def simulate_cached(config: SimConfig, seeds: int) -> Trajectory:
     """Run through the results cache, quietly."""
     traj, _, _ = run(config, seeds, progress=False)
@@ -99,6 +75,20 @@ def norms_before(traj: Trajectory) -> np.ndarray:
     return np.concatenate([traj.norm0[..., None, :], traj.norm[..., :-1, :]], axis=-2)
 
 
+def replay_refusal(config: SimConfig) -> str:
+    """Why a check built on `engine.replay_inputs` cannot run `config` ("" when it can).
+
+    The replayed inputs (initial table, batch ids, view noise) exist for the frequency data
+    on a free table; other data or models draw their batches differently.
+    """
+    if config.data != "frequency" or config.model != "table":
+        return (
+            "this check replays a frequency/table run's own inputs (engine.replay_inputs); "
+            f"data={config.data}, model={config.model} has no replay"
+        )
+    return ""
+
+
 def first_batch(config: SimConfig) -> tuple[jax.Array, jax.Array]:
     """(anchors, positives) of the run's first batch, built from replay_inputs."""
     table, ids, noise = replay_inputs(config.replace(steps=config.stride))
@@ -117,13 +107,15 @@ def is_plain_sgd(config: SimConfig) -> bool:
 
 
 def fit_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Least-squares slope of y on x and its standard error."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    xc = x - x.mean()
-    slope = float(np.sum(xc * (y - y.mean())) / np.sum(xc * xc))
-    resid = y - y.mean() - slope * xc
-    se = float(np.sqrt(np.sum(resid**2) / max(len(x) - 2, 1) / np.sum(xc * xc)))
-    return slope, se
+    """Least-squares slope of y on x and its standard error (`scipy.stats.linregress`).
+
+    The one slope fitter of the package: the verification checks and the figures use it.
+    With two points the standard error is 0 (a line through two points fits exactly).
+    """
+    from scipy import stats
+
+    fit = stats.linregress(np.asarray(x, float), np.asarray(y, float))
+    return float(fit.slope), float(fit.stderr)
 
 
 def row_config(
@@ -143,7 +135,7 @@ def not_applicable(law: str, item: int, config: SimConfig, quantity: str, reason
     return Result(
         law=law,
         item=item,
-        regime=regime(config),
+        config=config,
         quantity=quantity,
         predicted=math.nan,
         measured=math.nan,

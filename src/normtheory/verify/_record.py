@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
@@ -40,9 +41,46 @@ CONFIDENCE = 0.95
 MAX_TOLERANCE = 0.5
 
 
+def describe(config: Mapping[str, Any], *, short: bool = False) -> str:
+    """One line naming the model, optimizer and the parameters a law depends on.
+
+    `config`: a SimConfig's fields as data (`Result.config`). `short` stops after the
+    optimizer's parameters (the verification table's column); the full line adds the
+    temperature, sizes, run length, data family's parameters and dtype. For display only:
+    nothing reads a field back out of this text.
+    """
+    c = config
+    parts = [f"{c['data']}/{c['model']}", c["optimizer"], f"lr={c['lr']:g}"]
+    if c["weight_decay"]:
+        parts.append(f"wd={c['weight_decay']:g}")
+    if c["optimizer"] in ("momentum", "nesterov"):
+        parts.append(f"momentum={c['momentum']:g}")
+    if c["optimizer"] in ("adam", "adamw"):
+        parts.append(f"b1={c['b1']:g}")
+    if short:
+        return ", ".join(parts)
+    parts += [f"tau={c['tau']:g}", f"d={c['dim']}", f"B={c['batch']}", f"T={c['steps']}"]
+    if c["data"] == "frequency":
+        parts.append(f"V={c['num_items']}, zipf={c['zipf']:g}")
+    elif c["data"] == "hierarchy":
+        parts.append(
+            f"depth={c['depth']}, branching={c['branching']}, {c['frequency_mode']} "
+            f"frequency, {c['towers']} tower(s)"
+        )
+    elif c["data"] == "ambiguity":
+        parts.append(f"{c['num_items']} inputs, {c['num_classes']} classes")
+    parts.append(c["dtype"])
+    return ", ".join(parts)
+
+
 @dataclasses.dataclass(frozen=True)
 class Result:
     """predicted and measured are summary numbers of the same quantity (`quantity`).
+
+    `config` is the regime run, as data: the fields of its SimConfig (a SimConfig given
+    here is stored as the dict of its fields). `row` names the check's row when a check
+    runs several regimes (for example "table, heavy ball"), else "". `regime` and
+    `setting` are their display lines (`describe`), for people only.
 
     rel_error = |measured - predicted| / |predicted| (or the absolute error when the
     prediction is 0, as for the Euler identity; equilibrium checks use the symmetric
@@ -60,7 +98,7 @@ class Result:
 
     law: str
     item: int
-    regime: str
+    config: Mapping[str, Any] = dataclasses.field(hash=False)  # a dict: not hashable
     quantity: str
     predicted: float
     measured: float
@@ -75,19 +113,32 @@ class Result:
     fraction_low: float = math.nan
     fraction_high: float = math.nan
     relaxed: float = math.nan
+    row: str = ""
+
+    def __post_init__(self) -> None:
+        config = self.config
+        if dataclasses.is_dataclass(config) and not isinstance(config, type):
+            config = dataclasses.asdict(config)
+        object.__setattr__(self, "config", dict(config))
+
+    @property
+    def regime(self) -> str:
+        """The regime run, in full, prefixed by the row's name (display only)."""
+        return (f"{self.row}: " if self.row else "") + describe(self.config)
+
+    @property
+    def setting(self) -> str:
+        """The row's name and the model and optimizer settings (display only)."""
+        return (f"{self.row}: " if self.row else "") + describe(self.config, short=True)
 
     def to_json(self) -> dict:
+        """The record as JSON types: every field (`config` as a dict) and `regime`."""
         out = dataclasses.asdict(self)
+        out["regime"] = self.regime
         for key, value in out.items():
             if isinstance(value, float) and not math.isfinite(value):
                 out[key] = None if math.isnan(value) else str(value)
         return out
-
-
-def relative_error(measured: float, predicted: float) -> float:
-    if predicted == 0:
-        return abs(measured)
-    return abs(measured - predicted) / abs(predicted)
 
 
 def log_error(measured, predicted):
