@@ -25,13 +25,17 @@ from normtheory.verify import maps
 
 NAME = "fig12_validity_maps.png"
 RECORD = "maps.json"
-# check: (x axis, values, y axis, values, fixed changes)
+# check or check/row (a result row other than the first): (x axis, values, y axis,
+# values, fixed changes)
 MAPS = {
     "modified_flow": ("lr", [0.1, 0.5, 2.0], "tau", [0.05, 0.1, 0.5], {}),
     "accumulation": ("lr", [0.1, 0.5, 2.0], "tau", [0.05, 0.1, 0.5], {}),
     "effective_learning_rate": ("lr", [0.1, 0.5, 2.0], "tau", [0.05, 0.1, 0.5], {}),
-    "frequency_imprint": ("tau", [0.05, 0.1, 0.5], "dim", [8, 32], {}),
+    "frequency_imprint": ("tau", [0.05, 0.1, 0.5], "dim", [8, 16, 32], {}),
+    "frequency_imprint_occurrences": ("tau", [0.05, 0.1, 0.5], "dim", [8, 16, 32], {}),
     "sgd_decay_equilibrium": ("eta_lam", [1e-3, 5e-3, 2e-2], "zipf", [0.8, 1.1], {}),
+    # Row 3 of the same check: item 9c, on the same runs.
+    "sgd_decay_equilibrium/3": ("eta_lam", [1e-3, 5e-3, 2e-2], "zipf", [0.8, 1.1], {}),
     "li_arora": ("eta_lam", [0.01, 0.05, 0.15], "lr", [0.1, 0.5], {}),
     "adamw_equilibrium": ("eta_lam", [3e-4, 1e-3, 3e-3], "b1", [0.0, 0.9, 0.99], {}),
     "drift_heat_equilibrium": ("eta_lam", [2.5e-4, 1e-3], "momentum", [0.5, 0.9], {}),
@@ -51,12 +55,13 @@ TINY = {"num_items": 40, "dim": 4, "batch": 16, "steps": 100}
 def measure(tiny: bool = False) -> dict[str, maps.ValidityMap]:
     """Every map of MAPS (at a tiny size and on 2 x 1 grids when `tiny`)."""
     out = {}
-    for check, (x, xs, y, ys, changes) in MAPS.items():
+    for name, (x, xs, y, ys, changes) in MAPS.items():
+        check, _, row = name.partition("/")
         if tiny:
             if check != "modified_flow":
                 continue
             xs, ys, changes = xs[:2], ys[:1], {**changes, **TINY}
-        out[check] = maps.validity_map(check, (x, xs), (y, ys), changes=changes)
+        out[name] = maps.validity_map(check, (x, xs), (y, ys), changes=changes, row=int(row or 0))
     return out
 
 
@@ -76,12 +81,12 @@ def _panel(ax: plt.Axes, vmap: maps.ValidityMap) -> plt.cm.ScalarMappable:
     ax.set_xlabel(LABELS.get(vmap.x, vmap.x))
     ax.set_ylabel(LABELS.get(vmap.y, vmap.y))
     held = int(np.sum(vmap.verdict == "holds"))
-    ax.set_title(f"{vmap.check}: holds in {held} of {vmap.verdict.size}", fontsize=9)
+    ax.set_title(f"{vmap.law or vmap.check}: holds in {held} of {vmap.verdict.size}", fontsize=9)
     return image
 
 
-def main(out_dir: Path, tiny: bool = False) -> Path:
-    """Draw the figure and write maps.json into out_dir; return the figure's path."""
+def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
+    """Draw the figure and write maps.json into out_dir; return the figure's record."""
     figures.enable_x64()
     data = measure(tiny)
     out_dir = Path(out_dir)
@@ -103,8 +108,17 @@ def main(out_dir: Path, tiny: bool = False) -> Path:
         fig.supxlabel("H holds (outlined), P partial, F fails, R not relaxed, "
                       "- not applicable, x invalid or crashed", fontsize=9)  # fmt: skip
         fig.suptitle("Validity maps: each approximate law over the two axes that matter most")
-        return figures.save(fig, out_dir / NAME)
+        numbers = {}
+        for name, vmap in data.items():
+            numbers[f"{name}_holds"] = int(np.sum(vmap.verdict == "holds"))
+            numbers[f"{name}_cells"] = int(vmap.verdict.size)
+        caption = "cells where the law holds: " + ", ".join(
+            f"{name} {numbers[f'{name}_holds']} of {numbers[f'{name}_cells']}" for name in data
+        )
+        arrays = {f"{name}/rel_error_over_tolerance": v.rel_error / v.tolerance
+                  for name, v in data.items()}  # fmt: skip
+        return figures.finish(fig, out_dir / NAME, caption, numbers, arrays)
 
 
 if __name__ == "__main__":
-    print(f"wrote {main(Path(__file__).resolve().parent, tiny='--tiny' in sys.argv)}")
+    print(f"wrote {main(Path(__file__).resolve().parent, tiny='--tiny' in sys.argv).path}")

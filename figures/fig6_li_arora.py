@@ -15,7 +15,8 @@ import numpy as np
 
 from normtheory import figures
 from normtheory.config import SimConfig
-from normtheory.verify.equilibria import SGD_L2, li_arora_trajectories
+from normtheory.regimes import SGD_L2
+from normtheory.verify.equilibria import li_arora_trajectories
 
 NAME = "fig6_li_arora.png"
 
@@ -27,8 +28,8 @@ def config(tiny: bool = False) -> SimConfig:
     return cfg.replace(steps=steps, stride=1)
 
 
-def main(out_dir: Path, tiny: bool = False) -> Path:
-    """Draw the figure into out_dir and return its path."""
+def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
+    """Draw the figure into out_dir; return its record (norms per step and item)."""
     figures.enable_x64()
     cfg = config(tiny)
     runs = li_arora_trajectories(cfg, steps=cfg.steps)
@@ -36,7 +37,7 @@ def main(out_dir: Path, tiny: bool = False) -> Path:
     err = np.abs(rescaled - plain) / plain
     steps = np.arange(cfg.steps + 1)
     with figures.style():
-        fig, ax = plt.subplots(figsize=(5.4, 3.8))
+        fig, ax = plt.subplots(figsize=(7.2, 3.9))
         colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         for color, item in zip(colors, (0, 1, 5, 20), strict=False):
             ax.plot(
@@ -44,16 +45,22 @@ def main(out_dir: Path, tiny: bool = False) -> Path:
             )
             ax.plot(steps[::4], rescaled[::4, item], "o", ms=3.5, mfc="none", color=color)
         ax.plot([], [], "o", mfc="none", color="0.3", label=r"GD + decay / $(1-\eta\lambda)^t$")
-        ax.set_xlabel("step t")
-        ax.set_ylabel("norm")
+        ax.set_xlabel("step $t$")
+        ax.set_ylabel("norm $N$")
         ax.set_title(
             f"Li-Arora equivalence, $\\eta$={cfg.lr:g}, $\\lambda$={cfg.weight_decay:g}, float64"
         )
-        ax.legend(loc="center right", fontsize=7)
-        figures.annotate(ax, f"max rel. error of norms {err.max():.1e}\n(all items, all steps)")
-        return figures.save(fig, Path(out_dir) / NAME)
+        figures.legend_note(ax, f"max rel. error of norms {err.max():.1e}")
+        figures.legend_note(ax, "(all items, all steps)")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5)
+        caption = (
+            f"norms of GD + decay rescaled against GD at eta_t, all {plain.shape[1]} items and "
+            f"{cfg.steps} steps: max rel. error {err.max():.1e}"
+        )
+        numbers = {"max_rel_error": float(err.max()), "median_rel_error": float(np.median(err))}
+        arrays = {"step": steps, "plain": plain, "rescaled": rescaled, "rel_error": err}
+        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays)
 
 
 if __name__ == "__main__":
-    path = main(Path(__file__).resolve().parent, tiny="--tiny" in sys.argv)
-    print(path)
+    print(main(Path(__file__).resolve().parent, tiny="--tiny" in sys.argv).path)

@@ -27,8 +27,8 @@ def main() -> None:
     start = time.perf_counter()
     for path in scripts():
         tic = time.perf_counter()
-        out = load(path).main(HERE)
-        print(f"{out}  ({time.perf_counter() - tic:.1f} s)", flush=True)
+        record = load(path).main(HERE)
+        print(f"{record.path}  ({time.perf_counter() - tic:.1f} s)", flush=True)
     print(f"all figures in {time.perf_counter() - start:.1f} s")
 
 

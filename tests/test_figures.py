@@ -1,8 +1,10 @@
-"""Smoke tests of the figure scripts in figures/: each draws a tiny PNG, deterministically."""
+"""The figure helpers: deterministic PNGs, the JSON record beside them, the report's use of it.
+
+Each figure script is run at its tiny size in test_figure_records.py.
+"""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -11,36 +13,18 @@ import pytest
 
 from normtheory import figures
 
-FIGURES = Path(__file__).resolve().parents[1] / "figures"
-SCRIPTS = sorted(FIGURES.glob("fig*.py"))
-
-
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
-def test_figure_script_draws_a_png(script: Path, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("NORMTHEORY_CACHE", str(tmp_path / "cache"))
-    out = _load(script).main(tmp_path / "out", tiny=True)
-    assert out.exists() and out.suffix == ".png"
-    pixels = plt.imread(out)[..., :3]
-    # Not blank: a figure with axes, text and data has many distinct dark pixels.
-    assert pixels.std() > 0.05 and np.mean(pixels.min(axis=-1) < 0.5) > 0.005
-
 
 def test_save_is_byte_identical(tmp_path: Path) -> None:
     paths = []
     for name in ("a.png", "b.png"):
         with figures.style():
             fig, ax = plt.subplots()
-            ax.plot([0, 1, 2], [1, 3, 2], "o-")
-            figures.annotate(ax, "median rel. error 0.4%")
-            paths.append(figures.save(fig, tmp_path / name))
+            ax.plot([0, 1, 2], [1, 3, 2], "o-", label="simulation")
+            figures.legend_note(ax, "median rel. error 0.4%")
+            ax.legend()
+            paths.append(figures.save(fig, tmp_path / name, caption="c", measured={"x": 0.004}))
     assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert figures.read_record(paths[0])["measured"] == figures.read_record(paths[1])["measured"]
 
 
 def test_a_blank_figure_fails_the_smoke_check(tmp_path: Path) -> None:
@@ -52,21 +36,137 @@ def test_a_blank_figure_fails_the_smoke_check(tmp_path: Path) -> None:
     assert not (pixels.std() > 0.05 and np.mean(pixels.min(axis=-1) < 0.5) > 0.005)
 
 
-def test_annotations_are_stored_in_the_png_and_listed_in_the_report(tmp_path: Path) -> None:
+def test_the_report_quotes_the_figure_record_not_the_image(tmp_path: Path) -> None:
     from normtheory.report import _figures
 
     with figures.style():
-        fig, (left, right) = plt.subplots(1, 2)
-        left.set_title("SGD")
-        figures.annotate(left, "fit:\nslope 0.25\n(predicted 1/4)")
-        right.text(0.5, 0.5, "a label that is not an annotation")
-        figures.save(fig, tmp_path / "fig1_demo.png")
-    summary = figures.measured_summary(tmp_path / "fig1_demo.png")
-    assert summary == "SGD: fit: slope 0.25, (predicted 1/4)"
+        fig, ax = plt.subplots()
+        ax.set_title("SGD: fitted slope 0.25")  # text on the image is not read back
+        figures.save(
+            fig,
+            tmp_path / "fig1_demo.png",
+            caption="fitted slope 0.251 (predicted 1/4)",
+            measured={"slope": 0.251, "nan": float("nan")},
+        )
+    record = figures.read_record(tmp_path / "fig1_demo.png")
+    assert record == {
+        "figure": "fig1_demo.png",
+        "caption": "fitted slope 0.251 (predicted 1/4)",
+        "measured": {"slope": 0.251, "nan": None},
+    }
     with figures.style():
         fig, _ = plt.subplots()
-        figures.save(fig, tmp_path / "fig10_plain.png")
-    assert figures.measured_summary(tmp_path / "fig10_plain.png") == ""
+        figures.save(fig, tmp_path / "fig10_plain.png")  # no caption: no record
+    assert figures.read_record(tmp_path / "fig10_plain.png") is None
     lines = _figures(tmp_path)
-    assert lines[0].startswith("- [fig1_demo.png]") and "Measured: SGD: fit: slope 0.25" in lines[0]
+    assert lines[0].startswith("- [fig1_demo.png]")
+    assert lines[0].endswith("Measured: fitted slope 0.251 (predicted 1/4).")
     assert lines[1].startswith("- [fig10_plain.png]")  # numeric order, not text order
+    assert "Measured" not in lines[1]
+
+
+def _capture(monkeypatch) -> list:
+    """Keep each figure `figures.save` writes, for inspection after it is closed."""
+    drawn, save = [], figures.save
+
+    def keep(fig, path, *args, **kwargs):
+        drawn.append(fig)
+        return save(fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(figures, "save", keep)
+    return drawn
+
+
+def test_probe_figure_shows_the_frames_and_writes_its_record(tmp_path: Path, monkeypatch) -> None:
+    from normtheory.probe.figure import draw
+    from normtheory.probe.run import ProbeResult
+
+    record = {
+        "model": "a model",
+        "vocabulary": {"size": 200},
+        "skipped": {},
+        "correlations": [
+            {
+                "name": "norm ~ log frequency",
+                "controls": [],
+                "n": 200,
+                "rho": -0.3,
+                "lo": -0.4,
+                "hi": -0.2,
+            },
+            {
+                "name": "norm ~ depth",
+                "controls": ["log frequency"],
+                "n": 200,
+                "rho": 0.1,
+                "lo": 0.02,
+                "hi": 0.18,
+            },
+        ],
+        "sign_test": {
+            "pairs": 50,
+            "frames": [
+                {"frame": f, "n": 50, "fraction": 0.6 + 0.01 * i, "p": 0.01}
+                for i, f in enumerate(["{w}", "a {w}", "It costs $5, a {w}."])
+            ],
+        },
+        "retrieval": {
+            "n_queries": 200,
+            "accuracy": 0.4,
+            "scores": [
+                {
+                    "score": s,
+                    "auroc": 0.6,
+                    "auroc_lo": 0.55,
+                    "auroc_hi": 0.65,
+                    "bins": {
+                        "edges": list(np.linspace(0, 1, 6)),
+                        "accuracy": [0.2, None, 0.4, 0.5, 0.6],
+                        "score_min": 4.0,
+                        "score_max": 9.0,
+                    },
+                }
+                for s in ("norm", "top1_cosine")
+            ],
+        },
+    }
+    rng = np.random.default_rng(0)
+    norm = rng.normal(7, 1, 200)
+    result = ProbeResult(
+        record=record,
+        words=tuple(f"w{i}" for i in range(200)),
+        norm=norm,
+        log_frequency=rng.normal(4, 1, 200),
+        depth=rng.integers(2, 8, 200),
+        scores={"norm": norm, "top1_cosine": rng.normal(size=200)},
+        correct=rng.random(200) < 0.4,
+    )
+    drawn = _capture(monkeypatch)
+    path = draw(result, tmp_path)
+    (fig,) = drawn
+    frames_axis = fig.axes[2]
+    labels = [t.get_text() for t in frames_axis.get_xticklabels()]
+    assert labels[0] == '"{w}"' and "a {w}" in labels[1]  # braces kept
+    assert r"\$5" in labels[2]  # a dollar sign is escaped, not read as math text
+    fig.canvas.draw()  # the labels render (a stray $ would raise here)
+    assert all(t.get_bbox_patch() is None for ax in fig.axes for t in ax.texts)  # no boxes
+    written = figures.read_record(path)
+    assert written["measured"]["rho_norm_vs_log_frequency"] == -0.3
+    assert "0.60 to 0.62 of 50 pairs" in written["caption"]
+
+
+def test_one_slope_fitter_least_squares_with_its_standard_error() -> None:
+    from normtheory.verify._common import fit_slope
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=50)
+    y = 0.25 * x + 1.0 + 0.1 * rng.normal(size=50)
+    slope, se = fit_slope(x, y)
+    xc = x - x.mean()
+    expected = np.sum(xc * (y - y.mean())) / np.sum(xc**2)
+    resid = y - y.mean() - expected * xc
+    assert slope == pytest.approx(expected, rel=1e-12)
+    assert se == pytest.approx(np.sqrt(np.sum(resid**2) / 48 / np.sum(xc**2)), rel=1e-10)
+    assert fit_slope([0.0, 1.0], [0.0, 2.0]) == (2.0, 0.0)  # two points: exact, no error
+    scripts = Path(__file__).resolve().parents[1] / "figures"
+    assert not any("polyfit" in p.read_text() for p in scripts.glob("fig*.py"))

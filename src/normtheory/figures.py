@@ -1,16 +1,23 @@
-"""Shared helpers of the figure scripts in figures/: one style, deterministic PNGs.
+"""Shared helpers of the figure scripts in figures/: one style, deterministic PNGs, records.
 
-`style()` applies figures/normtheory.mplstyle (when the repository checkout has it) on
-the non-interactive Agg backend; `save(fig, path)` writes a PNG whose bytes depend only
-on the figure (no software tag or timestamp, fixed dpi); `annotate(ax, text)` writes the
-measured agreement between law and simulation into a corner of the axes.
+`style()` applies the package's style sheet, normtheory.mplstyle (package data, so an
+installed wheel has it too), on the non-interactive Agg backend; `save(fig, path,
+caption=..., measured=...)` writes a PNG whose bytes depend only on the figure (no
+software tag or timestamp, fixed dpi) and, beside it, `<stem>.json` with the caption and
+the named numbers the figure measured, so the report quotes them without reading the
+image. A figure script's `main` returns a `FigureRecord`: the PNG's path, the arrays it
+plotted and the numbers it measured.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 
 import matplotlib
@@ -20,7 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-STYLE = Path(__file__).resolve().parents[2] / "figures" / "normtheory.mplstyle"
+STYLE = resources.files("normtheory").joinpath("normtheory.mplstyle")
 DPI = 150
 
 
@@ -34,71 +41,94 @@ def enable_x64() -> None:
 @contextmanager
 def style() -> Iterator[None]:
     """Context in which figures use the house style (Agg backend, fixed fonts and sizes)."""
-    sheet = str(STYLE) if STYLE.exists() else "default"
-    with plt.style.context(["default", sheet]):
+    with resources.as_file(STYLE) as sheet, plt.style.context(["default", str(sheet)]):
         yield
 
 
-def save(fig: plt.Figure, path: Path | str, dpi: int = DPI) -> Path:
+@dataclasses.dataclass(frozen=True)
+class FigureRecord:
+    """What a figure plotted and what it measured.
+
+    path: the PNG. caption: one line stating what was measured, built from `measured`.
+    measured: named numbers (agreement of law and simulation, fitted slopes, counts),
+    also written to `<stem>.json` beside the PNG. arrays: the arrays the figure plotted,
+    by name (not written to disk; tests check them).
+    """
+
+    path: Path
+    caption: str
+    measured: Mapping[str, float]
+    arrays: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """The JSON sidecar's content: figure name, caption, measured numbers."""
+        return sidecar(self.path, self.caption, self.measured)
+
+
+def sidecar(path: Path | str, caption: str, measured: Mapping[str, float]) -> dict:
+    """The JSON record of a figure (non-finite numbers become null)."""
+    numbers = {}
+    for name, value in measured.items():
+        value = float(value)
+        numbers[name] = value if math.isfinite(value) else None
+    return {"figure": Path(path).name, "caption": caption, "measured": numbers}
+
+
+def record_path(png: Path | str) -> Path:
+    """Where `save` writes the JSON record of the figure `png`: `<stem>.json` beside it."""
+    return Path(png).with_suffix(".json")
+
+
+def read_record(png: Path | str) -> dict | None:
+    """The JSON record `save` wrote beside `png`, or None if there is none."""
+    path = record_path(png)
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def save(
+    fig: plt.Figure,
+    path: Path | str,
+    dpi: int = DPI,
+    *,
+    caption: str | None = None,
+    measured: Mapping[str, float] | None = None,
+) -> Path:
     """Write `fig` as a PNG with no metadata that changes between runs; close it.
 
-    The texts written with `annotate` (the measured agreement) are stored in the PNG's
-    "Description" text chunk, one "axes title: text" per panel, so the report can quote
-    what each figure measured (`measured_summary`).
+    With a `caption` or `measured` numbers, also write `<stem>.json` beside the PNG
+    (`sidecar`), which the report reads. The PNG itself carries no text chunk.
     """
+    from normtheory.cache import write_text
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     os.environ["SOURCE_DATE_EPOCH"] = "0"
-    metadata = {"Software": None}
-    summary = _annotations(fig)
-    if summary:
-        metadata["Description"] = summary
-    fig.savefig(path, format="png", dpi=dpi, metadata=metadata)
+    fig.savefig(path, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
+    if caption is not None or measured:
+        record = sidecar(path, caption or "", measured or {})
+        write_text(record_path(path), json.dumps(record, indent=1, allow_nan=False) + "\n")
     return path
 
 
-ANNOTATION = "normtheory-annotation"
+def finish(
+    fig: plt.Figure,
+    path: Path | str,
+    caption: str,
+    measured: Mapping[str, float],
+    arrays: Mapping[str, np.ndarray] | None = None,
+) -> FigureRecord:
+    """`save` the figure with its caption and numbers; return its `FigureRecord`."""
+    path = save(fig, path, caption=caption, measured=measured)
+    plotted = {name: np.asarray(value) for name, value in (arrays or {}).items()}
+    return FigureRecord(path=path, caption=caption, measured=dict(measured), arrays=plotted)
 
 
-def _annotations(fig: plt.Figure) -> str:
-    parts = []
-    for ax in fig.axes:
-        for text in ax.texts:
-            if text.get_gid() == ANNOTATION:
-                lines = [" ".join(line.split()) for line in text.get_text().splitlines()]
-                body = ""
-                for line in filter(None, lines):
-                    body += (" " if not body or body.endswith(":") else ", ") + line
-                body = body.strip()
-                title = ax.get_title().strip()
-                parts.append(f"{title}: {body}" if title else body)
-    return "; ".join(parts)
-
-
-def measured_summary(path: Path | str) -> str:
-    """The annotation texts `save` stored in a PNG ("" if none)."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return image.info.get("Description", "")
-
-
-def annotate(ax: plt.Axes, text: str, loc: str = "upper left") -> None:
-    """Write `text` (e.g. "median rel. error 0.4%") in a corner of `ax`."""
-    x = 0.03 if "left" in loc else 0.97
-    y = 0.97 if "upper" in loc else 0.03
-    ax.text(
-        x,
-        y,
-        text,
-        transform=ax.transAxes,
-        ha="left" if "left" in loc else "right",
-        va="top" if "upper" in loc else "bottom",
-        fontsize=7.5,
-        bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "0.7", "alpha": 0.9},
-        gid=ANNOTATION,
-    )
+def legend_note(ax: plt.Axes, text: str) -> None:
+    """Add `text` as a legend entry without a marker (numbers beside the data they describe)."""
+    ax.plot([], [], " ", label=text)
 
 
 def percent(x: float) -> str:
@@ -115,8 +145,3 @@ def mean_std(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]
     """Mean and standard deviation over `axis` (the seed axis)."""
     values = np.asarray(values, float)
     return values.mean(axis=axis), values.std(axis=axis)
-
-
-def out_path(out_dir: Path | str, name: str) -> Path:
-    """out_dir / name, as a Path."""
-    return Path(out_dir) / name

@@ -111,7 +111,7 @@ def _table(results: Sequence[Result]) -> list[str]:
         lines.append(
             f"| `{r.law}` | {r.item} | **{r.verdict}** | {_number(r.predicted)} | "
             f"{_number(r.measured)} | {_number(r.spread)} | {_number(r.rel_error)} | "
-            f"{_number(r.tolerance)} | {_fraction(r)} | {r.regime.split(', tau=')[0]} |"
+            f"{_number(r.tolerance)} | {_fraction(r)} | {r.setting} |"
         )
     return lines
 
@@ -137,7 +137,7 @@ def _regime_map(results: Sequence[Result], law: str) -> list[str]:
         "|---|---|---|---|",
     ]
     for r in cells:
-        sign = "+" if r.predicted > 0 else "-"
+        sign = "+" if r.predicted > 0 else "-" if r.predicted < 0 else "0"
         lines.append(f"| {r.regime} | {r.measured:+.3f} +- {r.spread:.3f} | {sign} | {r.verdict} |")
     return lines
 
@@ -146,9 +146,11 @@ def _figures(folder: Path) -> list[str]:
     """One line per figure PNG in `folder`: what it shows, then what it measured.
 
     What it shows is its script's summary line (or COMMAND_FIGURES); what it measured is
-    the agreement annotated on the figure itself, read back from the PNG.
+    the caption of the figure's record, `<stem>.json` beside the PNG, which the figure's
+    code wrote from the numbers it computed (`normtheory.figures.save`). A figure without
+    a record gets its summary line only.
     """
-    from normtheory.figures import measured_summary
+    from normtheory.figures import read_record
 
     lines = []
     for png in sorted(folder.glob("fig*.png"), key=lambda p: _figure_number(p.name)):
@@ -157,9 +159,10 @@ def _figures(folder: Path) -> list[str]:
         if script.exists():
             doc = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))) or ""
             summary = doc.strip().splitlines()[0] if doc.strip() else ""
-        measured = measured_summary(png)
+        record = read_record(png)
+        caption = (record or {}).get("caption", "").strip().rstrip(".")
         line = f"- [{png.name}]({png.name}): {summary}"
-        lines.append(line + (f" Measured: {measured}." if measured else ""))
+        lines.append(line + (f" Measured: {caption}." if caption else ""))
     return lines
 
 
@@ -175,7 +178,7 @@ def _read_json(path: Path) -> dict | None:
 
 def _calibration(data: Mapping | None) -> list[str]:
     """The calibration section, from `normtheory calibrate`'s calibration.json."""
-    from normtheory.calibrate import table
+    from normtheory.calibrate import format_table
 
     if data is None:
         return []
@@ -196,7 +199,7 @@ def _calibration(data: Mapping | None) -> list[str]:
         "predict for the norm's AUROC (see normtheory.calibrate); the verdict compares it "
         "with the interval.",
         "",
-        *table(regimes),
+        *format_table(regimes),
         "",
         f"Theory's side agrees in {agree} of {len(regimes)} regimes. The norm predicts a "
         f"correct retrieval (AUROC interval above 0.5) in: {', '.join(helps) or 'none'}; "
@@ -291,9 +294,8 @@ def _bridge(probe: Mapping, calibration: Mapping | None, results: Sequence[Resul
     for r in results:
         if r.law != "specificity":
             continue
-        model = r.regime.split(",")[0].split("/")[1]
-        optimizer = r.regime.split(",")[1].strip()
-        mode = "decoupled" if "decoupled frequency" in r.regime else "coupled"
+        model, optimizer = r.config["model"], r.config["optimizer"]
+        mode = r.config["frequency_mode"]
         sign = _side(r.measured - r.tolerance, r.measured + r.tolerance)
         cells.setdefault((model, optimizer), {})[mode] = sign
     lines = [
@@ -384,7 +386,10 @@ def write_report(
         "",
         "Item 13 (specificity): rank correlation over tree nodes of the norm growth",
         "log(N_T / N_0) with depth. Item 14 (uncertainty): the same with the entropy of",
-        "the soft label. THEORY.md predicts the sign from the parameterization.",
+        "the soft label. The predicted sign is THEORY.md item 16's mean-field kernel",
+        "prediction (0: no correlation beyond two standard errors). A cell holds when the",
+        "measured value has the predicted sign beyond two standard errors (the +- shown",
+        "is one), or, predicted 0, lies within two of 0.",
         "",
     ]
     for law in MAPS:

@@ -1,8 +1,8 @@
-"""Figure 11: the toy's norm against all-MiniLM-L6-v2's norm, word by word.
+"""Figure 13: the toy's norm against all-MiniLM-L6-v2's norm, word by word.
 
 One panel per regime (model / optimizer / frequency mode): every word is a point at
 (real norm, toy's seed-mean final norm), with the Spearman rho and its bootstrap
-interval written on it; a last panel shows the no-dynamics baseline (the out-of-fold
+interval in the panel's title; a last panel shows the no-dynamics baseline (the out-of-fold
 linear prediction from log frequency, word pieces and depth) the same way. Drawn from
 the record alone (its "per_word" arrays), so bridge.json is enough to redraw it.
 """
@@ -17,17 +17,38 @@ import numpy as np
 
 from normtheory import figures
 
-__all__ = ["NAME", "draw"]
+__all__ = ["NAME", "caption", "draw", "measured"]
 
 NAME = "fig13_bridge.png"
 
 
 def _panel(ax: plt.Axes, real: np.ndarray, y: np.ndarray, title: str, label: str, rho: dict):
     ax.scatter(real, y, s=3, alpha=0.35, lw=0, rasterized=True)
-    ax.set_title(title, fontsize=8)
+    ax.set_title(
+        f"{title}\n$\\rho$ = {rho['rho']:+.3f} [{rho['lo']:+.3f}, {rho['hi']:+.3f}]", fontsize=7.5
+    )
     ax.set_ylabel(label, fontsize=7)
     ax.tick_params(labelsize=6)
-    figures.annotate(ax, f"rho = {rho['rho']:+.3f}\n[{rho['lo']:+.3f}, {rho['hi']:+.3f}]")
+
+
+def measured(record: dict) -> dict[str, float]:
+    """The numbers figure 13 reports: each regime's and the baseline's Spearman rho."""
+    numbers = {f"rho_{r['name']}": r["compare"]["rho"] for r in record["regimes"]}
+    baseline = record["baselines"][-1]
+    numbers["rho_baseline"] = baseline["rho"]
+    numbers["rho_best"] = record["best"]["rho"]
+    return numbers
+
+
+def caption(record: dict) -> str:
+    """One line of what figure 13 measured, from the bridge record."""
+    best, baseline = record["best"], record["baselines"][-1]
+    return (
+        f"Spearman rho of toy against real norm over {len(record['regimes'])} regimes: best "
+        f"{best['name']} {best['rho']:+.3f} [{best['lo']:+.3f}, {best['hi']:+.3f}], against "
+        f"the no-dynamics baseline ({baseline['name']}) {baseline['rho']:+.3f} "
+        f"[{baseline['lo']:+.3f}, {baseline['hi']:+.3f}]"
+    )
 
 
 def draw(record: dict, out_dir: Path | str) -> Path:
@@ -42,7 +63,7 @@ def draw(record: dict, out_dir: Path | str) -> Path:
     cols = min(5, panels)
     rows = math.ceil(panels / cols)
     with figures.style():
-        fig, axes = plt.subplots(rows, cols, figsize=(2.7 * cols, 2.4 * rows), squeeze=False)
+        fig, axes = plt.subplots(rows, cols, figsize=(2.8 * cols, 2.6 * rows), squeeze=False)
         flat = axes.ravel()
         for ax, regime in zip(flat, record["regimes"], strict=False):
             _panel(
@@ -68,8 +89,10 @@ def draw(record: dict, out_dir: Path | str) -> Path:
             ax.set_xlabel("real norm (before Normalize)", fontsize=7)
         fig.suptitle(
             f"Toy vs {record['model']}: {record['vocabulary']['size']} nouns, "
-            f"{record['settings']['seeds']} seeds per regime (Spearman rho, 95% bootstrap CI)",
+            f"{record['settings']['seeds']} seeds per regime (Spearman $\\rho$, 95% bootstrap CI)",
             fontsize=10,
         )
         fig.tight_layout()
-        return figures.save(fig, Path(out_dir) / NAME)
+        return figures.save(
+            fig, Path(out_dir) / NAME, caption=caption(record), measured=measured(record)
+        )

@@ -19,7 +19,7 @@ from normtheory import figures
 from normtheory.confidence import risk_coverage
 from normtheory.probe.run import ProbeResult
 
-__all__ = ["NAME", "draw"]
+__all__ = ["NAME", "caption", "draw", "measured"]
 
 NAME = "fig10_probe.png"
 _LABELS = {
@@ -33,8 +33,57 @@ _LABELS = {
 
 def _rho_text(record: dict) -> str:
     ci = "" if record["lo"] is None else f" [{record['lo']:+.2f}, {record['hi']:+.2f}]"
-    given = f" | {', '.join(record['controls'])}" if record["controls"] else ""
-    return f"rho{given} = {record['rho']:+.3f}{ci}"
+    given = f" given {', '.join(record['controls'])}" if record["controls"] else ""
+    return f"$\\rho${given} = {record['rho']:+.3f}{ci}"
+
+
+def _text(text: str) -> str:
+    """`text` shown literally by matplotlib: a dollar sign would start math text."""
+    return text.replace("$", r"\$")
+
+
+def measured(record: dict) -> dict[str, float]:
+    """The numbers figure 10 reports, from the probe record (probe.json)."""
+    numbers: dict[str, float] = {}
+    for r in record.get("correlations", []):
+        given = "_given_" + "_".join(r["controls"]) if r["controls"] else ""
+        key = (r["name"] + given).replace(" ~ ", "_vs_").replace(" ", "_")
+        numbers[f"rho_{key}"] = r["rho"]
+    frames = record.get("sign_test", {}).get("frames", [])
+    for i, f in enumerate(frames):
+        numbers[f"hyponym_longer_fraction_frame{i}"] = f["fraction"]
+        numbers[f"hyponym_longer_p_frame{i}"] = f["p"]
+    for s in (record.get("retrieval") or {}).get("scores", []):
+        numbers[f"auroc_{s['score']}"] = s["auroc"]
+        numbers[f"auroc_{s['score']}_lo"] = s["auroc_lo"]
+        numbers[f"auroc_{s['score']}_hi"] = s["auroc_hi"]
+    return numbers
+
+
+def caption(record: dict) -> str:
+    """One line of what figure 10 measured, from the probe record."""
+    parts = []
+    corr = record.get("correlations", [])
+    for name, partial in (("norm ~ log frequency", True), ("norm ~ depth", True)):
+        r = _find(corr, name, partial) or _find(corr, name, False)
+        if r:
+            given = f" given {', '.join(r['controls'])}" if r["controls"] else ""
+            parts.append(f"Spearman {name}{given} {r['rho']:+.3f} [{r['lo']:+.3f}, {r['hi']:+.3f}]")
+    frames = record.get("sign_test", {}).get("frames", [])
+    if frames:
+        fractions = [f["fraction"] for f in frames]
+        parts.append(
+            f"hyponym longer than its hypernym in {min(fractions):.2f} to {max(fractions):.2f} "
+            f"of {frames[0]['n']} pairs over {len(frames)} frames"
+        )
+    retrieval = record.get("retrieval")
+    if retrieval:
+        norm = next(s for s in retrieval["scores"] if s["score"] == "norm")
+        parts.append(
+            f"retrieval AUROC of the norm {norm['auroc']:.3f} "
+            f"[{norm['auroc_lo']:.3f}, {norm['auroc_hi']:.3f}]"
+        )
+    return "; ".join(parts)
 
 
 def _find(correlations: list[dict], name: str, partial: bool) -> dict | None:
@@ -54,14 +103,13 @@ def _skipped(ax: plt.Axes, title: str, reason: str) -> None:
 
 def _frequency(ax: plt.Axes, result: ProbeResult) -> None:
     ax.scatter(result.log_frequency, result.norm, s=2, alpha=0.25, lw=0, rasterized=True)
-    ax.set_xlabel("log10 frequency (Zipf)")
+    ax.set_xlabel(r"$\log_{10}$ frequency (Zipf scale)")
     ax.set_ylabel("norm before Normalize")
-    ax.set_title("(a) norm vs frequency, bare words")
     lines = [
         _rho_text(r) for r in result.record["correlations"] if r["name"] == "norm ~ log frequency"
     ]
     lines = list(dict.fromkeys(lines))
-    figures.annotate(ax, "\n".join(lines[:2]), loc="upper right")
+    ax.set_title("\n".join(["(a) norm vs frequency, bare words", *lines[:2]]), fontsize=8.5)
 
 
 def _depth(ax: plt.Axes, result: ProbeResult) -> None:
@@ -72,15 +120,14 @@ def _depth(ax: plt.Axes, result: ProbeResult) -> None:
     keep = count >= 5
     ax.errorbar(depths[keep], mean[keep], yerr=std[keep], fmt="o-", ms=3)
     ax.set_xlabel("WordNet depth of first noun sense")
-    ax.set_ylabel("norm (mean +- std over words)")
-    ax.set_title("(b) norm by specificity")
+    ax.set_ylabel(r"norm (mean $\pm$ s.d. over words)")
     corr = result.record["correlations"]
     lines = [
         _rho_text(r)
         for r in (_find(corr, "norm ~ depth", False), _find(corr, "norm ~ depth", True))
         if r
     ]
-    figures.annotate(ax, "\n".join(lines), loc="lower right")
+    ax.set_title("\n".join(["(b) norm by specificity", *lines]), fontsize=8.5)
 
 
 def _frames(ax: plt.Axes, record: dict) -> None:
@@ -91,25 +138,21 @@ def _frames(ax: plt.Axes, record: dict) -> None:
     for k, (key, label, _) in enumerate(keys):
         values = [((f.get(key) or {}) if key else f).get("fraction") for f in frames]
         values = [np.nan if v is None else v for v in values]
-        ax.bar(x + (k - 1) * 0.27, values, width=0.27, label=label)
+        known = [v for v in values if np.isfinite(v)]
+        span = f" ({min(known):.2f} to {max(known):.2f})" if known else ""
+        ax.bar(x + (k - 1) * 0.27, values, width=0.27, label=label + span)
     ax.axhline(0.5, color="k", lw=0.8, ls="--")
-    ticks = [textwrap.fill(f["frame"].replace("{w}", "w"), 14) for f in frames]
+    ticks = [_text(textwrap.fill(f'"{f["frame"]}"', 16)) for f in frames]
     ax.set_xticks(x, ticks, fontsize=7)
     ax.set_ylabel("fraction: hyponym norm > hypernym norm")
     ax.set_ylim(0, 1.3)
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_title(f"(c) sign test, {record['pairs']} hypernym pairs")
-    ax.legend(loc="upper left", ncols=1, fontsize=6.5)
+    ax.legend(loc="upper left", ncols=1, fontsize=6.5, title="pairs (range over frames)",
+              title_fontsize=6.5)  # fmt: skip
     for xi, f in zip(x, frames, strict=True):
         if f.get("p") is not None:
-            ax.text(xi, 0.03, f"p={f['p']:.2g}", ha="center", fontsize=6.5)
-    summary = ["fraction over frames"]
-    for key, _, short in keys:
-        values = [((f.get(key) or {}) if key else f).get("fraction") for f in frames]
-        values = [v for v in values if v is not None]
-        if values:
-            summary.append(f"{short}: {min(values):.2f}-{max(values):.2f}")
-    figures.annotate(ax, "\n".join(summary), loc="upper right")
+            ax.text(xi, 0.03, f"$p$ = {f['p']:.2g}", ha="center", fontsize=6.5)
 
 
 def _bins(ax: plt.Axes, record: dict) -> None:
@@ -118,10 +161,10 @@ def _bins(ax: plt.Axes, record: dict) -> None:
     edges = np.asarray(bins["edges"])
     centre = 0.5 * (edges[1:] + edges[:-1])
     accuracy = np.array([np.nan if a is None else a for a in bins["accuracy"]])
-    ax.plot(centre, accuracy, "o-", ms=3, label="accuracy per norm bin (>= 10 words)")
+    ax.plot(centre, accuracy, "o-", ms=3, label=r"accuracy per norm bin ($\geq$ 10 words)")
     ax.axhline(record["accuracy"], color="k", lw=0.8, ls="--", label="overall accuracy")
     ax.set_xlabel(f"min-max normalised norm ({bins['score_min']:.2f} to {bins['score_max']:.2f})")
-    ax.set_ylabel("top-1 accuracy, word -> definition")
+    ax.set_ylabel(r"top-1 accuracy, word $\rightarrow$ definition")
     ax.set_title("(d) retrieval accuracy by norm")
     ax.set_ylim(0, min(1.0, max(0.5, float(np.nanmax(accuracy, initial=0.0)) + 0.15)))
     ax.legend(loc="upper left")
@@ -148,24 +191,22 @@ def _auroc(ax: plt.Axes, record: dict) -> None:
     err = np.array([[r["auroc"] - r["auroc_lo"], r["auroc_hi"] - r["auroc"]] for r in scores]).T
     ax.errorbar(x, value, yerr=err, fmt="o", ms=5)
     ax.axhline(0.5, color="k", lw=0.8, ls="--")
-    ax.set_xticks(x, [_LABELS.get(r["score"], r["score"]).split(" (")[0] for r in scores],
-                  rotation=15, fontsize=7)  # fmt: skip
+    ticks = [
+        f"{textwrap.fill(_LABELS.get(r['score'], r['score']).split(' (')[0], 12)}\n"
+        f"{r['auroc']:.3f}\n[{r['auroc_lo']:.3f}, {r['auroc_hi']:.3f}]"
+        for r in scores
+    ]
+    ax.set_xticks(x, ticks, fontsize=6.5)
     ax.set_ylabel("AUROC for 'top-1 is correct' (95% CI)")
-    ax.set_title(f"(f) confidence scores, n = {record['n_queries']}")
+    ax.set_title(f"(f) confidence scores, $n$ = {record['n_queries']}")
     ax.set_ylim(min(0.4, float(np.min(value)) - 0.05), 1.0)
-    figures.annotate(
-        ax,
-        "\n".join(
-            f"{_LABELS.get(r['score'], r['score']).split(' (')[0]}: AUROC {r['auroc']:.3f} "
-            f"[{r['auroc_lo']:.3f}, {r['auroc_hi']:.3f}]"
-            for r in scores
-        ),
-        loc="upper left",
-    )
 
 
 def draw(result: ProbeResult, out_dir: Path | str) -> Path:
-    """Draw the six panels of `result` into out_dir/fig10_probe.png; return the path."""
+    """Draw the six panels of `result` into out_dir/fig10_probe.png; return the path.
+
+    Also writes fig10_probe.json beside it: `caption(record)` and `measured(record)`.
+    """
     record = result.record
     with figures.style():
         fig, axes = plt.subplots(2, 3, figsize=(13.5, 7.6))
@@ -189,4 +230,6 @@ def draw(result: ProbeResult, out_dir: Path | str) -> Path:
             fontsize=10,
         )
         fig.tight_layout()
-        return figures.save(fig, Path(out_dir) / NAME)
+        return figures.save(
+            fig, Path(out_dir) / NAME, caption=caption(record), measured=measured(record)
+        )
