@@ -4,13 +4,18 @@ Each cell is a (model, optimizer, frequency mode) run; the statistic is Spearman
 correlation over items between the norm growth log(N_T / N_0) and depth (item 13, with
 frequency held equal per node in the "decoupled" mode) or soft-label entropy (item 14).
 The growth ratio removes the initial norm, which in the compositional encoder already
-rises with depth. THEORY.md predicts the sign by parameterization: free tables make
-generic (and ambiguous) items longer (negative correlation with depth, positive with
-entropy); shared encoders make specific items longer and ambiguous ones shorter.
-A cell holds when the correlation has the predicted sign beyond two standard errors
-(about 2 / sqrt(n - 1)), fails when it has the opposite sign beyond them, and is
-partial in between. A cell's optimizer settings apply only to the fields the user did
-not set with --set; cells that the user's settings make identical are run once.
+rises with depth. Every cell's sign is predicted from a derivation, THEORY.md item 16
+(`normtheory.laws.imprint_sign.predicted_sign`): the expected heat through the model's
+kernel, from the data's sampling and soft-label noise and the optimizer's step, integrated
+from the model at initialisation; the predicted sign is 0 when the predicted correlation
+is below two standard errors. Items 13-14's rule by model family (free tables: generic
+and ambiguous items longer; shared encoders: specific items longer, ambiguous shorter) is
+kept only to be reported beside it. A cell with a predicted sign holds when the measured
+correlation has that sign beyond two standard errors (about 2 / sqrt(n - 1)), fails when
+it has the opposite sign beyond them, and is partial in between; a cell predicted 0
+holds when the measured interval contains 0 and fails when it excludes it. A cell's
+optimizer settings apply only to the fields the user did not set with --set; cells that
+the user's settings make identical are run once.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ import numpy as np
 
 from normtheory.confidence import spearman
 from normtheory.config import SimConfig
-from normtheory.verify._common import regime, row_config
+from normtheory.laws.imprint_sign import predicted_sign
+from normtheory.regimes import AMBIGUITY, HIERARCHY
+from normtheory.verify._common import row_config
 from normtheory.verify._common import simulate_cached as _run
 from normtheory.verify._record import Result
 
-# THEORY.md's predicted sign of the correlation, by model: free tables make generic and
-# ambiguous items longer, shared encoders make specific items longer.
+# Items 13-14's rule by model family (refuted in part; item 16 predicts instead): free
+# tables make generic and ambiguous items longer, shared encoders make specific items longer.
 SPECIFICITY_SIGNS = {"table": -1, "compositional": +1}
 UNCERTAINTY_SIGNS = {"table": +1, "mlp": -1}
 OPTIMIZERS = {
@@ -32,61 +39,49 @@ OPTIMIZERS = {
     "adam": {"optimizer": "adam", "lr": 0.01},
     "adamw": {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.1},
 }
-HIERARCHY = SimConfig(
-    data="hierarchy",
-    depth=4,
-    branching=3,
-    dim=16,
-    batch=64,
-    steps=3000,
-    stride=100,
-    dtype="float64",
-)
-AMBIGUITY = SimConfig(
-    data="ambiguity",
-    loss="prototype",
-    num_items=200,
-    dim=16,
-    batch=64,
-    steps=3000,
-    stride=100,
-    dtype="float64",
-    width=32,
-)
 
 
-def _cell(law, item, cfg, feature_name, predicted_sign, seeds=2) -> Result:
+def _verdict(rho: float, sign: int, se: float) -> str:
+    """Sign test of `rho` against a predicted sign in {-1, 0, +1}, at two standard errors."""
+    if sign == 0:
+        return "holds" if abs(rho) <= 2 * se else "fails"
+    if rho * sign > 2 * se:
+        return "holds"
+    return "fails" if rho * sign < -2 * se else "partial"
+
+
+def _cell(law, item, cfg, feature_name, rule_sign, seeds=2) -> Result:
     traj = _run(cfg, seeds=seeds)
     growth = np.log(traj.norm[..., -1, :] / traj.norm0).mean(axis=0)
     feature = traj.info[feature_name]
     rho = spearman(growth, feature)
     se = 1 / np.sqrt(len(growth) - 1)
-    if rho * predicted_sign > 2 * se:
-        verdict = "holds"
-    elif rho * predicted_sign < -2 * se:
-        verdict = "fails"
-    else:
-        verdict = "partial"
+    sign, rho_pred = predicted_sign(cfg, seeds)
+    verdict = _verdict(rho, sign, se)
     return Result(
         law=law,
         item=item,
-        regime=regime(cfg),
-        quantity=f"Spearman(log N_T/N_0, {feature_name}) over items, seed-mean growth",
-        predicted=float(predicted_sign),
+        config=cfg,
+        quantity=f"Spearman(log N_T/N_0, {feature_name}) over items, seed-mean growth; "
+        f"predicted sign {sign:+d} (predicted rho {rho_pred:+.3f})",
+        predicted=float(sign),
         measured=rho,
         spread=float(se),
-        rel_error=abs(rho - predicted_sign),
+        rel_error=abs(rho - sign),
         tolerance=float(2 * se),
-        basis="sign test: predicted sign beyond two standard errors of rho",
+        basis="sign test at two standard errors of rho; the sign from the imprint mean field "
+        "(THEORY.md item 16), 0 when its |rho| is below two standard errors",
         verdict=verdict,
-        note="predicted value is the sign only"
+        note=f"predicted value is the sign; predicted rho {rho_pred:+.3f} "
+        f"(normtheory.laws.imprint_sign); the rule by model family (items 13-14) says "
+        f"{rule_sign:+d}"
         + ("; no significant correlation" if verdict == "partial" else "")
         + ("; too few items for a sign test (2 se >= 1)" if 2 * se >= 1 else ""),
     )
 
 
 def _cells(config, rows, overridden, law, item, feature, signs) -> list[Result]:
-    """One sign-test cell per distinct config of `rows` (changes); the model sets the sign."""
+    """One sign-test cell per distinct config of `rows` (changes), its sign predicted."""
     results, seen = [], set()
     for changes in rows:
         cfg, _ = row_config(config, changes, overridden)
