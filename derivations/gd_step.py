@@ -15,6 +15,7 @@ LAWS = [
     "accumulation",
     "gd_angle_per_step",
     "frequency_imprint",
+    "frequency_imprint_occurrences",
 ]
 
 if __name__ == "__main__":

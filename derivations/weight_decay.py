@@ -14,6 +14,7 @@ LAWS = [
     "sgd_decay_angle",
     "sparse_decay_equilibrium",
     "sparse_decay_equilibrium_quartic",
+    "sparse_decay_shot_noise",
     "momentum_decay_equilibrium",
     "momentum_decay_angle",
 ]

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from normtheory.config import ConfigError
+from normtheory.config import ConfigError, SimConfig
 from normtheory.verify import maps
 
 TINY = {"num_items": 40, "dim": 8, "batch": 16, "steps": 60}
@@ -59,7 +59,7 @@ def test_the_report_states_the_default_verdict_beside_the_map_count():
         "accumulation", ("lr", [0.1, 0.5]), ("eta_lam", [0.0, 2.0]), changes=TINY
     )
     default = Result(
-        law=vmap.law, item=6, regime="r", quantity="q", predicted=1.0, measured=1.0,
+        law=vmap.law, item=6, config=SimConfig(), quantity="q", predicted=1.0, measured=1.0,
         spread=0.0, rel_error=0.0, tolerance=0.1, basis="b", verdict="holds",
     )  # fmt: skip
     lines = _validity_maps({"accumulation": vmap.to_json()}, [default])

@@ -1,18 +1,22 @@
 """normtheory verify: records, verdicts, exit status, at tiny sizes."""
 
+import dataclasses
 import json
 
 import pytest
 
 from normtheory import cli, laws
+from normtheory.config import SimConfig
 from normtheory.verify import CHECKS, run_checks
-from normtheory.verify._record import VERDICTS
+from normtheory.verify._record import VERDICTS, describe
 
 TINY = ["num_items=40", "dim=4", "batch=16", "steps=200"]
 FIELDS = {
     "law",
     "item",
+    "config",
     "regime",
+    "row",
     "quantity",
     "predicted",
     "measured",
@@ -47,7 +51,8 @@ def test_json_records_and_exact_facts_hold(capsys, tmp_path):
         assert set(record) == FIELDS
         assert record["verdict"] == "holds", record
         assert record["rel_error"] <= record["tolerance"]
-        assert record["regime"].split(", tau=")[0] in text
+        assert describe(record["config"], short=True) in text
+        assert SimConfig(**record["config"]).dim == 4  # the regime run, as data
 
 
 def test_every_check_runs_at_a_tiny_size(monkeypatch):
@@ -111,7 +116,7 @@ def _specificity(model: str, optimizer: str, mode: str, rho: float):
     return Result(
         law="specificity",
         item=13,
-        regime=f"hierarchy/{model}, {optimizer}, lr=0.5, {mode} frequency, float64",
+        config=SimConfig(data="hierarchy", model=model, optimizer=optimizer, frequency_mode=mode),
         quantity="Spearman",
         predicted=1.0,
         measured=rho,
@@ -171,3 +176,34 @@ def test_report_compares_the_real_model_with_the_simulated_regimes(tmp_path):
     assert "same side of 0.5: hierarchy/table/sgd." in text
     assert "| hierarchy/table/sgd | 10 | 0.50 |" in text  # the calibration table
     assert "Theory's side agrees in 2 of 2 regimes" in text
+
+
+@pytest.mark.parametrize("data", ["hierarchy", "wordnet"])
+def test_replayed_checks_refuse_data_without_a_replay(data):
+    # These checks replay a frequency/table run's own inputs; on other data they must say
+    # so ("not applicable", naming the data), never crash or measure something else.
+    names = ["euler", "homogeneity", "infonce_gradient", "effective_learning_rate", "li_arora"]
+    results, crashes = run_checks(names, [f"data={data}", "steps=20", "stride=1"])
+    assert crashes == {}
+    assert len(results) == len(names)
+    for r in results:
+        assert r.verdict == "not applicable", r.law
+        assert f"data={data}" in r.note and "replay" in r.note
+
+
+def test_a_result_carries_its_regime_as_data_and_shows_it_for_display():
+    from normtheory.verify import Result
+
+    config = SimConfig(optimizer="adamw", lr=0.01, weight_decay=0.1, dim=8)
+    result = Result(
+        law="adamw_equilibrium", item=11, config=config, quantity="q", predicted=1.0,
+        measured=1.0, spread=0.0, rel_error=0.0, tolerance=0.1, basis="b", verdict="holds",
+        row="table, adamw (--set lr)",
+    )  # fmt: skip
+    assert result.config == dataclasses.asdict(config)
+    assert SimConfig(**result.config) == config
+    shown = "frequency/table, adamw, lr=0.01, wd=0.1, b1=0.9"
+    assert result.setting == f"table, adamw (--set lr): {shown}"
+    assert result.regime.startswith(result.setting + ", tau=0.1, d=8, ")
+    record = json.loads(json.dumps(result.to_json()))
+    assert record["config"]["weight_decay"] == 0.1 and record["regime"] == result.regime

@@ -139,6 +139,29 @@ def test_frequency_imprint_judges_the_laws_own_exponent(monkeypatch):
     assert result.predicted == pytest.approx(2.0) and result.verdict == "fails"
 
 
+def test_imprint_by_occurrences_holds_at_its_default_and_catches_a_wrong_exponent(monkeypatch):
+    # The default regime (flat energy per occurrence, slope 0.99 +- 0.02) holds; the same
+    # run judged against a law with pi^2 occurrences must fail.
+    held = _verdicts("frequency_imprint_occurrences", [], "frequency_imprint_occurrences")
+    assert held.verdict == "holds"
+
+    def squared(eta, T, B, pi, epsilon):
+        return 2 * eta**2 * T * B * pi**2 * epsilon
+
+    _break(monkeypatch, "frequency_imprint_occurrences", replace=squared)
+    result = _verdicts("frequency_imprint_occurrences", [], "frequency_imprint_occurrences")
+    assert result.predicted == pytest.approx(2.0) and result.verdict == "fails"
+
+
+def test_imprint_by_occurrences_fails_where_the_energy_per_occurrence_depends_on_pi():
+    # At tau = 0.05 frequent items bring more energy per occurrence (slope ~0.9 on log
+    # pi): the law's assumption is broken and its slope of 1 must fail.
+    result = _verdicts(
+        "frequency_imprint_occurrences", ["tau=0.05"], "frequency_imprint_occurrences"
+    )
+    assert result.measured > 1.5 and result.verdict == "fails"
+
+
 # Weight-decay equilibria, Li-Arora, AdamW (items 9-11).
 
 
@@ -149,6 +172,36 @@ def test_sgd_decay_equilibrium_fails_with_a_wrong_law(monkeypatch):
     _break(monkeypatch, "sgd_decay_equilibrium", _twice)
     result = _verdicts("sgd_decay_equilibrium", FREQUENT, "sgd_decay_equilibrium")
     assert result.verdict == "fails" and result.tolerance <= MAX_TOLERANCE
+
+
+# Sparse rates (Zipf 1.1, 60 items, rates 0.03 to 1) at eta lam = 0.01, relaxed.
+SPARSE = ["num_items=60", "dim=8", "batch=32", "steps=1000", "weight_decay=0.02"]
+
+
+def test_shot_noise_equilibrium_holds_where_the_mean_field_forms_fail(monkeypatch):
+    results = _verdicts("sgd_decay_equilibrium", SPARSE)
+    assert results["sparse_decay_shot_noise"].verdict == "holds"
+    assert results["sparse_decay_equilibrium"].verdict == "fails"
+
+    def wrong_exponent(eta, lam, p, m1, m2, w):
+        # p^2 where the chain has p: the slope it predicts is far from the measured one.
+        a2 = (1 - eta * lam) ** 2
+        return p**2 * eta**2 * (2 * a2 * m1 + eta**2 * m2 * w) / (1 - a2**2)
+
+    _break(monkeypatch, "sparse_decay_shot_noise", replace=wrong_exponent)
+    result = _verdicts("sgd_decay_equilibrium", SPARSE, "sparse_decay_shot_noise")
+    assert result.verdict == "fails"
+
+
+def test_shot_noise_equilibrium_refuses_rates_without_a_finite_fourth_moment():
+    # eta lam = 0.4 and flat frequencies (rates 0.3 to 0.6): every rate is below about
+    # 4 eta lam, where the chain's N^4 has no stationary mean.
+    result = _verdicts(
+        "sgd_decay_equilibrium",
+        [*SPARSE, "zipf=0.3", "weight_decay=0.8"],
+        "sparse_decay_shot_noise",
+    )
+    assert result.verdict == "not applicable" and "finite stationary" in result.note
 
 
 def test_sgd_decay_equilibrium_is_not_relaxed_rather_than_failing_a_transient():
@@ -272,20 +325,27 @@ def test_set_values_win_over_a_rows_own_settings(adamw_row):
 
 
 @pytest.mark.parametrize(
-    ("law", "signs", "sets"),
+    "law, sets",
     [
-        ("specificity", "SPECIFICITY_SIGNS", ["depth=3", "steps=600", "dim=8", "batch=32"]),
-        ("uncertainty", "UNCERTAINTY_SIGNS", _sets(TINY, ["steps=600"])),
+        ("specificity", ["depth=3", "steps=600", "dim=8", "batch=32"]),
+        ("uncertainty", _sets(TINY, ["steps=600"])),
     ],
 )
-def test_a_regime_map_cell_fails_when_the_predicted_sign_is_flipped(monkeypatch, law, signs, sets):
+def test_a_regime_map_cell_fails_when_the_predicted_sign_is_flipped(monkeypatch, law, sets):
+    # The verdict follows the derived prediction (item 16): the cell holds with the sign
+    # it measures and fails when the predictor is made to say the opposite.
     monkeypatch.setattr(structure, "OPTIMIZERS", {"sgd": structure.OPTIMIZERS["sgd"]})
-    true_sign = getattr(structure, signs)["table"]
-    monkeypatch.setattr(structure, signs, {"table": true_sign})
+    # The cells' models are the keys of the family rule's table: the free table only.
+    for rule in ("SPECIFICITY_SIGNS", "UNCERTAINTY_SIGNS"):
+        monkeypatch.setattr(structure, rule, {"table": getattr(structure, rule)["table"]})
     sets = [*sets, "frequency_mode=decoupled"]
     (cell,) = _verdicts(law, sets).values()
+    truth = int(np.sign(cell.measured))
+    assert abs(cell.measured) > 2 * cell.spread, "the regime must give a significant sign"
+    monkeypatch.setattr(structure, "predicted_sign", lambda cfg, seeds: (truth, 0.5 * truth))
+    (cell,) = _verdicts(law, sets).values()
     assert cell.verdict == "holds"
-    monkeypatch.setattr(structure, signs, {"table": -true_sign})
+    monkeypatch.setattr(structure, "predicted_sign", lambda cfg, seeds: (-truth, -0.5 * truth))
     (cell,) = _verdicts(law, sets).values()
     assert cell.verdict == "fails"
 

@@ -91,6 +91,40 @@ class SimConfig:
     Fields made with `traced(...)` (lr, weight_decay, tau, momentum, b1, b2, view_noise)
     are hyper-parameters: numbers traced through the compiled step, sweepable inside one
     jit (`simulate(..., grid=...)`). Every other field is static.
+
+    Attributes:
+        data: the data family (above).
+        model: "table", "compositional" or "mlp" (which ones a family takes: above).
+        loss: "symmetric" or "one_sided" InfoNCE, "prototype" or "supervised".
+        optimizer: one of OPTIMIZER_NAMES (above).
+        num_items: items (frequency, ambiguity) or nouns (wordnet, >= 2); >= 1.
+        dim: embedding dimension d; >= 2.
+        batch: draws per step B; >= 2 (and > num_classes for the supervised loss).
+        steps: optimizer steps T; >= 1 and a multiple of `stride`.
+        zipf: Zipf exponent of the item frequencies (frequency data); >= 0, 0 uniform.
+        view_noise: sigma of the direction-space views (frequency data); >= 0.
+        tau: InfoNCE temperature; > 0.
+        lr: learning rate eta; > 0.
+        weight_decay: lambda; >= 0 with lr * weight_decay < 1 (coupled L2, except
+            decoupled under adamw).
+        momentum: heavy-ball / Nesterov coefficient alpha; in [0, 1).
+        b1, b2: Adam moment decays; in [0, 1).
+        eps: Adam's denominator offset; >= 0.
+        init_scale: scale of the initial parameters; > 0 (not so small that squared
+            norms underflow in `dtype`).
+        dtype: "float32" or "float64" (verification runs are float64).
+        stride: steps per traced window; >= 1.
+        tracked: items whose norm budget is traced (the first ones; 0 = all).
+        seed: first seed (seed s of a vmapped run uses seed + s).
+        depth, branching: the concept tree (hierarchy data); >= 1 and >= 2.
+        frequency_mode: "coupled" or "decoupled" anchor frequencies (hierarchy, wordnet).
+        towers: 1 (positives embedded by the same model) or 2 (a separate table).
+        num_classes: classes (ambiguity, imbalance); >= 2.
+        ambiguity_levels: soft-label mixing levels (ambiguity).
+        latent_dim, input_dim, noise: the fixed inputs of the MLP families.
+        width, layers, activation: the MLP (hidden width, hidden layers, "relu", "tanh"
+            or "gelu").
+        data_seed: seed of the fixed data (tree, soft labels, inputs, class geometry).
     """
 
     data: str = "frequency"

@@ -686,6 +686,14 @@ def train(config: SimConfig, seeds: int = 1, *, progress: bool = True) -> tuple[
     The same runs as `simulate` (same keys, same steps), without the norm budget; the
     `Problem` gives the data the parameters were trained on (for example to embed
     queries and a gallery after training).
+
+    Args:
+        config: the run; seeds: how many seeds (seed s uses `config.seed + s`);
+        progress: print progress lines on long runs.
+
+    Returns:
+        (params, problem): the final parameter pytree, each leaf with a leading (seeds,)
+        axis, and the `Problem` the run was built from.
     """
     traj = simulate(config, seeds, trace_budget=False, progress=progress, with_params=True)
     decay, shared_exp = _compile_flags([config.hyperparameters()], _dtype(config))

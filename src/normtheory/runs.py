@@ -160,8 +160,20 @@ def merge(
 
     In float64 writes the entry that `run(config, seeds, grid)` looks up (the merged
     arrays are bit-identical to an unsharded run); in float32 writes it under a key of
-    its own (see the module docstring). Raises FileNotFoundError naming every shard
-    still missing, and ConfigError for a shard count below 1.
+    its own (see the module docstring).
+
+    Args:
+        config, seeds, grid, trace_budget: exactly as the shards' `run` calls had them.
+        shards: the number of shards N the grid was split into (>= 1).
+        directory: the results cache (default `cache.cache_dir()`), checked first.
+
+    Returns:
+        (the merged Trajectory, with a leading grid axis as `run` returns it; the path
+        of the entry written).
+
+    Raises:
+        FileNotFoundError: naming every shard still missing.
+        ConfigError: a shard count below 1 or an empty grid.
     """
     check_execution(config, seeds, None, False)
     if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:

@@ -22,6 +22,7 @@ from normtheory.laws import (
     budget,
     cosine,
     gd_step,
+    imprint_sign,
     infonce,
     kernel,
     li_arora,
@@ -41,11 +42,13 @@ _BUILDERS: dict[str, Callable[[], Law]] = {
     "accumulation": gd_step.accumulation,
     "gd_angle_per_step": gd_step.gd_angle_per_step,
     "frequency_imprint": gd_step.frequency_imprint,
+    "frequency_imprint_occurrences": gd_step.frequency_imprint_occurrences,
     "sgd_decay_step": weight_decay.sgd_decay_step,
     "sgd_decay_equilibrium": weight_decay.sgd_decay_equilibrium,
     "sgd_decay_angle": weight_decay.sgd_decay_angle,
     "sparse_decay_equilibrium": weight_decay.sparse_decay_equilibrium,
     "sparse_decay_equilibrium_quartic": weight_decay.sparse_decay_equilibrium_quartic,
+    "sparse_decay_shot_noise": weight_decay.sparse_decay_shot_noise,
     "momentum_decay_equilibrium": weight_decay.momentum_decay_equilibrium,
     "momentum_decay_angle": weight_decay.momentum_decay_angle,
     "li_arora_learning_rate": li_arora.li_arora_learning_rate,
@@ -62,6 +65,10 @@ _BUILDERS: dict[str, Callable[[], Law]] = {
     "compositional_sgd_kernel": kernel.compositional_sgd_kernel,
     "compositional_self_heat": kernel.compositional_self_heat,
     "compositional_adam_kernel": kernel.compositional_adam_kernel,
+    "soft_label_gini": imprint_sign.soft_label_gini,
+    "adam_draw_displacement": imprint_sign.adam_draw_displacement,
+    "kernel_mean_heat": imprint_sign.kernel_mean_heat,
+    "path_overlap_sum": imprint_sign.path_overlap_sum,
 }
 
 __all__ = ["Bound", "Check", "Law", "Relation", "ScalarRecurrence", "get", "names"]
@@ -74,7 +81,18 @@ def names() -> list[str]:
 
 @functools.cache
 def get(name: str) -> Law:
-    """The law called `name` (derived on first use, then cached)."""
+    """The law called `name` (derived on first use, then cached).
+
+    Args:
+        name: a registered law name (`names()` lists them, in THEORY.md item order).
+
+    Returns:
+        The `Law`: its SymPy statement (`lhs`, `rhs`, `checks`), its JAX twin (call it
+        with the law's parameters as keyword arrays; they broadcast), and its bounds.
+
+    Raises:
+        KeyError: an unknown name, listing the known ones.
+    """
     try:
         builder = _BUILDERS[name]
     except KeyError:

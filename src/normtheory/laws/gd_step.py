@@ -181,6 +181,55 @@ def gd_angle_per_step() -> Law:
     )
 
 
+PI = sp.Symbol("pi", positive=True)  # probability that one draw of a batch is the item
+B = sp.Symbol("B", positive=True)  # draws per batch
+EPS = sp.Symbol("epsilon", nonnegative=True)  # mean tangential energy per occurrence
+
+
+def frequency_imprint_occurrences() -> Law:
+    """Item 8b: the imprint counts occurrences, T B pi, not steps with a gradient, T p.
+
+    An item drawn k times in one batch receives the sum of k gradients; with view noise
+    and negatives drawn independently per copy the cross terms average out, so the step's
+    energy is k times the energy per occurrence epsilon, and sum_t G_t^2 = T B pi epsilon.
+    Item 8 (rate p = 1 - (1 - pi)^B, one occurrence per drawn step) is its rare-item
+    limit B pi << 1. With epsilon independent of pi the slope of log(N_T^4 - N_0^4) on
+    log pi is 1; a rate dependence epsilon ~ pi^k adds k (measured, not derived).
+    """
+    acc = accumulation()
+    rhs = 2 * s.eta**2 * s.T * B * PI * EPS
+    rate = 1 - (1 - PI) ** B
+    return scalar_law(
+        name="frequency_imprint_occurrences",
+        item=8,
+        title="frequency imprint by occurrences: N_T^4 - N_0^4 ~= 2 eta^2 T B pi epsilon",
+        lhs=sp.Symbol("N_T") ** 4 - s.N0**4,
+        rhs=rhs,
+        params=(s.eta, s.T, B, PI, EPS),
+        exact=False,
+        assumptions="Plain SGD without decay (accumulation law, quartic term dropped); the "
+        "item is drawn with probability pi at each of the B draws of a batch (T B pi "
+        "occurrences expected), and copies in one batch add their energies (cross terms "
+        "average out), each occurrence bringing a mean tangential energy epsilon.",
+        reference=REFERENCE,
+        checks=(
+            Check(
+                "accumulation law with S = T B pi epsilon",
+                acc.rhs.xreplace({s.S: s.T * B * PI * EPS}) - s.N0**4 - rhs,
+            ),
+            Check(
+                "item 8 with one occurrence per drawn step is its rare-item limit",
+                2 * s.eta**2 * s.T * rate * EPS - rhs,
+                kind="leading_order",
+                small=PI,
+                order=2,
+            ),
+        ),
+        bounds={"pi": RATE},
+        latex_names={PI: r"\pi", EPS: r"\varepsilon"},
+    )
+
+
 def frequency_imprint() -> Law:
     acc = accumulation()
     rhs = 2 * s.eta**2 * s.p * s.T * s.G2

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from normtheory import laws
+from normtheory import laws, regimes
 from normtheory.config import SimConfig
 from normtheory.verify._common import (
     Relaxation,
@@ -32,26 +32,13 @@ from normtheory.verify._common import (
     judge_items,
     norms_before,
     not_applicable,
-    regime,
     relaxation,
     row_config,
 )
 from normtheory.verify._common import simulate_cached as _run
 from normtheory.verify._record import MAX_TOLERANCE, Result, capped, log_error
 
-BASE = SimConfig(
-    num_items=200,
-    dim=16,
-    batch=64,
-    steps=4000,
-    stride=10,
-    dtype="float64",
-    optimizer="momentum",
-    lr=0.05,
-    momentum=0.9,
-    weight_decay=0.01,
-    zipf=1.1,
-)
+BASE = regimes.HEAVY_BALL
 REGIMES = {
     "table, heavy ball": {},
     "table, adamw": {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.1},
@@ -168,11 +155,11 @@ def drift_heat_equilibrium(
         if cfg in seen:
             continue
         seen.add(cfg)
-        label = f"{name}: " if not replaced else f"{name} (--set {', '.join(replaced)}): "
+        label = name if not replaced else f"{name} (--set {', '.join(replaced)})"
         reason = _refusal(cfg)
         if reason:
             result = not_applicable("drift_heat_equilibrium", 12, cfg, "N*^2", reason)
-            results.append(dataclasses.replace(result, regime=label + result.regime))
+            results.append(dataclasses.replace(result, row=label))
             continue
         results.append(_judge_row(cfg, label))
     return results
@@ -199,7 +186,8 @@ def _judge_row(cfg: SimConfig, label: str) -> Result:
     return Result(
         law="drift_heat_equilibrium",
         item=12,
-        regime=label + regime(cfg),
+        config=cfg,
+        row=label,
         quantity="equilibrium N*^2 per item from drift and heat rates of a run at weight "
         f"decay {cal_cfg.weight_decay:g} (median over items)",
         predicted=float(np.median(predicted)),

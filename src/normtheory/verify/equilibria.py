@@ -17,7 +17,10 @@ import numpy as np
 from normtheory import laws
 from normtheory.config import SimConfig
 from normtheory.engine import replay_inputs
+from normtheory.laws.weight_decay import shot_noise_moments
+from normtheory.regimes import ADAMW, SGD_L2
 from normtheory.verify._common import (
+    HalfStats,
     Relaxation,
     cached,
     fit_slope,
@@ -25,25 +28,13 @@ from normtheory.verify._common import (
     judge_items,
     not_applicable,
     pair_loss,
-    regime,
     relaxation,
+    replay_refusal,
     second_half,
 )
 from normtheory.verify._common import simulate_cached as _run
-from normtheory.verify._record import Result, capped, judge, log_error
+from normtheory.verify._record import HOLD_FRACTION, Result, capped, judge, log_error
 
-SGD_L2 = SimConfig(
-    num_items=200,
-    dim=16,
-    batch=64,
-    steps=3000,
-    stride=10,
-    dtype="float64",
-    lr=0.5,
-    weight_decay=0.01,
-    zipf=1.1,
-)
-ADAMW = SGD_L2.replace(optimizer="adamw", lr=0.01, weight_decay=0.1, steps=6000)
 SGD_SLOPE = 0.25  # slope of log N* on log p that SGD + L2 writes (sparse_decay_equilibrium)
 BUSY = 0.99  # items in nearly every batch: the angle law assumes a gradient every step
 # Li-Arora: relative size of the twin run's initial perturbation, the deviation allowed
@@ -110,7 +101,7 @@ def sgd_decay_equilibrium(
         Result(
             law=norm_law,
             item=9,
-            regime=regime(config),
+            config=config,
             quantity="equilibrium N*^4 per item (median over items), G^2 per step measured",
             predicted=float(np.median(predicted)),
             measured=float(np.median(n4.mean)),
@@ -129,6 +120,7 @@ def sgd_decay_equilibrium(
     if sparse_law == "sparse_decay_equilibrium":  # item 9b: the kick term kept
         quartic = "sparse_decay_equilibrium_quartic"
         results.append(_sparse(config, traj.rate, n4.mean, g2_per_step, quartic, relax))
+        results.append(_shot_noise(config, traj, n4))
     results.append(_angle(config, traj, tol, angle_law, relax))
     return results
 
@@ -161,7 +153,7 @@ def _sparse(config, rate, n4, g2_per_step, law_name, relax: Relaxation) -> Resul
     return Result(
         law=law_name,
         item=9,
-        regime=regime(config),
+        config=config,
         quantity=quantity,
         predicted=float(predicted),
         measured=slope,
@@ -173,6 +165,118 @@ def _sparse(config, rate, n4, g2_per_step, law_name, relax: Relaxation) -> Resul
         relaxed=relax.fraction,
         note=f"per-update G^2 has slope {g_slope:.3f} +- {g_se:.3f} on log p; by the "
         f"equilibrium law the imprint then goes as p^{(1 + g_slope) / 4:.3f}",
+    )
+
+
+def kick_energies(config: SimConfig, seeds: int = 2) -> dict[str, np.ndarray]:
+    """Per item, the energy G^2 of every update in the second half of the run `config`.
+
+    The run is the same as the check's (same keys and steps), traced every step without
+    the budget, so each step's G^2 is one update's energy (a step in which the item was
+    drawn several times counts as one update, as in the exact step of item 9).
+    Returns "energies" (I, K) padded with 0 past "counts" (I,), and "p" (I,): the
+    fraction of second-half steps with an update, pooled over seeds.
+    """
+
+    def compute() -> dict[str, np.ndarray]:
+        from normtheory.engine import simulate
+
+        traj = simulate(config.replace(stride=1), seeds, trace_budget=False, progress=False)
+        g2 = traj.g2[:, traj.g2.shape[1] // 2 :, :]  # (S, T/2, I)
+        per_item = [g2[..., i][g2[..., i] > 0] for i in range(g2.shape[-1])]
+        counts = np.array([len(e) for e in per_item])
+        energies = np.zeros((len(per_item), max(1, counts.max())))
+        for i, e in enumerate(per_item):
+            energies[i, : len(e)] = e
+        return {"energies": energies, "counts": counts, "p": counts / g2[..., 0].size}
+
+    return cached("kick_energies", config, compute, {"seeds": seeds})
+
+
+def shot_noise_domain(rate: np.ndarray, eta_lam: float) -> np.ndarray:
+    """Tail exponent of N^4 in item 9c's chain; its stationary mean is finite above 2.
+
+    Between updates N^2 shrinks by a^2 per step (a = 1 - eta lam) over a geometric gap,
+    so 1 / N^2 just before an update, and N^2 just after it, have a power-law tail
+    P(N^2 > u) ~ u^-kappa with kappa = ln(1 / (1 - p)) / (2 ln(1 / a)) ~= p / (2 eta lam):
+    E[N^4] is finite only for kappa > 2, i.e. p above about 4 eta lam.
+    """
+    return np.log1p(-np.asarray(rate)) / (2 * np.log1p(-eta_lam))
+
+
+def _shot_noise(config: SimConfig, traj, n4: HalfStats) -> Result:
+    """Item 9c: the slope of log N* on log p with E[1/N^4] from each item's own chain.
+
+    Judged over the items in the law's domain (`shot_noise_domain` > 2). The chain is
+    stationary, so the run must be: an item counts as relaxed when the decay alone has
+    brought its initial N^4 below a tenth of the predicted N*^4 by the second half, and
+    its third- and fourth-quarter means agree to within nine standard errors.
+    """
+    law_name = "sparse_decay_shot_noise"
+    quantity = "slope of log N* on log(rate) over the items in the law's domain"
+    rate = traj.rate
+    if np.ptp(rate) == 0:
+        return not_applicable(law_name, 9, config, quantity, "every item has the same rate")
+    kicks = kick_energies(config)
+    counts = kicks["counts"]
+    kappa = shot_noise_domain(rate, config.eta_lam)
+    inside = (counts > 0) & (kappa > 2)
+    if inside.sum() < 3:
+        reason = (
+            f"only {int(inside.sum())} items have a finite stationary N^4 (update rate above "
+            f"about 4 eta lam = {4 * config.eta_lam:.3g}): no slope"
+        )
+        return not_applicable(law_name, 9, config, quantity, reason)
+    energies = kicks["energies"][inside]
+    count = counts[inside]
+    chain = shot_noise_moments(
+        energies, count, kicks["p"][inside], config.lr, config.weight_decay, seed=config.seed
+    )
+    valid = np.arange(energies.shape[1]) < count[:, None]
+    m1 = np.where(valid, energies, 0).sum(1) / count
+    m2 = np.where(valid, energies**2, 0).sum(1) / count
+    predicted_n4 = np.asarray(
+        laws.get(law_name)(
+            eta=config.lr,
+            lam=config.weight_decay,
+            p=kicks["p"][inside],
+            m1=m1,
+            m2=m2,
+            w=chain["inv_n4"],
+        )
+    )
+    measured = n4.mean[inside]
+    # Relaxation: the initial N^4, decayed over the first half, against the prediction.
+    start = (traj.norm0[..., inside] ** 4).mean(axis=0)
+    decayed = start * (1 - config.eta_lam) ** (2 * config.steps)
+    steady = relaxation(config, n4, 3 * n4.sem).items[inside]
+    relaxed = steady & (decayed <= 0.1 * predicted_n4)
+    lp = np.log(rate[inside])
+    slope, se = fit_slope(lp, np.log(measured) / 4)
+    predicted, _ = fit_slope(lp, np.log(predicted_n4) / 4)
+    err = abs(slope - predicted) / abs(predicted)
+    tol = float(capped(2 * se / abs(predicted)))
+    per_item = np.abs(np.log(measured / predicted_n4))
+    within = per_item <= 3 * np.hypot(n4.sem[inside], chain["n4_sem"])
+    kurtosis = m2 / m1**2
+    ok = relaxed.mean() >= HOLD_FRACTION
+    return Result(
+        law=law_name,
+        item=9,
+        config=config,
+        quantity=quantity,
+        predicted=float(predicted),
+        measured=slope,
+        spread=se,
+        rel_error=err,
+        tolerance=tol,
+        basis="two standard errors of the fitted slope, at most 0.5 of the predicted",
+        verdict=judge(err, tol) if ok else "not relaxed",
+        relaxed=float(relaxed.mean()),
+        note=f"{int(inside.sum())} of {len(rate)} items in the domain (finite stationary "
+        f"N^4); per item N*^4 median |log error| {np.median(per_item):.3f}, "
+        f"{within.mean():.0%} within 3 standard errors; E[G^4] / E[G^2]^2 per update "
+        f"{np.min(kurtosis):.2g} to {np.max(kurtosis):.2g}",
     )
 
 
@@ -203,7 +307,7 @@ def _angle(config, traj, tol, law_name, relax: Relaxation) -> Result:
     return Result(
         law=law_name,
         item=9,
-        regime=regime(config),
+        config=config,
         quantity=f"{quantity} ({int(busy.sum())} items)",
         predicted=predicted,
         measured=angle,
@@ -285,6 +389,8 @@ def li_arora(config: SimConfig, overridden: frozenset[str] = frozenset()) -> lis
     if config.weight_decay == 0:
         reason = "no weight decay (weight_decay=0): both runs are the same run"
         return [not_applicable("li_arora", 10, short, quantity, reason)]
+    if reason := replay_refusal(config):
+        return [not_applicable("li_arora", 10, short, quantity, reason)]
     runs = li_arora_trajectories(config)
     err = float(runs["deviation"])
     amplification = float(runs["twin_deviation"]) / TWIN_PERTURBATION
@@ -299,7 +405,7 @@ def li_arora(config: SimConfig, overridden: frozenset[str] = frozenset()) -> lis
         Result(
             law="li_arora",
             item=10,
-            regime=regime(short),
+            config=short,
             quantity=quantity,
             predicted=0.0,
             measured=err,
@@ -350,7 +456,7 @@ def adamw_equilibrium(config: SimConfig, overridden: frozenset[str] = frozenset(
         independence = Result(
             law=names[1],
             item=11,
-            regime=regime(config),
+            config=config,
             quantity="slope of log N* on log(rate) over items (predicted flat)",
             predicted=0.0,
             measured=slope,
@@ -366,7 +472,7 @@ def adamw_equilibrium(config: SimConfig, overridden: frozenset[str] = frozenset(
         Result(
             law=names[0],
             item=11,
-            regime=regime(config),
+            config=config,
             quantity="equilibrium N*^2 per item (median over items), C = d",
             predicted=predicted,
             measured=float(np.median(n2.mean)),

@@ -11,21 +11,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from normtheory import laws
+from normtheory import laws, regimes
 from normtheory.config import SimConfig
 from normtheory.verify._common import (
     first_batch,
     is_plain_sgd,
     norms_before,
+    not_applicable,
     pair_loss,
-    regime,
+    replay_refusal,
     simulate_cached,
 )
 from normtheory.verify._record import Result, judge
 
 ROUNDING = 1e-11  # float64 identities through O(10) operations on O(1) quantities
 
-BASE = SimConfig(num_items=200, dim=16, batch=64, steps=60, stride=1, dtype="float64", lr=0.5)
+BASE = regimes.EXACT_FACTS
 
 
 def _grads(config: SimConfig, anchors: jax.Array, views: jax.Array) -> jax.Array:
@@ -35,6 +36,12 @@ def _grads(config: SimConfig, anchors: jax.Array, views: jax.Array) -> jax.Array
 
 def euler(config: SimConfig, overridden: frozenset[str] = frozenset()) -> list[Result]:
     """z . grad_z L = 0 on a real InfoNCE batch (item 1), to float64 rounding."""
+    if reason := replay_refusal(config):
+        return [
+            not_applicable(
+                "euler", 1, config, "max over batch rows of |z.grad| / (|z| |grad|)", reason
+            )
+        ]
     anchors, views = first_batch(config)
     g = _grads(config, anchors, views)
     cos = jnp.abs(jnp.sum(anchors * g, -1)) / (
@@ -45,7 +52,7 @@ def euler(config: SimConfig, overridden: frozenset[str] = frozenset()) -> list[R
         Result(
             law="euler",
             item=1,
-            regime=regime(config),
+            config=config,
             quantity="max over batch rows of |z.grad| / (|z| |grad|)",
             predicted=0.0,
             measured=measured,
@@ -61,6 +68,16 @@ def euler(config: SimConfig, overridden: frozenset[str] = frozenset()) -> list[R
 
 def homogeneity(config: SimConfig, overridden: frozenset[str] = frozenset()) -> list[Result]:
     """grad L(c z) = grad L(z) / c for c = 1e-3 and 1e3 (item 2), to float64 rounding."""
+    if reason := replay_refusal(config):
+        return [
+            not_applicable(
+                "homogeneity",
+                2,
+                config,
+                "max |c grad(c z) - grad(z)| / max |grad(z)|, c in {1e-3, 1e3}",
+                reason,
+            )
+        ]
     anchors, views = first_batch(config)
     g = _grads(config, anchors, views)
     devs = [
@@ -72,7 +89,7 @@ def homogeneity(config: SimConfig, overridden: frozenset[str] = frozenset()) -> 
         Result(
             law="homogeneity",
             item=2,
-            regime=regime(config),
+            config=config,
             quantity="max |c grad(c z) - grad(z)| / max |grad(z)|, c in {1e-3, 1e3}",
             predicted=0.0,
             measured=measured,
@@ -88,6 +105,16 @@ def homogeneity(config: SimConfig, overridden: frozenset[str] = frozenset()) -> 
 
 def infonce_gradient(config: SimConfig, overridden: frozenset[str] = frozenset()) -> list[Result]:
     """The SymPy-derived InfoNCE gradient (item 3) against jax.grad, to float64 rounding."""
+    if reason := replay_refusal(config):
+        return [
+            not_applicable(
+                "infonce_gradient",
+                3,
+                config,
+                "max |SymPy-derived gradient - jax.grad| / max |jax.grad|",
+                reason,
+            )
+        ]
     anchors, views = first_batch(config)
     g = _grads(config, anchors, views)
     if config.loss == "symmetric":
@@ -108,7 +135,7 @@ def infonce_gradient(config: SimConfig, overridden: frozenset[str] = frozenset()
         Result(
             law="infonce_gradient",
             item=3,
-            regime=regime(config),
+            config=config,
             quantity="max |SymPy-derived gradient - jax.grad| / max |jax.grad|",
             predicted=0.0,
             measured=dev,
@@ -139,7 +166,7 @@ def gd_norm_step(config: SimConfig, overridden: frozenset[str] = frozenset()) ->
         Result(
             law="gd_norm_step",
             item=4,
-            regime=regime(config),
+            config=config,
             quantity="per step and item: N'^2 against N^2 + eta^2 G^2/N^2 (max rel. error)",
             predicted=float(np.median(predicted)),
             measured=float(np.median(n1**2)),
@@ -178,7 +205,7 @@ def modified_flow(config: SimConfig, overridden: frozenset[str] = frozenset()) -
         Result(
             law="modified_flow_quartic_rate",
             item=5,
-            regime=regime(config),
+            config=config,
             quantity="per step and item: (N'^4 - N^4)/eta against 2 eta G^2 (medians)",
             predicted=float(np.median(rate[moving])),
             measured=float(np.median(measured[moving])),
