@@ -113,7 +113,8 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
             numbers[f"{name}_holds"] = int(np.sum(vmap.verdict == "holds"))
             numbers[f"{name}_cells"] = int(vmap.verdict.size)
         caption = "cells where the law holds: " + ", ".join(
-            f"{name} {numbers[f'{name}_holds']} of {numbers[f'{name}_cells']}" for name in data
+            f"{vmap.law or name} {numbers[f'{name}_holds']} of {numbers[f'{name}_cells']}"
+            for name, vmap in data.items()
         )
         arrays = {f"{name}/rel_error_over_tolerance": v.rel_error / v.tolerance
                   for name, v in data.items()}  # fmt: skip

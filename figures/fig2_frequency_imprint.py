@@ -234,8 +234,11 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
         caption = (
             f"plain SGD: rel. error of N_T^4 median "
             f"{figures.percent(numbers['sgd_median_rel_error'])}, slope "
-            f"{numbers['sgd_slope']:.3f} +- {numbers['sgd_slope_se']:.3f}; SGD + L2: rel. "
-            f"error of N* median {figures.percent(numbers['sgd_l2_median_rel_error'])}, slope "
+            f"{numbers['sgd_slope']:.3f} +- {numbers['sgd_slope_se']:.3f} on log p, "
+            f"{numbers['sgd_occurrence_slope']:.3f} +- {numbers['sgd_occurrence_slope_se']:.3f} "
+            f"on log pi (item 8b: 1); SGD + L2: rel. error of N* median "
+            f"{figures.percent(numbers['sgd_l2_median_rel_error'])} (item 9), "
+            f"{figures.percent(numbers['sgd_l2_shot_noise_error'])} (item 9c), slope "
             f"{numbers['sgd_l2_slope']:.3f} +- {numbers['sgd_l2_slope_se']:.3f}; AdamW: rel. "
             f"error median {figures.percent(numbers['adamw_median_rel_error'])}, slope "
             f"{numbers['adamw_slope']:.3f} +- {numbers['adamw_slope_se']:.3f} ({SEEDS} seeds)"
