@@ -220,9 +220,10 @@ def _verify(args: argparse.Namespace) -> int:
     from normtheory.verify import CHECKS, run_checks
 
     if args.list:
+        width = max(map(len, CHECKS))
         for name, (check, _) in CHECKS.items():
             summary = (check.__doc__ or "").strip().splitlines()
-            print(f"{name:28s} {summary[0] if summary else ''}")
+            print(f"{name:{width}s}  {summary[0] if summary else ''}")
         return 0
     seconds: dict[str, float] = {}
     try:

@@ -177,7 +177,24 @@ def calibrate(
     progress: bool = True,
     log=print,
 ) -> list[RegimeResult]:
-    """Train and score every regime (default: `regimes()`); a line of progress per regime."""
+    """Train and score every regime (default: `regimes()`); a line of progress per regime.
+
+    Args:
+        selected: the regimes to run (default: every regime of `regimes()`).
+        seeds: training seeds per regime (>= 1); queries are pooled over seeds.
+        n_boot: bootstrap resamples of each AUROC's 95% interval.
+        use_cache: reuse the results cache's retrieval arrays (trained float32 runs).
+        progress: print one line per regime through `log`.
+        log: where progress and cache messages go.
+
+    Returns:
+        One RegimeResult per regime, in order: accuracy, each score's AUROC with its
+        interval, AURC, the norm's Spearman correlation with the regime's feature, the
+        theory's predicted side and the verdict, and the curves the figure draws.
+
+    Raises:
+        ConfigError: seeds below 1.
+    """
     if seeds < 1:
         raise ConfigError(f"seeds={seeds} must be >= 1")
     selected = regimes() if selected is None else list(selected)

@@ -97,6 +97,21 @@ def run_probe(
 ) -> ProbeResult:
     """Run the three analyses on the `words` most frequent nouns (see `vocabulary`).
 
+    Args:
+        words: how many nouns (>= 10), most frequent first.
+        frames: sentence frames with "{w}" for the word, for the hypernym sign test.
+        wordnet_path: WordNet 3.0's database folder (default: $NORMTHEORY_WORDNET, else
+            /usr/share/wordnet, Debian's wordnet-base).
+        batch_size: sentences per forward pass of the model.
+        n_boot: bootstrap resamples of every interval.
+        seed: seed of the bootstrap.
+        progress: print progress through `log`.
+        log: where progress and skip messages go.
+
+    Returns:
+        The ProbeResult: the JSON record (correlations with intervals, the sign test per
+        frame, retrieval AUROCs) and the per-word arrays the figure draws.
+
     Raises `model.ProbeExtraMissing` if the probe extra is not installed, ValueError for
     a bad argument. A missing WordNet is not an error: its message goes to `log` and
     into record["skipped"], and only the frequency analysis runs.

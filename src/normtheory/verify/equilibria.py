@@ -75,7 +75,7 @@ def _refusal(config: SimConfig) -> str:
 def sgd_decay_equilibrium(
     config: SimConfig, overridden: frozenset[str] = frozenset()
 ) -> list[Result]:
-    """Coupled-L2 equilibrium N*^4, its p^(1/4) imprint and angle per step (item 9)."""
+    """Coupled-L2 equilibrium N*^4, its sparse imprint (9, 9b, 9c) and angle per step."""
     reason = _refusal(config)
     if reason:
         return [

@@ -93,7 +93,7 @@ def _cells(config, rows, overridden, law, item, feature, signs) -> list[Result]:
 
 
 def specificity(config: SimConfig, overridden: frozenset[str] = frozenset()) -> list[Result]:
-    """Sign of Spearman(norm growth, tree depth) by model and optimizer (item 13)."""
+    """Sign of Spearman(norm growth, tree depth) per cell (item 13) against item 16."""
     rows = [
         {"model": model, "frequency_mode": mode, **changes}
         for model in SPECIFICITY_SIGNS
@@ -104,7 +104,7 @@ def specificity(config: SimConfig, overridden: frozenset[str] = frozenset()) -> 
 
 
 def uncertainty(config: SimConfig, overridden: frozenset[str] = frozenset()) -> list[Result]:
-    """Sign of Spearman(norm growth, soft-label entropy) by model and optimizer (item 14)."""
+    """Sign of Spearman(norm growth, soft-label entropy) per cell (item 14) against item 16."""
     rows = []
     for model in UNCERTAINTY_SIGNS:
         for changes in OPTIMIZERS.values():
