@@ -143,3 +143,20 @@ def test_gpu_script_checks_and_times_on_whatever_device_it_finds(tmp_path):
     assert "| tiny |" in text and "## Seeds in one vmapped run" in text
     if not results["accelerator"]:
         assert "No accelerator was found" in text
+
+
+def test_split_cost_table_judges_the_target():
+    from benchmarks import split_cost
+
+    configs = split_cost.workloads(100)
+    assert {c.model for c in configs.values()} == {"compositional", "mlp"}
+    assert {c.optimizer for c in configs.values()} == {"sgd", "adam"}
+    rows = [
+        {"workload": "a", "seconds": {"norms": 1.0, "budget": 2.0, "budget + split": 2.9},
+         "split_over_budget": 1.45},
+        {"workload": "b", "seconds": {"norms": 1.0, "budget": 2.0, "budget + split": 3.2},
+         "split_over_budget": 1.6},
+    ]  # fmt: skip
+    table = split_cost.markdown(rows, 100, 1)
+    assert "| a | 1.00 | 2.00 | 2.90 | 1.45 | met |" in table
+    assert "| b | 1.00 | 2.00 | 3.20 | 1.60 | missed |" in table
