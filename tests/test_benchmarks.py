@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # The benchmark modules; those that need PyTorch (the optional 'bench' extra) apart.
 MODULES = ("check", "fresh_clone", "lean_jax", "machine", "measure", "reference_numpy",
-           "report", "roofline", "run", "targets", "worker", "workload")  # fmt: skip
+           "report", "roofline", "run", "split_cost", "targets", "worker", "workload")  # fmt: skip
 TORCH_MODULES = ("gpu", "reference_torch")
 
 
