@@ -33,7 +33,9 @@ from normtheory.verify._record import (
     HOLD_FRACTION,
     FractionVerdict,
     Result,
+    capped,
     fraction_verdict,
+    judge,
 )
 
 RELAXATION_TIMES = 3.0
@@ -255,3 +257,38 @@ def judge_items(
     if relaxed is not None and not relaxed.items.all():
         verdict = dataclasses.replace(verdict, note=f"{verdict.note}; {relaxed.describe()}")
     return verdict
+
+
+def slope_result(
+    law: str,
+    item: int,
+    config: SimConfig,
+    quantity: str,
+    measured: tuple[float, float],
+    predicted: float,
+    note: str,
+    relaxed: float | None = None,
+) -> Result:
+    """The record of a fitted slope `measured` = (slope, standard error) against a law's
+    slope `predicted`: relative error, judged at two standard errors (capped at 0.5);
+    "not relaxed" when `relaxed` (the fraction of relaxed items) is below HOLD_FRACTION.
+    """
+    slope, se = measured
+    err = abs(slope - predicted) / abs(predicted)
+    tol = float(capped(2 * se / abs(predicted)))
+    settled = relaxed is None or relaxed >= HOLD_FRACTION
+    return Result(
+        law=law,
+        item=item,
+        config=config,
+        quantity=quantity,
+        predicted=float(predicted),
+        measured=float(slope),
+        spread=float(se),
+        rel_error=float(err),
+        tolerance=tol,
+        basis="two standard errors of the fitted slope, at most 0.5 of the predicted",
+        verdict=judge(err, tol) if settled else "not relaxed",
+        relaxed=math.nan if relaxed is None else float(relaxed),
+        note=note,
+    )

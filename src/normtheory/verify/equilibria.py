@@ -31,9 +31,10 @@ from normtheory.verify._common import (
     relaxation,
     replay_refusal,
     second_half,
+    slope_result,
 )
 from normtheory.verify._common import simulate_cached as _run
-from normtheory.verify._record import HOLD_FRACTION, Result, capped, judge, log_error
+from normtheory.verify._record import Result, capped, judge, log_error
 
 SGD_SLOPE = 0.25  # slope of log N* on log p that SGD + L2 writes (sparse_decay_equilibrium)
 BUSY = 0.99  # items in nearly every batch: the angle law assumes a gradient every step
@@ -148,24 +149,12 @@ def _sparse(config, rate, n4, g2_per_step, law_name, relax: Relaxation) -> Resul
     predicted_n4 = np.asarray(law(eta=config.lr, lam=config.weight_decay, G2=g2, p=rate))
     predicted, _ = fit_slope(lp, np.log(predicted_n4) / 4)
     g_slope, g_se = fit_slope(lp, np.log(per_update))
-    err = abs(slope - predicted) / abs(predicted)
-    tol = float(capped(2 * se / abs(predicted)))
-    return Result(
-        law=law_name,
-        item=9,
-        config=config,
-        quantity=quantity,
-        predicted=float(predicted),
-        measured=slope,
-        spread=se,
-        rel_error=err,
-        tolerance=tol,
-        basis="two standard errors of the fitted slope, at most 0.5 of the predicted",
-        verdict=judge(err, tol) if relax.ok else "not relaxed",
-        relaxed=relax.fraction,
-        note=f"per-update G^2 has slope {g_slope:.3f} +- {g_se:.3f} on log p; by the "
-        f"equilibrium law the imprint then goes as p^{(1 + g_slope) / 4:.3f}",
+    note = (
+        f"per-update G^2 has slope {g_slope:.3f} +- {g_se:.3f} on log p; by the "
+        f"equilibrium law the imprint then goes as p^{(1 + g_slope) / 4:.3f}"
     )
+    measured = (slope, se)
+    return slope_result(law_name, 9, config, quantity, measured, predicted, note, relax.fraction)
 
 
 def kick_energies(config: SimConfig, seeds: int = 2) -> dict[str, np.ndarray]:
@@ -254,30 +243,17 @@ def _shot_noise(config: SimConfig, traj, n4: HalfStats) -> Result:
     lp = np.log(rate[inside])
     slope, se = fit_slope(lp, np.log(measured) / 4)
     predicted, _ = fit_slope(lp, np.log(predicted_n4) / 4)
-    err = abs(slope - predicted) / abs(predicted)
-    tol = float(capped(2 * se / abs(predicted)))
     per_item = np.abs(np.log(measured / predicted_n4))
     within = per_item <= 3 * np.hypot(n4.sem[inside], chain["n4_sem"])
     kurtosis = m2 / m1**2
-    ok = relaxed.mean() >= HOLD_FRACTION
-    return Result(
-        law=law_name,
-        item=9,
-        config=config,
-        quantity=quantity,
-        predicted=float(predicted),
-        measured=slope,
-        spread=se,
-        rel_error=err,
-        tolerance=tol,
-        basis="two standard errors of the fitted slope, at most 0.5 of the predicted",
-        verdict=judge(err, tol) if ok else "not relaxed",
-        relaxed=float(relaxed.mean()),
-        note=f"{int(inside.sum())} of {len(rate)} items in the domain (finite stationary "
+    note = (
+        f"{int(inside.sum())} of {len(rate)} items in the domain (finite stationary "
         f"N^4); per item N*^4 median |log error| {np.median(per_item):.3f}, "
         f"{within.mean():.0%} within 3 standard errors; E[G^4] / E[G^2]^2 per update "
-        f"{np.min(kurtosis):.2g} to {np.max(kurtosis):.2g}",
+        f"{np.min(kurtosis):.2g} to {np.max(kurtosis):.2g}"
     )
+    fit = (slope, se)
+    return slope_result(law_name, 9, config, quantity, fit, predicted, note, relaxed.mean())
 
 
 def _angle(config, traj, tol, law_name, relax: Relaxation) -> Result:
