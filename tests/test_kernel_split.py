@@ -127,3 +127,47 @@ def test_without_trace_split_an_encoder_leaves_the_split_undefined_and_a_table_h
     assert np.all(np.isnan(encoder.heat_self)) and np.all(np.isfinite(encoder.heat))
     table = simulate(SimConfig(**{**BASE, **FAMILIES["table_momentum"]}), progress=False)
     assert np.all(np.isfinite(table.heat_self)) and np.all(table.heat_cross == 0)
+
+
+IMBALANCE = {"data": "imbalance", "model": "mlp", "loss": "supervised", "num_classes": 4,
+             "width": 8, "lr": 0.05}  # fmt: skip
+
+
+def _with_problem(changes: dict, monkeypatch, **fields) -> engine.Trajectory:
+    """A run whose problem has `fields` replaced (a fresh compile, then the cache reset)."""
+    import dataclasses
+
+    real = engine.make_problem
+
+    def patched(config, dtype, **kw):
+        return dataclasses.replace(real(config, dtype, **kw), **fields)
+
+    monkeypatch.setattr(engine, "make_problem", patched)
+    engine._compiled.cache_clear()
+    try:
+        return _run(**changes)
+    finally:
+        monkeypatch.undo()
+        engine._compiled.cache_clear()
+
+
+@pytest.mark.parametrize("name", ["compositional_adam", "mlp_nesterov"])
+def test_the_one_row_self_kick_equals_the_whole_batch_pullback(name, monkeypatch):
+    """`rows_share_probe` lets the engine pull back one probe row per item instead of
+    the whole batch; the whole-batch pullback per item is the reference."""
+    slow = _with_problem(FAMILIES[name], monkeypatch, probe_one=None, rows_share_probe=False)
+    fast = _run(**FAMILIES[name])
+    scale = np.max(np.abs(fast.heat)) + np.max(np.abs(fast.drift))
+    for field in engine.SPLIT_FIELDS:
+        np.testing.assert_allclose(getattr(fast, field), getattr(slow, field), atol=1e-12 * scale)
+
+
+def test_claiming_shared_rows_where_they_are_not_changes_the_split(monkeypatch):
+    """Imbalance rows are samples of a class, not its probe centre: the one-row shortcut
+    would be wrong there, and the comparison above would catch it."""
+    right = _run(**IMBALANCE)
+    wrong = _with_problem(IMBALANCE, monkeypatch, rows_share_probe=True)
+    np.testing.assert_allclose(right.heat, wrong.heat, rtol=1e-12)  # same run ...
+    assert not np.allclose(right.heat_self, wrong.heat_self, rtol=1e-3)  # ... other split
+    parts = sum(getattr(right, f"heat_{p}") for p in ("self", "cross", "rest"))
+    np.testing.assert_allclose(parts, right.heat, rtol=0, atol=1e-10 * np.max(right.heat))

@@ -184,6 +184,16 @@ def gradient_step(config: SimConfig) -> Callable[..., Any]:
     return adam_step
 
 
+def _own_cotangents(problem, cot, own) -> jax.Array:
+    """(I, d): per tracked item, the sum of the cotangents of the rows it owns."""
+    n = len(problem.items)
+    total = 0.0
+    for c, o in zip(cot, own, strict=True):
+        if c is not None and o is not None:
+            total = total + jax.ops.segment_sum(c, jnp.where(o < 0, n, o), num_segments=n + 1)[:n]
+    return total
+
+
 def _split_terms(problem, params, pullback, cot, batch, opt_state, hp, step, kick, base):
     """Kernel split of one step's heat and drift for every tracked item (item 15).
 
@@ -192,13 +202,38 @@ def _split_terms(problem, params, pullback, cot, batch, opt_state, hp, step, kic
     k_self + k_cross = J_i u(g), k_rest = k - J_i u(g). Then drift_x = 2 base . k_x and
     heat_self = |k_self|^2, heat_cross = |k_self + k_cross|^2 - |k_self|^2,
     heat_rest = |k|^2 - |k_self + k_cross|^2. For a free table J_i reads row i only, so
-    k_cross = 0 exactly and no per-item pullback is needed; otherwise one pullback per
-    tracked item (vmapped) gives its own-row gradient.
+    k_cross = 0 exactly and no per-item pullback is needed. When the item's own rows
+    are its probe row (`problem.rows_share_probe`), its own gradient is J_i^T c_i with
+    c_i the summed cotangent of those rows, and k_self_i = J_i P J_i^T c_i costs one
+    row's pullback and push-forward (vmapped over items); otherwise one pullback of the
+    whole batch per item gives the own gradient. Either way only the item's own probe
+    row is pushed forward (`problem.probe_one`).
     """
     grads_all = pullback(cot)[0]
     _, k_grad = jax.jvp(problem.probe, (params,), (step(grads_all, opt_state, hp),))
+    slots = jnp.arange(len(problem.items), dtype=jnp.int32)
+    if problem.probe_one is None:
+
+        def probe_one(p, slot):
+            return problem.probe(p)[slot]
+    else:
+        probe_one = problem.probe_one
+
+    def push(slot, g_own):
+        _, dz = jax.jvp(lambda p: probe_one(p, slot), (params,), (step(g_own, opt_state, hp),))
+        return dz
+
     if problem.linear:
         k_self = k_grad
+    elif problem.rows_share_probe:
+        own_cot = _own_cotangents(problem, cot, problem.own_rows(batch))
+
+        def self_kick(slot, c):
+            _, forward = jax.linearize(lambda p: probe_one(p, slot), params)
+            (g_own,) = jax.linear_transpose(forward, params)(c)
+            return forward(step(g_own, opt_state, hp))
+
+        k_self = jax.vmap(self_kick)(slots, own_cot)
     else:
         own = problem.own_rows(batch)
 
@@ -206,11 +241,9 @@ def _split_terms(problem, params, pullback, cot, batch, opt_state, hp, step, kic
             masked = jax.tree.map(
                 lambda c, o: jnp.where((o == slot)[:, None], c, jnp.zeros_like(c)), cot, own
             )
-            (g_own,) = pullback(masked)
-            _, dz = jax.jvp(problem.probe, (params,), (step(g_own, opt_state, hp),))
-            return dz[slot]
+            return push(slot, pullback(masked)[0])
 
-        k_self = jax.vmap(self_kick)(jnp.arange(len(problem.items), dtype=jnp.int32))
+        k_self = jax.vmap(self_kick)(slots)
     k_cross, k_rest = k_grad - k_self, kick - k_grad
 
     def sq(x):
@@ -241,8 +274,9 @@ def _build(
     in every run (the sparse step then skips the dense shrink); `dense=True` forces the
     optax path (for tests comparing the two); `shared_exp=True` promises a temperature
     at which the symmetric loss may share one exponential (losses.shared_exp_min_tau);
-    `split=True` traces the kernel split for encoders too (one pullback per tracked item
-    and step); free tables always trace it (it costs nothing there).
+    `split=True` traces the kernel split for encoders too (per tracked item and step, a
+    pullback and a push-forward of its probe row); free tables always trace it (it costs
+    nothing there).
     """
     dtype = _dtype(config)
     problem = make_problem(config, dtype, shared_exp=shared_exp)
@@ -474,8 +508,9 @@ def simulate(
         seeds: number of seeds, >= 1.
         grid: traced hyper-parameter name -> values; every combination is run.
         trace_budget: trace decay, drift, heat and remainder (else only norms and g2).
-        trace_split: also trace the kernel split (self, cross, rest) for encoders: one
-            extra pullback per tracked item and step. Free tables always have it (their
+        trace_split: also trace the kernel split (self, cross, rest) for encoders: per
+            tracked item and step, a pullback and a push-forward of its probe row (about
+            1.4-2.6x the budget's time, benchmarks/SPLIT.md). Free tables always have it (their
             cross part is 0); otherwise the split fields are NaN.
         progress: show a progress bar, advanced after every chunk.
         shard: `(i, n)` runs only grid points i, i + n, ... (one process of n;

@@ -12,6 +12,13 @@
 - own_rows(batch) -> (slots of Z rows, slots of W rows or None): for every row the loss
   sees, the tracked item it embeds (its index in `items`), or -1: the "self" rows of
   the kernel split (for the imbalance data, the samples of the item's class);
+- probe_one(params, slot) -> (d,): the embedding of one tracked item (row `slot` of
+  probe), so that per-item kernels cost one row, not the whole probe; None: take the row
+  of `probe`;
+- rows_share_probe: True when every row that own_rows assigns to a tracked item is
+  computed from the parameters exactly as that item's probe row (same input), so its
+  Jacobian is the item's J_i and the item's own gradient is J_i^T (its rows' summed
+  cotangents) (tables, trees, the ambiguity inputs; not the imbalance samples);
 - linear: True for free tables, whose probe is a row of the parameters (the norm budget
   is then computed directly from the rows, with no remainder);
 - rows: for problems whose parameters are one table of which a batch reads a few rows
@@ -65,6 +72,8 @@ class Problem:
     item_grads: Callable[..., jax.Array]
     own_rows: Callable[[dict], Any] | None = None
     rows: Rows | None = None
+    probe_one: Callable[[Any, jax.Array], jax.Array] | None = None
+    rows_share_probe: bool = False
 
 
 def tracked_items(config: SimConfig) -> np.ndarray:
@@ -236,6 +245,8 @@ def _tree_problem(
         item_grads=item_grads,
         own_rows=own_rows,
         rows=Rows(row_ids, embed_rows) if is_table and config.towers == 1 else None,
+        probe_one=lambda params, slot: anchor_embed(params, jnp.asarray(items)[slot][None])[0],
+        rows_share_probe=True,
     )
 
 
@@ -337,6 +348,8 @@ def _ambiguity(config: SimConfig, dtype, shared_exp: bool) -> Problem:
             _slots(items, config.num_items)[batch["ids"]],
             jnp.full(config.num_classes, -1, jnp.int32),
         ),
+        probe_one=lambda params, slot: encode(params, jnp.asarray(items)[slot][None])[0],
+        rows_share_probe=True,
     )
 
 
@@ -385,6 +398,9 @@ def _imbalance(config: SimConfig, dtype, shared_exp: bool) -> Problem:
             items
         ],
         own_rows=lambda batch: (_slots(items, config.num_classes)[batch["labels"]], None),
+        probe_one=lambda params, slot: mlp.embed(
+            params["encoder"], centers[items][slot][None], config.activation
+        )[0],
     )
 
 
