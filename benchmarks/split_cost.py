@@ -1,6 +1,6 @@
 """The cost of the kernel split (THEORY.md item 15) for shared encoders, side by side.
 
-    python -m benchmarks.split_cost [--steps 1000] [--rounds 3] [--out benchmarks/SPLIT.md]
+    python -m benchmarks.split_cost [--steps 3000] [--rounds 5] [--out benchmarks/SPLIT.md]
 
 For each encoder workload (the compositional encoder on the specificity map's tree, the
 MLP on the uncertainty map's inputs, under SGD and Adam, float64 as verify runs them),
@@ -104,8 +104,8 @@ def markdown(rows: list[dict], steps: int, rounds: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=HERE / "SPLIT.md")
     args = parser.parse_args(argv)
     if args.steps < 10 or args.steps % 10 or args.rounds < 1:

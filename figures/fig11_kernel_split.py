@@ -1,22 +1,28 @@
-"""Figure 11 (THEORY.md item 15): the kernel split of heat and drift, by depth.
+"""Figure 11 (THEORY.md items 15-16): the kernel split of heat and drift, by depth.
 
 A compositional encoder on a concept tree (depth 3, branching 3, frequency equal per
 node), trained under SGD, heavy ball and Adam (5 seeds, float64). For every node the
 engine splits each step's kick into the part from the node's own loss rows (self),
 from the other rows through the shared path features (cross), and the rest (momentum,
-Adam's first moment). Top: heat per step relative to N^2, by depth; the line is the
-kernel law's self heat under SGD, eta^2 (depth + 1)^2 |g_i|^2 with |g_i| the node's own
-gradient (K_ii = m_ii I). Middle: drift per step relative to N^2; Euler makes the self
-drift vanish wherever K_ii is proportional to the identity (SGD, heavy ball), not under
-Adam, whose per-feature preconditioner makes K_ii anisotropic. Heat's cross part is
-signed (interference of the node's own kick with its relatives'). Bottom: what the
-budget adds up to, the norm growth log(N_T / N_0) by depth. Measured here: under SGD and
-heavy ball the cross drift is inward and the norm growth falls with depth; under Adam
-the gradient-linear kick nearly cancels between self and cross, and the outward drift
-arrives through the first moment (rest), rising with depth, as the growth does. Adam
-with b1 = 0 has no rest, and its growth still rises with depth, now with a self drift
-that rises from negative at the root to positive at the leaves (K_ii anisotropic): the
-preconditioner, not the memory, turns the sign.
+Adam's first moment). Top: heat per step relative to N^2, by depth. Solid line: the
+kernel law's self heat eta^2 (depth + 1)^2 |g_i|^2 with |g_i| the node's own gradient
+(K_ii = m_ii I), exact for the gradient-linear kick of SGD and heavy ball alike. Dashed
+lines: item 16's mean field, from the data and the model at initialisation only: the
+self heat eta^2 (w_i / d) |K_ii|_F^2 and the cross heat (for heavy ball, one step's
+gradient-linear part, the momentum gain removed). Middle: drift per step relative to
+N^2; Euler makes the self drift vanish wherever K_ii is proportional to the identity
+(SGD, heavy ball), not under Adam, whose per-feature preconditioner makes K_ii
+anisotropic; the mean field has no drift. Bottom: the norm growth log(N_T / N_0) by
+depth, measured and integrated by item 16 (kernel closure, the prediction verify uses)
+and by the self-heat closure (its candidate). Measured here: under SGD and heavy ball
+the cross drift is inward, of the size of the mean field's cross heat, and the growth
+falls with depth; the mean field, which has no drift, predicts that fall but about four
+times the level. Under Adam the gradient-linear kick nearly cancels between self and
+cross, the outward drift arrives through the first moment (rest), and the growth rises
+with depth as both closures predict. Adam with b1 = 0 has no rest, and its growth still
+rises with depth, now with a self drift that rises from negative at the root to
+positive at the leaves (K_ii anisotropic): the preconditioner, not the memory, turns
+the sign.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from normtheory import figures
+from normtheory.laws import imprint_sign
 from normtheory.regimes import KERNEL_SPLIT as BASE
 from normtheory.runs import run
 
@@ -77,6 +84,16 @@ def measure(tiny: bool = False) -> dict[str, dict[str, np.ndarray]]:
         depth = traj.info["depth"]
         per_seed = np.stack([growth[:, depth == k].mean(axis=1) for k in levels], axis=1)
         record["growth"], record["growth_sd"] = per_seed.mean(axis=0), per_seed.std(axis=0)
+        # Item 16's mean field, from the data and the model at initialisation only.
+        mean_field = imprint_sign.predicted_heat(traj.config, seeds)
+        linear = mean_field["gain2"]  # its heats carry the momentum gain: keep one step's
+        for key in ("self", "kernel"):
+            values = mean_field[key] / linear
+            record[f"mf_heat_{key}"] = np.array([values[depth == k].mean() for k in levels])
+        record["mf_heat_cross"] = record.pop("mf_heat_kernel") - record["mf_heat_self"]
+        for closure in ("kernel", "self"):
+            grown, _ = imprint_sign.predicted_growth(traj.config, seeds, closure=closure)
+            record[f"mf_growth_{closure}"] = np.array([grown[depth == k].mean() for k in levels])
         record["levels"] = levels
         out[name] = record
     return out
@@ -95,9 +112,13 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
             for field, label in HEAT.items():
                 ax.errorbar(levels, rec[field], yerr=rec[field + "_sd"], fmt="o", ms=5,
                             color=colors[label], label=LABELS[label])  # fmt: skip
-            if name == "SGD":
+            if name in ("SGD", "heavy ball"):  # the g-linear self kick of both is -eta K_ii g_i
                 ax.plot(levels, rec["sgd_self_law"], "-", color=colors["self"], lw=1,
-                        label=r"law: $\eta^2 (\mathrm{depth}+1)^2 |g_i|^2$")  # fmt: skip
+                        label=r"kernel law: $\eta^2 (\mathrm{depth}+1)^2 |g_i|^2$")  # fmt: skip
+            ax.plot(levels, rec["mf_heat_self"], "--", color=colors["self"], lw=1,
+                    label="item 16 mean field, self")  # fmt: skip
+            ax.plot(levels, rec["mf_heat_cross"], "--", color=colors["cross"], lw=1,
+                    label="item 16 mean field, cross")  # fmt: skip
             ax.axhline(0, color="0.6", lw=0.8)
             ax.set_title(name.replace("b1", r"$\beta_1$"))
             ax.set_ylabel(r"heat per step $/\,N^2$")
@@ -108,33 +129,70 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
             ax.axhline(0, color="0.6", lw=0.8)
             ax.set_ylabel(r"drift per step $/\,N^2$")
             ax = axes[2, col]
-            ax.errorbar(levels, rec["growth"], yerr=rec["growth_sd"], fmt="o-", ms=5, color="k")
+            ax.errorbar(levels, rec["growth"], yerr=rec["growth_sd"], fmt="o-", ms=5, color="k",
+                        label="measured growth")  # fmt: skip
+            ax.plot(levels, rec["mf_growth_kernel"], "--", color="0.45", lw=1,
+                    label="item 16 (kernel closure)")  # fmt: skip
+            ax.plot(levels, rec["mf_growth_self"], ":", color="0.45", lw=1.3,
+                    label="self-heat closure (candidate)")  # fmt: skip
             ax.set_ylabel(r"$\log(N_T / N_0)$")
             ax.set_xlabel("depth (0 = root)")
             ax.set_xticks(levels)
         handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+        more, more_labels = axes[2, 0].get_legend_handles_labels()
+        handles, labels = handles + more, labels + more_labels
+        fig.legend(handles, labels, loc="lower center", ncol=5, frameon=False)
         fig.suptitle(
             r"Kernel split, compositional encoder: self heat $= \eta^2(\mathrm{depth}+1)^2"
             r"|g_i|^2$; relatives pull inward under SGD and heavy ball;"
             "\nunder Adam the preconditioner pushes deep nodes out (through the first "
             "moment when $\\beta_1$ = 0.9, directly when $\\beta_1$ = 0)"
         )
-        fig.tight_layout(rect=(0, 0.035, 1, 1))
-        sgd = data["SGD"]
-        numbers = {
-            "sgd_self_heat_max_rel_error": float(
-                np.max(np.abs(sgd["heat_self"] / sgd["sgd_self_law"] - 1))
-            ),
-            **{f"{name}_growth_leaves_minus_root": float(rec["growth"][-1] - rec["growth"][0])
-               for name, rec in data.items()},
-        }  # fmt: skip
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
+        numbers = {}
+        for name, rec in data.items():
+            if name in ("SGD", "heavy ball"):
+                numbers[f"{name}_self_heat_law_max_rel_error"] = float(
+                    np.max(np.abs(rec["heat_self"] / rec["sgd_self_law"] - 1))
+                )
+            if name in ("SGD", "heavy ball"):  # what the mean field's cross heat meets
+                inward = rec["drift_cross"] / rec["mf_heat_cross"]
+                for level, value in zip(rec["levels"], inward, strict=True):
+                    numbers[f"{name}_cross_drift_over_mean_field_cross_heat_depth{int(level)}"] = (
+                        float(value)
+                    )
+            ratio = rec["heat_self"] / rec["mf_heat_self"]
+            for level, value in zip(rec["levels"], ratio, strict=True):
+                numbers[f"{name}_self_heat_over_mean_field_depth{int(level)}"] = float(value)
+            for key, label in (("growth", "measured"), ("mf_growth_kernel", "item16"),
+                               ("mf_growth_self", "self_closure")):  # fmt: skip
+                numbers[f"{name}_growth_leaves_minus_root_{label}"] = float(
+                    rec[key][-1] - rec[key][0]
+                )
         caption = (
-            "SGD self heat against eta^2 (depth + 1)^2 |g_i|^2: max rel. error "
-            f"{numbers['sgd_self_heat_max_rel_error']:.1e}; norm growth log(N_T / N_0), "
-            "leaves minus root: "
-            + ", ".join(f"{name} {rec['growth'][-1] - rec['growth'][0]:+.3f}"
-                        for name, rec in data.items())
+            "Self heat against eta^2 (depth + 1)^2 |g_i|^2: max rel. error "
+            f"{numbers['SGD_self_heat_law_max_rel_error']:.1e} (SGD), "
+            f"{numbers['heavy ball_self_heat_law_max_rel_error']:.1e} (heavy ball). "
+            "Norm growth, leaves minus root, measured / item 16 / self-heat closure: "
+            + "; ".join(
+                f"{name} " + " / ".join(
+                    f"{numbers[f'{name}_growth_leaves_minus_root_{label}']:+.3f}"
+                    for label in ("measured", "item16", "self_closure")
+                )
+                for name in data
+            )
+            + ". Measured self heat over item 16's mean-field self heat, root to leaves: "
+            + "; ".join(
+                f"{name} " + ", ".join(f"{x:.2g}" for x in rec["heat_self"] / rec["mf_heat_self"])
+                for name, rec in data.items()
+            )
+            + ". Cross drift over the mean field's cross heat, root to leaves: "
+            + "; ".join(
+                f"{name} " + ", ".join(
+                    f"{x:.2g}" for x in data[name]["drift_cross"] / data[name]["mf_heat_cross"]
+                )
+                for name in ("SGD", "heavy ball")
+            )
         )  # fmt: skip
         arrays = {
             f"{name}/{key}": value for name, rec in data.items() for key, value in rec.items()

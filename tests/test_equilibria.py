@@ -107,3 +107,26 @@ def test_equilibrium_laws_broadcast_over_grids():
     eta = jnp.array([0.01, 0.1, 1.0])
     out = laws.get("sgd_decay_equilibrium")(eta=eta, lam=0.1, G2=2.0)
     np.testing.assert_allclose(out, eta * 2.0 / (0.1 * (2 - eta * 0.1)), rtol=1e-14)
+
+
+def test_split_transfer_ratios_and_rounding_level_parts():
+    """Each part's judged/calibration ratio; a part at rounding level is not a ratio."""
+    from types import SimpleNamespace
+
+    from normtheory.verify.drift_heat import split_transfer
+
+    def rates(scale, self_drift):
+        parts = {"drift_self": np.array([self_drift, self_drift]),
+                 "drift_cross": np.array([-1.0, -3.0]) * scale,
+                 "drift_rest": np.array([2.0, 2.0]) * scale ** 2,
+                 "h_self": np.array([1.0, 1.0]), "h_cross": np.array([0.5, 0.5]) * scale,
+                 "h_rest": np.array([0.0, 1.0]) * scale}  # fmt: skip
+        return {"n2": SimpleNamespace(mean=np.array([1.0, 3.0]) * scale), "parts": parts,
+                "delta": np.array([1.0, 1.0]) * scale, "h": np.array([2.0, 2.0])}  # fmt: skip
+
+    t = split_transfer(rates(1.0, 1e-20), rates(2.0, 3e-20))
+    assert t["n2"] == 2.0 and t["drift_cross"] == 2.0 and t["drift_rest"] == 4.0
+    assert t["h_self"] == 1.0 and t["h_cross"] == 2.0 and t["h_rest"] == 2.0
+    assert t["drift"] == 2.0 and t["h"] == 1.0
+    assert np.isnan(t["drift_self"])  # 1e-20 against parts of order 1: rounding
+    assert split_transfer(rates(1.0, 0.25), rates(1.0, 0.5))["drift_self"] == 2.0

@@ -108,7 +108,12 @@ def _kernel_split(record: figures.FigureRecord) -> None:
     for name in names:
         assert list(a[f"{name}/levels"]) == [0, 1, 2]
         assert a[f"{name}/heat_self"].shape == (3,)
-    np.testing.assert_allclose(a["SGD/heat_self"], a["SGD/sgd_self_law"], rtol=1e-10)
+    for name in ("SGD", "heavy ball"):  # the g-linear self kick is -eta (depth + 1) g_i
+        np.testing.assert_allclose(a[f"{name}/heat_self"], a[f"{name}/sgd_self_law"], rtol=1e-10)
+    for name in names:  # item 16's mean-field lines, one value per depth, heats positive
+        for key in ("mf_heat_self", "mf_heat_cross", "mf_growth_kernel", "mf_growth_self"):
+            assert a[f"{name}/{key}"].shape == (3,) and np.all(np.isfinite(a[f"{name}/{key}"]))
+        assert np.all(a[f"{name}/mf_heat_self"] > 0) and np.all(a[f"{name}/mf_heat_cross"] >= 0)
     for name in ("SGD", "heavy ball"):  # Euler: K_ii proportional to I
         scale = np.max(np.abs(a[f"{name}/drift_cross"]))
         assert np.max(np.abs(a[f"{name}/drift_self"])) < 1e-10 * scale

@@ -161,6 +161,27 @@ def test_mlp_kernel_is_symmetric_psd_and_anisotropic(seed, sizes):
         assert np.linalg.norm(aniso) > 1e-3 * np.linalg.norm(block)
 
 
+@given(seeds, mlp_sizes, st.sampled_from(["tanh", "relu", "gelu"]), st.booleans())
+def test_mlp_kernel_vector_is_the_empirical_kernel_block_times_c(seed, sizes, act, precond):
+    """The engine's structured J_i D J_i^T c against jax.jacobian's K_ii (kernel.py)."""
+    items, n_in, width, d = sizes
+    k_param, k_x, k_c, k_p = jax.random.split(jax.random.key(seed), 4)
+    params = mlp.init(k_param, (n_in, width, width, d), act, F64)
+    x = jax.random.normal(k_x, (items, n_in), dtype=F64)
+    c = jax.random.normal(k_c, (items, d), dtype=F64)
+    leaves, tree = jax.tree.flatten(params)
+    keys = jax.random.split(k_p, len(leaves))
+    diag = jax.tree.unflatten(
+        tree,
+        [jax.random.uniform(k, leaf.shape, F64, 0.1, 2.0) if precond else jnp.ones_like(leaf)
+         for k, leaf in zip(keys, leaves, strict=True)],
+    )  # fmt: skip
+    K = kernel.empirical_kernel(lambda p: mlp.embed(p, x, act), params, diag)
+    expected = np.einsum("iab,ib->ia", np.asarray(K)[np.arange(items), np.arange(items)], c)
+    got = jax.vmap(lambda xi, ci: mlp.kernel_vector(params, xi, ci, diag, act))(x, c)
+    np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-13 * np.abs(expected).max())
+
+
 # --- (c) the first-order change ---------------------------------------------------------------
 
 

@@ -27,6 +27,17 @@ FAMILIES = {
         "width": 8,
         "lr": 0.05,
     },
+    "mlp_adam": {
+        "data": "ambiguity",
+        "model": "mlp",
+        "loss": "prototype",
+        "num_items": 20,
+        "width": 8,
+        "layers": 2,
+        "lr": 0.01,
+        "optimizer": "adam",
+        "activation": "tanh",
+    },
     "mlp_nesterov": {
         "data": "ambiguity",
         "model": "mlp",
@@ -151,11 +162,16 @@ def _with_problem(changes: dict, monkeypatch, **fields) -> engine.Trajectory:
         engine._compiled.cache_clear()
 
 
-@pytest.mark.parametrize("name", ["compositional_adam", "mlp_nesterov"])
-def test_the_one_row_self_kick_equals_the_whole_batch_pullback(name, monkeypatch):
-    """`rows_share_probe` lets the engine pull back one probe row per item instead of
-    the whole batch; the whole-batch pullback per item is the reference."""
-    slow = _with_problem(FAMILIES[name], monkeypatch, probe_one=None, rows_share_probe=False)
+@pytest.mark.parametrize("name", ["compositional_adam", "mlp_adam"])
+@pytest.mark.parametrize(
+    "fields",
+    [{"self_kernel": None}, {"probe_one": None, "rows_share_probe": False, "self_kernel": None}],
+    ids=["one-row-pullback", "whole-batch-pullback"],
+)
+def test_the_structured_self_kick_equals_the_generic_pullbacks(name, fields, monkeypatch):
+    """The model's own J_i D J_i^T c (`self_kernel`) and the one-row pullback are
+    shortcuts; pulling back the whole batch per item is the reference."""
+    slow = _with_problem(FAMILIES[name], monkeypatch, **fields)
     fast = _run(**FAMILIES[name])
     scale = np.max(np.abs(fast.heat)) + np.max(np.abs(fast.drift))
     for field in engine.SPLIT_FIELDS:

@@ -301,8 +301,8 @@ def test_drift_heat_predicts_from_a_run_other_than_the_judged_one(monkeypatch):
         optimizer="adamw", num_items=40, dim=4, batch=16, steps=800, lr=0.05, weight_decay=0.1
     )
 
-    def run(cfg, seeds):
-        traj = real_run(cfg, seeds)
+    def run(cfg, seeds, **kwargs):
+        traj = real_run(cfg, seeds, **kwargs)
         if cfg == judged:  # scramble the judged run's budget: the prediction must not move
             return dataclasses.replace(traj, drift=0 * traj.drift, heat=traj.heat / 7)
         return traj

@@ -132,8 +132,10 @@ def _dtype(config: SimConfig) -> jnp.dtype:
     return jnp.dtype(config.dtype)
 
 
-def _encoder_budget(problem: Problem, params, updates, eta_lam, z0, z1):
+def _encoder_budget(push, params, updates, eta_lam, z0, z1):
     """Budget of a probe through an encoder: first-order terms plus the remainder.
+
+    push: the probe linearised at `params` (tangent pytree -> (I, d)).
 
     dz_dec = J(-eta lam theta) is the part of the first-order change caused by the decay
     step, k = J(d theta) - dz_dec the rest; then decay = 2 z.dz_dec + |dz_dec|^2,
@@ -141,8 +143,7 @@ def _encoder_budget(problem: Problem, params, updates, eta_lam, z0, z1):
     identity), and the remainder is whatever the change of N^2 has beyond them.
     """
     shrink = jax.tree.map(lambda p: -eta_lam * p, params)
-    _, dz_lin = jax.jvp(problem.probe, (params,), (updates,))
-    _, dz_dec = jax.jvp(problem.probe, (params,), (shrink,))
+    dz_lin, dz_dec = push(updates), push(shrink)
     kick = dz_lin - dz_dec
     terms = {
         "decay": jnp.sum(dz_dec * (2 * z0 + dz_dec), axis=-1),
@@ -194,7 +195,48 @@ def _own_cotangents(problem, cot, own) -> jax.Array:
     return total
 
 
-def _split_terms(problem, params, pullback, cot, batch, opt_state, hp, step, kick, base):
+def _self_kicks(problem, params, pullback, cot, batch, opt_state, hp, step) -> jax.Array:
+    """(I, d): k_self_i = J_i u(g from item i's own rows), three ways by what is known.
+
+    - `problem.self_kernel` (the model's structure): J_i D J_i^T c_i with c_i the summed
+      cotangent of the item's rows and D = u(1), the update being diagonal in g;
+    - `problem.rows_share_probe`: the item's own probe row linearised, pulled back with
+      c_i and pushed forward (one row per item, vmapped);
+    - otherwise: the whole batch pulled back with only the item's rows' cotangents, the
+      result pushed forward through the item's probe row.
+    """
+    slots = jnp.arange(len(problem.items), dtype=jnp.int32)
+    probe_one = problem.probe_one or (lambda p, slot: problem.probe(p)[slot])
+    if problem.rows_share_probe:
+        own_cot = _own_cotangents(problem, cot, problem.own_rows(batch))
+        if problem.self_kernel is not None:
+            diag = step(jax.tree.map(jnp.ones_like, params), opt_state, hp)
+            return jax.vmap(lambda slot, c: problem.self_kernel(params, slot, c, diag))(
+                slots, own_cot
+            )
+
+        def from_own_row(slot, c):
+            _, forward = jax.linearize(lambda p: probe_one(p, slot), params)
+            (g_own,) = jax.linear_transpose(forward, params)(c)
+            return forward(step(g_own, opt_state, hp))
+
+        return jax.vmap(from_own_row)(slots, own_cot)
+    own = problem.own_rows(batch)
+
+    def from_batch(slot):
+        masked = jax.tree.map(
+            lambda c, o: jnp.where((o == slot)[:, None], c, jnp.zeros_like(c)), cot, own
+        )
+        (g_own,) = pullback(masked)
+        _, dz = jax.jvp(lambda p: probe_one(p, slot), (params,), (step(g_own, opt_state, hp),))
+        return dz
+
+    return jax.vmap(from_batch)(slots)
+
+
+def _split_terms(
+    problem, params, grads, pullback, cot, batch, opt_state, hp, step, kick, base, push=None
+):
     """Kernel split of one step's heat and drift for every tracked item (item 15).
 
     With the g-linear part of the update u(g) = `step(g)`, the item's first-order kick
@@ -202,48 +244,16 @@ def _split_terms(problem, params, pullback, cot, batch, opt_state, hp, step, kic
     k_self + k_cross = J_i u(g), k_rest = k - J_i u(g). Then drift_x = 2 base . k_x and
     heat_self = |k_self|^2, heat_cross = |k_self + k_cross|^2 - |k_self|^2,
     heat_rest = |k|^2 - |k_self + k_cross|^2. For a free table J_i reads row i only, so
-    k_cross = 0 exactly and no per-item pullback is needed. When the item's own rows
-    are its probe row (`problem.rows_share_probe`), its own gradient is J_i^T c_i with
-    c_i the summed cotangent of those rows, and k_self_i = J_i P J_i^T c_i costs one
-    row's pullback and push-forward (vmapped over items); otherwise one pullback of the
-    whole batch per item gives the own gradient. Either way only the item's own probe
-    row is pushed forward (`problem.probe_one`).
+    k_cross = 0 exactly and no per-item work is needed; otherwise `_self_kicks`. `push`:
+    the probe linearised at `params`, if the budget already has it; `grads` the step's
+    whole gradient, pullback(cot).
     """
-    grads_all = pullback(cot)[0]
-    _, k_grad = jax.jvp(problem.probe, (params,), (step(grads_all, opt_state, hp),))
-    slots = jnp.arange(len(problem.items), dtype=jnp.int32)
-    if problem.probe_one is None:
-
-        def probe_one(p, slot):
-            return problem.probe(p)[slot]
-    else:
-        probe_one = problem.probe_one
-
-    def push(slot, g_own):
-        _, dz = jax.jvp(lambda p: probe_one(p, slot), (params,), (step(g_own, opt_state, hp),))
-        return dz
-
+    u_all = step(grads, opt_state, hp)
+    k_grad = jax.jvp(problem.probe, (params,), (u_all,))[1] if push is None else push(u_all)
     if problem.linear:
         k_self = k_grad
-    elif problem.rows_share_probe:
-        own_cot = _own_cotangents(problem, cot, problem.own_rows(batch))
-
-        def self_kick(slot, c):
-            _, forward = jax.linearize(lambda p: probe_one(p, slot), params)
-            (g_own,) = jax.linear_transpose(forward, params)(c)
-            return forward(step(g_own, opt_state, hp))
-
-        k_self = jax.vmap(self_kick)(slots, own_cot)
     else:
-        own = problem.own_rows(batch)
-
-        def self_kick(slot):
-            masked = jax.tree.map(
-                lambda c, o: jnp.where((o == slot)[:, None], c, jnp.zeros_like(c)), cot, own
-            )
-            return push(slot, pullback(masked)[0])
-
-        k_self = jax.vmap(self_kick)(slots)
+        k_self = _self_kicks(problem, params, pullback, cot, batch, opt_state, hp, step)
     k_cross, k_rest = k_grad - k_self, kick - k_grad
 
     def sq(x):
@@ -351,7 +361,12 @@ def build_windows(
         with jax.numpy_dtype_promotion("standard"):
             updates, opt_state = make_opt(hp).update(grads, opt_state, params)
         new = optax.apply_updates(params, updates)
-        z0, z1 = problem.probe(params), problem.probe(new)
+        push = None
+        if trace_budget and not problem.linear:  # one linearisation for every tangent
+            z0, push = jax.linearize(problem.probe, params)
+        else:
+            z0 = problem.probe(params)
+        z1 = problem.probe(new)
         g = problem.item_grads(grads, cot, batch)
         traced = {"g2": jnp.sum(z0 * z0, axis=-1) * jnp.sum(g * g, axis=-1)}
         if trace_budget:
@@ -363,12 +378,23 @@ def build_windows(
                 base = (1 - eta_lam) * z0
                 kick = z1 - base
             else:
-                terms, kick, base = _encoder_budget(problem, params, updates, eta_lam, z0, z1)
+                terms, kick, base = _encoder_budget(push, params, updates, eta_lam, z0, z1)
             traced.update(terms)
             if step_of is not None:
                 traced.update(
                     _split_terms(
-                        problem, params, pullback, cot, batch, opt_state, hp, step_of, kick, base
+                        problem,
+                        params,
+                        grads,
+                        pullback,
+                        cot,
+                        batch,
+                        opt_state,
+                        hp,
+                        step_of,
+                        kick,
+                        base,
+                        push,
                     )
                 )
         return new, opt_state, sums + jnp.stack([traced[k] for k in fields], -1), loss, zw

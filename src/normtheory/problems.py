@@ -19,6 +19,9 @@
   computed from the parameters exactly as that item's probe row (same input), so its
   Jacobian is the item's J_i and the item's own gradient is J_i^T (its rows' summed
   cotangents) (tables, trees, the ambiguity inputs; not the imbalance samples);
+- self_kernel(params, slot, c (d,), diag) -> (d,): J_i diag J_i^T c for a diagonal
+  preconditioner `diag` (a pytree like params), computed from the model's structure;
+  None: the engine pulls back and pushes forward the probe row (same numbers, slower);
 - linear: True for free tables, whose probe is a row of the parameters (the norm budget
   is then computed directly from the rows, with no remainder);
 - rows: for problems whose parameters are one table of which a batch reads a few rows
@@ -74,6 +77,7 @@ class Problem:
     rows: Rows | None = None
     probe_one: Callable[[Any, jax.Array], jax.Array] | None = None
     rows_share_probe: bool = False
+    self_kernel: Callable[..., jax.Array] | None = None
 
 
 def tracked_items(config: SimConfig) -> np.ndarray:
@@ -247,6 +251,10 @@ def _tree_problem(
         rows=Rows(row_ids, embed_rows) if is_table and config.towers == 1 else None,
         probe_one=lambda params, slot: anchor_embed(params, jnp.asarray(items)[slot][None])[0],
         rows_share_probe=True,
+        # A sum of features: J_i diag J_i^T c = (sum of diag over i's features) * c.
+        self_kernel=lambda params, slot, c, diag: (
+            anchor_embed(diag, jnp.asarray(items)[slot][None])[0] * c
+        ),
     )
 
 
@@ -350,6 +358,9 @@ def _ambiguity(config: SimConfig, dtype, shared_exp: bool) -> Problem:
         ),
         probe_one=lambda params, slot: encode(params, jnp.asarray(items)[slot][None])[0],
         rows_share_probe=True,
+        self_kernel=None if is_table else lambda params, slot, c, diag: mlp.kernel_vector(
+            params["inputs"], inputs[jnp.asarray(items)[slot]], c, diag["inputs"], config.activation
+        ),
     )
 
 

@@ -583,10 +583,18 @@ def _energy(stats: ItemStats, relax: np.ndarray) -> np.ndarray:
 
 
 def _integrate(
-    config, stats: ItemStats, n0: np.ndarray, jac, chunks: int, closure: str = "kernel"
-) -> np.ndarray:
+    config,
+    stats: ItemStats,
+    n0: np.ndarray,
+    jac,
+    chunks: int,
+    closure: str = "kernel",
+    record: bool = False,
+):
     """Predicted log(N_T / N_0) of every item from initial norms n0 (I,); jac the MLP's
     Jacobians (I, d, P) or None for the linear encoders (whose blocks are `incidence`).
+    With `record`, also the predicted heat per step relative to N^2, averaged over the
+    run: (growth (I,), heat / N^2 (I,)).
 
     Adam keeps one second moment per block (per parameter for the MLP, there summarised by
     its total, the parameters all being drawn every step); its coupled L2 is treated as
@@ -628,6 +636,7 @@ def _integrate(
         ref = mean_w.sum()
     v = np.zeros(stats.block_rate.shape if jac is None else ())
     table = jac is None and np.array_equal(stats.incidence, np.eye(len(n0)))
+    relative = np.zeros_like(n2)
     for step in range(chunks):
         t = step * span
         w = c2 * _energy(stats, np.exp(-t / align)) / n2  # per step, all d coordinates
@@ -657,8 +666,37 @@ def _integrate(
                 heat = eta**2 * scale * (frob @ w) / d
             else:
                 heat = eta**2 * gain2 * (frob @ w) / d
+        relative = relative + heat / n2 / chunks
         n2 = shrink * n2 + span * heat
-    return 0.5 * np.log(n2 / n0**2)
+    growth = 0.5 * np.log(n2 / n0**2)
+    return (growth, relative) if record else growth
+
+
+def predicted_heat(config, seeds: int = 2, chunks: int = 200) -> dict[str, np.ndarray]:
+    """Item 16's mean-field heat per step relative to N^2, averaged over the run and seeds.
+
+    Returns {"self": eta^2 (w_i / d) |K_ii|_F^2 / N_i^2 (the item's own rows),
+    "kernel": the whole expected kernel heat / N_i^2, "feature": depth or entropy}, each
+    (I,), and "gain2", the squared momentum gain 1 / (1 - beta)^2 (1 without momentum)
+    that both heats include (a kick summed down the velocity): dividing by it gives the
+    gradient-linear part of one step. "kernel" - "self" is the predicted cross heat (the
+    mean field has no cross drift: independent zero-mean kicks).
+    """
+    problem, norm0, jacobians = _initial_model(config, seeds)
+    stats = _hierarchy_stats(config) if config.data == "hierarchy" else None
+    if stats is None and config.data == "ambiguity":
+        stats = _ambiguity_stats(config, problem)
+    if stats is None:
+        raise ValueError(f"no imprint prediction for data={config.data!r}")
+    out = {}
+    for closure in ("self", "kernel"):
+        runs = [
+            _integrate(config, stats, n0, None if jacobians is None else jacobians[k], chunks,
+                       closure, record=True)[1]
+            for k, n0 in enumerate(norm0)
+        ]  # fmt: skip
+        out[closure] = np.mean(runs, axis=0)
+    return out | {"feature": stats.feature, "gain2": np.asarray(_momentum_gain(config) ** 2)}
 
 
 def predicted_sign(config, seeds: int = 2) -> tuple[int, float]:

@@ -41,9 +41,9 @@ from normtheory.verify._record import (
 RELAXATION_TIMES = 3.0
 
 
-def simulate_cached(config: SimConfig, seeds: int) -> Trajectory:
-    """Run through the results cache, quietly."""
-    traj, _, _ = run(config, seeds, progress=False)
+def simulate_cached(config: SimConfig, seeds: int, trace_split: bool = False) -> Trajectory:
+    """Run through the results cache, quietly (`trace_split`: the kernel split for encoders)."""
+    traj, _, _ = run(config, seeds, progress=False, trace_split=trace_split)
     return traj
 
 

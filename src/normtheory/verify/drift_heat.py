@@ -52,6 +52,7 @@ REGIMES = {
     },
 }
 CALIBRATION = 2.0  # weight decay of the calibration run, relative to the judged run's
+PARTS = ("self", "cross", "rest")  # the kernel split (THEORY.md item 15)
 
 
 def _decay_rate(config: SimConfig) -> float:
@@ -73,7 +74,7 @@ def _rates(cfg: SimConfig) -> dict[str, np.ndarray]:
     is that of the smooth decay + heat plus the end-point fluctuation of N^2 (the drift's
     large step-to-step noise telescopes and does not accumulate).
     """
-    traj = _run(cfg, seeds=1)
+    traj = _run(cfg, seeds=1, trace_split=cfg.model != "table")
     n2 = traj.norm**2
     stats = half_stats(cfg, n2)
     drift = half_stats(cfg, (traj.drift + traj.remainder) / cfg.stride)
@@ -90,16 +91,53 @@ def _rates(cfg: SimConfig) -> dict[str, np.ndarray]:
         "h": h.mean,
         "h_se": h.sem * np.abs(h.mean),
         "k": -decay.mean / stats.mean / _decay_rate(cfg),
+        "parts": _split_rates(cfg, traj),
     }
+
+
+def _split_rates(cfg: SimConfig, traj) -> dict[str, np.ndarray]:
+    """Per item over the second half: drift_x and h_x = N^2 heat_x per step (x in PARTS)."""
+    out = {}
+    for x in PARTS:
+        out[f"drift_{x}"] = half_stats(cfg, getattr(traj, f"drift_{x}") / cfg.stride).mean
+        weighted = norms_before(traj) ** 2 * getattr(traj, f"heat_{x}") / cfg.stride
+        out[f"h_{x}"] = half_stats(cfg, weighted).mean
+    return out
+
+
+def split_transfer(cal: dict, judged: dict) -> dict[str, float]:
+    """How each part of the kernel split moved from the calibration run to the judged run.
+
+    Per part, the sum over items of the judged run's mean rate over the calibration run's:
+    drift_x per step, and h_x = N^2 heat_x per step (x = self, cross, rest), the nets
+    drift + remainder and h, and n2 for <N^2>; NaN for a part at rounding level in the
+    calibration run (a table's cross part, the self drift that Euler removes). The
+    quadratic assumes 1 for the nets; a part far from 1 is one whose N-dependence the
+    law leaves out.
+    """
+    def ratio(a, b, scale=0.0) -> float:
+        a, b = float(np.sum(a)), float(np.sum(b))
+        return a / b if abs(b) > 1e-9 * scale else math.nan
+
+    out = {"n2": ratio(judged["n2"].mean, cal["n2"].mean)}
+    for kind in ("drift", "h"):  # a part at rounding level in the calibration run: NaN
+        scale = sum(float(np.sum(np.abs(cal["parts"][f"{kind}_{x}"]))) for x in PARTS)
+        for x in PARTS:
+            key = f"{kind}_{x}"
+            out[key] = ratio(judged["parts"][key], cal["parts"][key], scale)
+    out["drift"] = ratio(judged["delta"], cal["delta"])
+    out["h"] = ratio(judged["h"], cal["h"])
+    return out
 
 
 def per_item(cfg: SimConfig) -> dict[str, np.ndarray]:
     """Per item: measured <N^2> of the run `cfg` and the law's N*^2 from the calibration run.
 
     Keys: measured, predicted, the calibration rates (drift, h, k), the judged run's heat
-    per step and gradient heat eta^2 G^2 / N^2 per step, and the statistics the check
-    judges with (sem of the prediction from the rates' standard errors; cv2 and sem of
-    the measured <N^2>; the HalfStats of both runs).
+    per step and gradient heat eta^2 G^2 / N^2 per step, `split_transfer` of the two runs
+    ("transfer"), and the statistics the check judges with (sem of the prediction from
+    the rates' standard errors; cv2 and sem of the measured <N^2>; the HalfStats of both
+    runs).
     """
     cal_cfg = calibration_config(cfg)
     cal, judged = _rates(cal_cfg), _rates(cfg)
@@ -131,6 +169,7 @@ def per_item(cfg: SimConfig) -> dict[str, np.ndarray]:
         / (steps * cfg.stride)
         / n2,
         "sem_predicted": sem_predicted,
+        "transfer": split_transfer(cal, judged),
         "judged": judged["n2"],
         "calibration": cal["n2"],
         "rate": traj.rate,
@@ -202,9 +241,21 @@ def _judge_row(cfg: SimConfig, label: str) -> Result:
         note=f"{rule.note}; {limited} of {len(err)} items have a statistical tolerance alone "
         f"beyond {MAX_TOLERANCE:g} (the rates' noise); measured heat is {amplification:.3g} x "
         f"the gradient's eta^2 G^2 / N^2; decay multiplier k = "
-        f"{float(np.median(parts['k'])):.3g}",
+        f"{float(np.median(parts['k'])):.3g}; {_transfer_note(parts['transfer'])}",
         relaxed=relax.fraction,
         **rule.fields(),
+    )
+
+
+def _transfer_note(t: dict[str, float]) -> str:
+    def parts(kind: str) -> str:
+        values = (t[f"{kind}_{x}"] for x in PARTS)
+        return "/".join("n/a" if math.isnan(v) else f"{v:.2f}" for v in values)
+
+    return (
+        f"kernel split, judged over calibration run (<N^2> x{t['n2']:.2f}; the law assumes "
+        f"x1 for the nets): drift self/cross/rest x{parts('drift')}, net x{t['drift']:.2f}; "
+        f"N^2 heat self/cross/rest x{parts('h')}, net x{t['h']:.2f}"
     )
 
 
