@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
-.PHONY: test reproduce derive lint clean-env bench probe probe-env bridge
+.PHONY: test reproduce derive lint clean-env bench probe probe-env bridge signs
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ probe-env: $(PROBE_STAMP)
 
 probe: $(PROBE_STAMP)
 	$(BIN)/normtheory probe --out figures
+
+# Items 13-14's sign maps at other tree shapes and class counts (figures/signs.json).
+signs: $(STAMP)
+	$(BIN)/python simulations/sign_maps.py --out figures
 
 # The toy trained on WordNet structure against the real model (needs WordNet too).
 bridge: $(PROBE_STAMP)

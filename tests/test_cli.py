@@ -92,6 +92,18 @@ def test_simulation_runner_script_runs_every_experiment_at_a_tiny_size(tmp_path)
         assert name in EXPERIMENTS and f"{name}: computed" in result.stdout
 
 
+def test_sign_maps_script_refuses_a_missing_out_folder_before_computing(tmp_path):
+    script = ROOT / "simulations" / "sign_maps.py"
+    missing = tmp_path / "nowhere"
+    result = subprocess.run(
+        [sys.executable, str(script), "--out", str(missing)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert f"--out {missing}: not a directory" in result.stderr.splitlines()[-1]
+    assert "map at" not in result.stderr and not missing.exists()
+
+
 def _fast_compile() -> dict[str, str]:
     """The test session's XLA flags (cheap compilation), for a subprocess's environment."""
     return {"XLA_FLAGS": os.environ["XLA_FLAGS"]} if "XLA_FLAGS" in os.environ else {}

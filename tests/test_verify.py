@@ -207,3 +207,45 @@ def test_a_result_carries_its_regime_as_data_and_shows_it_for_display():
     assert result.regime.startswith(result.setting + ", tau=0.1, d=8, ")
     record = json.loads(json.dumps(result.to_json()))
     assert record["config"]["weight_decay"] == 0.1 and record["regime"] == result.regime
+
+
+def test_sign_maps_away_from_the_default_are_tallied_in_the_report(monkeypatch, tmp_path):
+    """`make signs`: each map's cells carry whether they are significant and agree, and
+    the report counts agreement among significant cells, held-out maps apart."""
+    from normtheory.report import write_report
+    from normtheory.verify import structure
+
+    measured = {(4, 3): +0.5, (2, 8): -0.3, (6, 2): +0.05}  # (depth, branching) -> rho
+
+    def fake_specificity(config, overridden=frozenset()):
+        rho = measured[(config.depth, config.branching)]
+        return [dataclasses.replace(_specificity("compositional", "adam", "coupled", rho),
+                                    config=config.replace(model="compositional"))]  # fmt: skip
+
+    monkeypatch.setattr(structure, "SHAPES", tuple(measured))
+    monkeypatch.setattr(structure, "HELD_OUT", ((2, 8), (6, 2)))
+    monkeypatch.setattr(structure, "CLASS_COUNTS", ())
+    monkeypatch.setattr(structure, "specificity", fake_specificity)
+
+    def candidate(config):
+        assert isinstance(config, SimConfig)  # rebuilt from the record's dict
+        return -0.4
+
+    monkeypatch.setattr(structure, "candidate_rho", candidate)
+    cells = structure.sign_maps()
+    assert [c["map"] for c in cells] == [
+        "depth 4, branching 3", "depth 2, branching 8", "depth 6, branching 2"
+    ]  # fmt: skip
+    assert [c["held_out"] for c in cells] == [False, True, True]
+    assert [c["significant"] for c in cells] == [True, True, False]  # |rho| > 0.18
+    assert [c["agrees"] for c in cells] == [True, False, False]  # predicted +
+    (tmp_path / "signs.json").write_text(json.dumps({"cells": cells}))
+    text = write_report([], {}, {}, tmp_path / "REPORT.md").read_text()
+    assert "were fixed): depth 2, branching 8; depth 6, branching 2." in text
+    assert "| depth 2, branching 8 | compositional, sgd, coupled | -0.300 +- 0.090 | + |" in text
+    assert (
+        "- specificity, maps run when item 16 was formulated: 1 cells with a significant "
+        "sign; item 16 agrees with 1, the self-heat closure with 0."
+    ) in text
+    assert "- specificity, held-out maps: 1 cells with a significant sign; item 16 agrees " \
+        "with 0, the self-heat closure with 1." in text  # fmt: skip

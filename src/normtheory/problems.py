@@ -332,6 +332,10 @@ def _ambiguity(config: SimConfig, dtype, shared_exp: bool) -> Problem:
     def alignment(zw, batch):
         return losses.alignment(zw[0], zw[1][batch["classes"]])
 
+    def self_kernel(params, slot, c, diag):  # the MLP's NTK block, preconditioned, times c
+        x = inputs[jnp.asarray(items)[slot]]
+        return mlp.kernel_vector(params["inputs"], x, c, diag["inputs"], config.activation)
+
     uniform = np.full(config.num_items, 1.0 / config.num_items)
     return Problem(
         num_items=config.num_items,
@@ -358,9 +362,7 @@ def _ambiguity(config: SimConfig, dtype, shared_exp: bool) -> Problem:
         ),
         probe_one=lambda params, slot: encode(params, jnp.asarray(items)[slot][None])[0],
         rows_share_probe=True,
-        self_kernel=None if is_table else lambda params, slot, c, diag: mlp.kernel_vector(
-            params["inputs"], inputs[jnp.asarray(items)[slot]], c, diag["inputs"], config.activation
-        ),
+        self_kernel=None if is_table else self_kernel,
     )
 
 

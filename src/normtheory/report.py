@@ -171,6 +171,71 @@ def _figure_number(name: str) -> tuple[int, str]:
     return (int(digits) if digits else 0, name)
 
 
+def _sign_maps(record: Mapping | None) -> list[str]:
+    """Items 13-14's maps at other tree shapes and class counts (`make signs`' signs.json)."""
+    if not record:
+        return []
+    cells = record["cells"]
+    lines = [
+        "### Signs away from the default regime",
+        "",
+        "The same maps at other tree shapes and class counts (`make signs`, "
+        "`figures/signs.json`), each cell judged against item 16 as above; beside it, the "
+        "sign of item 16's self-heat closure (a candidate, not judged; 0 below two standard "
+        "errors). Held out (run only after item 16 and the closure were fixed): "
+        + ("; ".join(dict.fromkeys(c["map"] for c in cells if c["held_out"])) or "none")
+        + ".",
+        "",
+        "| map | model, optimizer, frequency | rho | item 16 | verdict | self-heat closure |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in cells:
+        cfg = c["config"]
+        cell = f"{cfg['model']}, {cfg['optimizer']}"
+        if cfg["data"] == "hierarchy":
+            cell += f", {cfg['frequency_mode']}"
+        candidate = 0 if abs(c["candidate_rho"]) <= c["tolerance"] else _sign(c["candidate_rho"])
+        lines.append(
+            f"| {c['map']} | {cell} | {c['measured']:+.3f} +- {c['spread']:.3f} | "
+            f"{_signed(c['predicted'])} | {c['verdict']} | {_signed(candidate)} "
+            f"({c['candidate_rho']:+.2f}) |"
+        )
+    lines += ["", *_sign_tally(cells), ""]
+    return lines
+
+
+def _sign(x: float) -> int:
+    return 1 if x > 0 else -1 if x < 0 else 0
+
+
+def _signed(sign: float) -> str:
+    return {1: "+", -1: "-", 0: "0"}[int(sign)]
+
+
+def _sign_tally(cells: Sequence[Mapping]) -> list[str]:
+    """Agreement among the cells whose measured interval excludes 0, per map kind."""
+    out = []
+    groups = [(name, kind, held) for name, kind in (("specificity", "hierarchy"),
+              ("uncertainty", "ambiguity")) for held in (False, True)]  # fmt: skip
+    for name, kind, held in groups:
+        chosen = [c for c in cells if c["config"]["data"] == kind and c["significant"]
+                  and c["held_out"] == held]  # fmt: skip
+        if not chosen:
+            continue
+        name = f"{name}, {'held-out maps' if held else 'maps run when item 16 was formulated'}"
+        agree = sum(c["agrees"] for c in chosen)
+        candidate = sum(
+            abs(c["candidate_rho"]) > c["tolerance"]
+            and _sign(c["candidate_rho"]) == _sign(c["measured"])
+            for c in chosen
+        )
+        out.append(
+            f"- {name}: {len(chosen)} cells with a significant sign; item 16 agrees with "
+            f"{agree}, the self-heat closure with {candidate}."
+        )
+    return out
+
+
 def _read_json(path: Path) -> dict | None:
     """The JSON file a command wrote (calibration.json, probe.json), or None if absent."""
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
@@ -396,6 +461,7 @@ def write_report(
         block = _regime_map(mapped, law)
         if block:
             lines += [f"### {law}", "", *block, ""]
+    lines += _sign_maps(_read_json(path.parent / "signs.json"))
     calibration = _read_json(path.parent / "calibration.json")
     lines += _validity_maps(_read_json(path.parent / "maps.json"), results)
     lines += _calibration(calibration)

@@ -115,6 +115,7 @@ def split_transfer(cal: dict, judged: dict) -> dict[str, float]:
     quadratic assumes 1 for the nets; a part far from 1 is one whose N-dependence the
     law leaves out.
     """
+
     def ratio(a, b, scale=0.0) -> float:
         a, b = float(np.sum(a)), float(np.sum(b))
         return a / b if abs(b) > 1e-9 * scale else math.nan

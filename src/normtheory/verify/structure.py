@@ -24,7 +24,7 @@ import numpy as np
 
 from normtheory.confidence import spearman
 from normtheory.config import SimConfig
-from normtheory.laws.imprint_sign import predicted_sign
+from normtheory.laws.imprint_sign import predicted_growth, predicted_sign
 from normtheory.regimes import AMBIGUITY, HIERARCHY
 from normtheory.verify._common import row_config
 from normtheory.verify._common import simulate_cached as _run
@@ -113,6 +113,58 @@ def uncertainty(config: SimConfig, overridden: frozenset[str] = frozenset()) -> 
                 row["lr"] = 0.05
             rows.append(row)
     return _cells(config, rows, overridden, "uncertainty", 14, "entropy", UNCERTAINTY_SIGNS)
+
+
+# Away from the default regimes (`sign_maps`, `make signs`): tree shapes (depth,
+# branching) besides HIERARCHY's (4, 3), class counts besides AMBIGUITY's 4. The first
+# two shapes and both class counts were run when item 16 was formulated; the HELD_OUT
+# shapes only after it and its self-heat candidate were fixed.
+SHAPES = ((3, 4), (5, 2), (3, 5), (2, 8), (6, 2))
+HELD_OUT = ((3, 5), (2, 8), (6, 2))
+CLASS_COUNTS = (3, 8)
+
+
+def candidate_rho(config: SimConfig, seeds: int = 2) -> float:
+    """Spearman rho predicted by item 16's self-heat closure (its candidate, not judged)."""
+    growth, feature = predicted_growth(config, seeds, closure="self")
+    return float(spearman(growth, feature))
+
+
+def sign_maps(progress=None) -> list[dict]:
+    """Items 13-14's maps at every shape of SHAPES and class count of CLASS_COUNTS.
+
+    Returns one record per cell: the check's `Result.to_json()` with "map" (the shape or
+    class count), "held_out" (a shape run only after the predictions were fixed),
+    "significant" (measured |rho| beyond two standard errors), "agrees"
+    (item 16's sign is the measured one, among significant cells) and "candidate_rho",
+    the self-heat closure's prediction (reported beside it, not judged).
+    `progress(label)` is called before each map.
+    """
+    maps = [
+        (f"depth {d}, branching {b}", (d, b) in HELD_OUT, specificity,
+         HIERARCHY.replace(depth=d, branching=b))
+        for d, b in SHAPES
+    ]  # fmt: skip
+    maps += [
+        (f"{k} classes", False, uncertainty, AMBIGUITY.replace(num_classes=k)) for k in CLASS_COUNTS
+    ]
+    records = []
+    for label, held_out, check, config in maps:
+        if progress is not None:
+            progress(label)
+        for result in check(config):
+            significant = abs(result.measured) > result.tolerance
+            records.append(
+                result.to_json()
+                | {
+                    "map": label,
+                    "held_out": held_out,
+                    "significant": bool(significant),
+                    "agrees": bool(significant and result.predicted == np.sign(result.measured)),
+                    "candidate_rho": candidate_rho(SimConfig(**result.config)),
+                }
+            )
+    return records
 
 
 CHECKS = {

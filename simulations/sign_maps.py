@@ -1,0 +1,38 @@
+"""Items 13-14's sign maps away from the default regime, judged against item 16.
+
+    python simulations/sign_maps.py [--out figures]
+
+Runs the specificity map at every tree shape of `normtheory.verify.structure.SHAPES`
+and the uncertainty map at every class count of `CLASS_COUNTS` (2 seeds each, float64,
+through the results cache; about 8 minutes on two CPU cores from an empty cache) and
+writes `<out>/signs.json`, which `normtheory verify --report` renders as a section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("figures"))
+    args = parser.parse_args(argv)
+    if not args.out.is_dir():
+        parser.error(f"--out {args.out}: not a directory")
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    from normtheory.verify.structure import sign_maps
+
+    cells = sign_maps(progress=lambda label: print(f"map at {label} ...", file=sys.stderr))
+    path = args.out / "signs.json"
+    path.write_text(json.dumps({"cells": cells}, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
