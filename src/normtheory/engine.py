@@ -284,9 +284,9 @@ def _build(
     in every run (the sparse step then skips the dense shrink); `dense=True` forces the
     optax path (for tests comparing the two); `shared_exp=True` promises a temperature
     at which the symmetric loss may share one exponential (losses.shared_exp_min_tau);
-    `split=True` traces the kernel split for encoders too (per tracked item and step, a
-    pullback and a push-forward of its probe row); free tables always trace it (it costs
-    nothing there).
+    `split=True` traces the kernel split for encoders too (per tracked item and step, its
+    own probe row's kernel J_i P J_i^T: `_self_kicks`); free tables always trace it (it
+    costs nothing there).
     """
     dtype = _dtype(config)
     problem = make_problem(config, dtype, shared_exp=shared_exp)
@@ -535,9 +535,9 @@ def simulate(
         grid: traced hyper-parameter name -> values; every combination is run.
         trace_budget: trace decay, drift, heat and remainder (else only norms and g2).
         trace_split: also trace the kernel split (self, cross, rest) for encoders: per
-            tracked item and step, a pullback and a push-forward of its probe row (about
-            1.4-2.6x the budget's time, benchmarks/SPLIT.md). Free tables always have it (their
-            cross part is 0); otherwise the split fields are NaN.
+            tracked item and step, its own probe row's kernel (benchmarks/SPLIT.md: about
+            1.2-1.5x the budget's time at the verify maps' sizes). Free tables always have it
+            (their cross part is 0); otherwise the split fields are NaN.
         progress: show a progress bar, advanced after every chunk.
         shard: `(i, n)` runs only grid points i, i + n, ... (one process of n;
             `normtheory.runs.merge` joins them).

@@ -250,13 +250,13 @@ def _judge_row(cfg: SimConfig, label: str) -> Result:
 
 def _transfer_note(t: dict[str, float]) -> str:
     def parts(kind: str) -> str:
-        values = (t[f"{kind}_{x}"] for x in PARTS)
-        return "/".join("n/a" if math.isnan(v) else f"{v:.2f}" for v in values)
+        shown = ("n/a" if math.isnan(v) else f"x{v:.2f}" for v in (t[f"{kind}_{x}"] for x in PARTS))
+        return ", ".join(f"{x} {v}" for x, v in zip(PARTS, shown, strict=True))
 
     return (
-        f"kernel split, judged over calibration run (<N^2> x{t['n2']:.2f}; the law assumes "
-        f"x1 for the nets): drift self/cross/rest x{parts('drift')}, net x{t['drift']:.2f}; "
-        f"N^2 heat self/cross/rest x{parts('h')}, net x{t['h']:.2f}"
+        f"kernel split, judged run over calibration run (<N^2> x{t['n2']:.2f}; the law "
+        f"assumes x1 for the nets): drift {parts('drift')}, net x{t['drift']:.2f}; N^2 heat "
+        f"{parts('h')}, net x{t['h']:.2f} (n/a: at rounding level)"
     )
 
 
