@@ -92,7 +92,7 @@ def measure(tiny: bool = False) -> dict[str, dict[str, np.ndarray]]:
             record[f"mf_heat_{key}"] = np.array([values[depth == k].mean() for k in levels])
         record["mf_heat_cross"] = record.pop("mf_heat_kernel") - record["mf_heat_self"]
         for closure in ("kernel", "self"):
-            grown, _ = imprint_sign.predicted_growth(traj.config, seeds, closure=closure)
+            grown = mean_field[f"growth_{closure}"]
             record[f"mf_growth_{closure}"] = np.array([grown[depth == k].mean() for k in levels])
         record["levels"] = levels
         out[name] = record

@@ -264,3 +264,23 @@ def test_the_self_closure_drops_only_the_cross_heat():
     assert np.all(imp.predicted_growth(comp)[0] >= imp.predicted_growth(comp, closure="self")[0])
     with pytest.raises(ValueError, match="closure"):
         imp.predicted_growth(comp, closure="cross")
+
+
+def test_predicted_heat_is_the_integration_behind_the_predicted_growth():
+    """predicted_heat's growths are predicted_growth's; its cross heat (kernel - self) is
+    0 for a free table and positive for a compositional encoder; heavy ball's heats
+    carry the squared momentum gain."""
+    table = HIERARCHY.replace(model="table", frequency_mode="decoupled", steps=600, stride=100)
+    comp = table.replace(model="compositional")
+    heats = {}
+    for config in (table, comp):
+        heats[config.model] = heat = imp.predicted_heat(config, seeds=1)
+        for closure in ("self", "kernel"):
+            np.testing.assert_array_equal(
+                heat[f"growth_{closure}"], imp.predicted_growth(config, 1, closure=closure)[0]
+            )
+        assert heat["self"].shape == heat["feature"].shape and float(heat["gain2"]) == 1.0
+    np.testing.assert_array_equal(heats["table"]["kernel"], heats["table"]["self"])
+    assert np.all(heats["compositional"]["kernel"] > heats["compositional"]["self"])
+    momentum = imp.predicted_heat(comp.replace(optimizer="momentum", lr=0.05), seeds=1)
+    assert float(momentum["gain2"]) == pytest.approx(1 / (1 - comp.momentum) ** 2)

@@ -676,8 +676,9 @@ def predicted_heat(config, seeds: int = 2, chunks: int = 200) -> dict[str, np.nd
     """Item 16's mean-field heat per step relative to N^2, averaged over the run and seeds.
 
     Returns {"self": eta^2 (w_i / d) |K_ii|_F^2 / N_i^2 (the item's own rows),
-    "kernel": the whole expected kernel heat / N_i^2, "feature": depth or entropy}, each
-    (I,), and "gain2", the squared momentum gain 1 / (1 - beta)^2 (1 without momentum)
+    "kernel": the whole expected kernel heat / N_i^2, "growth_self", "growth_kernel":
+    `predicted_growth` of either closure, "feature": depth or entropy}, each (I,), and
+    "gain2", the squared momentum gain 1 / (1 - beta)^2 (1 without momentum)
     that both heats include (a kick summed down the velocity): dividing by it gives the
     gradient-linear part of one step. "kernel" - "self" is the predicted cross heat (the
     mean field has no cross drift: independent zero-mean kicks).
@@ -692,10 +693,11 @@ def predicted_heat(config, seeds: int = 2, chunks: int = 200) -> dict[str, np.nd
     for closure in ("self", "kernel"):
         runs = [
             _integrate(config, stats, n0, None if jacobians is None else jacobians[k], chunks,
-                       closure, record=True)[1]
+                       closure, record=True)
             for k, n0 in enumerate(norm0)
         ]  # fmt: skip
-        out[closure] = np.mean(runs, axis=0)
+        out[f"growth_{closure}"] = np.mean([growth for growth, _ in runs], axis=0)
+        out[closure] = np.mean([heat for _, heat in runs], axis=0)
     return out | {"feature": stats.feature, "gain2": np.asarray(_momentum_gain(config) ** 2)}
 
 
