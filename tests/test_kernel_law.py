@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from normtheory import laws
@@ -161,7 +161,6 @@ def test_mlp_kernel_is_symmetric_psd_and_anisotropic(seed, sizes):
         assert np.linalg.norm(aniso) > 1e-3 * np.linalg.norm(block)
 
 
-@settings(max_examples=20, deadline=None)
 @given(seeds, mlp_sizes, st.sampled_from(["tanh", "relu", "gelu"]), st.booleans())
 def test_mlp_kernel_vector_is_the_empirical_kernel_block_times_c(seed, sizes, act, precond):
     """The engine's structured J_i D J_i^T c against jax.jacobian's K_ii (kernel.py)."""
