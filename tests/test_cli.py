@@ -104,6 +104,16 @@ def test_sign_maps_script_refuses_a_missing_out_folder_before_computing(tmp_path
     assert "map at" not in result.stderr and not missing.exists()
 
 
+def test_homogeneity_diagnostic_names_an_unknown_row_before_computing():
+    script = ROOT / "simulations" / "drift_heat_homogeneity.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "no such row"],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "unknown row(s) ['no such row']" in result.stderr.splitlines()[-1]
+
+
 def _fast_compile() -> dict[str, str]:
     """The test session's XLA flags (cheap compilation), for a subprocess's environment."""
     return {"XLA_FLAGS": os.environ["XLA_FLAGS"]} if "XLA_FLAGS" in os.environ else {}
