@@ -194,7 +194,7 @@ def _sign_maps(record: Mapping | None) -> list[str]:
         cell = f"{cfg['model']}, {cfg['optimizer']}"
         if cfg["data"] == "hierarchy":
             cell += f", {cfg['frequency_mode']}"
-        candidate = 0 if abs(c["candidate_rho"]) <= c["tolerance"] else _sign(c["candidate_rho"])
+        candidate = 0 if abs(c["candidate_rho"]) <= c["tolerance"] else np.sign(c["candidate_rho"])
         lines.append(
             f"| {c['map']} | {cell} | {c['measured']:+.3f} +- {c['spread']:.3f} | "
             f"{_signed(c['predicted'])} | {c['verdict']} | {_signed(candidate)} "
@@ -202,10 +202,6 @@ def _sign_maps(record: Mapping | None) -> list[str]:
         )
     lines += ["", *_sign_tally(cells), ""]
     return lines
-
-
-def _sign(x: float) -> int:
-    return 1 if x > 0 else -1 if x < 0 else 0
 
 
 def _signed(sign: float) -> str:
@@ -226,7 +222,7 @@ def _sign_tally(cells: Sequence[Mapping]) -> list[str]:
         agree = sum(c["agrees"] for c in chosen)
         candidate = sum(
             abs(c["candidate_rho"]) > c["tolerance"]
-            and _sign(c["candidate_rho"]) == _sign(c["measured"])
+            and np.sign(c["candidate_rho"]) == np.sign(c["measured"])
             for c in chosen
         )
         out.append(
