@@ -41,6 +41,9 @@ VALUES = {
     "KERNEL_SPLIT": {"data": "hierarchy", "model": "compositional", "depth": 3, "branching": 3,
                      "frequency_mode": "decoupled", "dim": 16, "batch": 64, "steps": 1500,
                      "stride": 1, "dtype": "float64"},
+    "PARAMETER_NORM": {"data": "hierarchy", "model": "compositional", "depth": 4,
+                       "branching": 3, "dim": 16, "batch": 64, "steps": 60, "stride": 1,
+                       "dtype": "float64", "weight_decay": 0.01},
 }  # fmt: skip
 
 
@@ -77,6 +80,7 @@ def test_verify_figures_calibrate_and_bridge_start_from_the_canonical_regimes():
     from normtheory.verify import CHECKS
 
     assert CHECKS["euler"][1] is regimes.EXACT_FACTS
+    assert CHECKS["parameter_pythagoras"][1] is regimes.PARAMETER_NORM
     assert CHECKS["accumulation"][1] is regimes.FREE_TABLE
     assert CHECKS["sgd_decay_equilibrium"][1] is regimes.SGD_L2
     assert CHECKS["adamw_equilibrium"][1] is regimes.ADAMW

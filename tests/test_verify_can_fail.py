@@ -93,6 +93,23 @@ def test_gd_norm_step_fails_with_a_wrong_law(monkeypatch):
     assert result.verdict == "fails" and result.exact
 
 
+def test_parameter_pythagoras_fails_without_the_decay_factor_or_homogeneity(monkeypatch):
+    # Holds for the compositional encoder (shared features) under SGD + L2 ...
+    assert _verdicts("parameter_pythagoras", [], "parameter_pythagoras").verdict == "holds"
+    # ... fails for an MLP with biases, which is not homogeneous in its parameters ...
+    mlp = ["data=ambiguity", "loss=prototype", "model=mlp", "lr=0.05", "num_items=40"]
+    result = _verdicts("parameter_pythagoras", mlp, "parameter_pythagoras")
+    assert result.verdict == "fails" and not result.exact and "biases" in result.note
+    # ... and for a law that forgets the decay's (1 - eta lam)^2.
+    _break(
+        monkeypatch,
+        "parameter_pythagoras",
+        replace=lambda Theta2, eta, lam, Gamma2: Theta2 + eta**2 * Gamma2,
+    )
+    result = _verdicts("parameter_pythagoras", [], "parameter_pythagoras")
+    assert result.verdict == "fails" and result.exact
+
+
 def test_modified_flow_fails_when_the_law_is_off_by_any_other_amount(monkeypatch):
     assert _verdicts("modified_flow", TINY, "modified_flow_quartic_rate").verdict == "holds"
     # 1% too large: still "within the neglected term" at some steps, but not that term.

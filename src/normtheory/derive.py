@@ -32,6 +32,8 @@ THEORY_ITEMS = {
     11: "AdamW random-walk equilibrium",
     12: "Drift and heat",
     15: "Kernel budget (shared encoders)",
+    16: "Imprint signs from the kernel, in mean field",
+    17: "Parameter norm of homogeneous encoders",
 }
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "HEAVY_BALL",
     "HIERARCHY",
     "KERNEL_SPLIT",
+    "PARAMETER_NORM",
     "RETRIEVAL_AMBIGUITY",
     "RETRIEVAL_HIERARCHY",
     "SGD_L2",
@@ -186,4 +187,12 @@ KERNEL_SPLIT = SimConfig(
 
 The self/cross split of drift and heat per depth: with frequency decoupled, what
 differs between depths is the sharing of path features, which the cross terms carry.
+"""
+
+PARAMETER_NORM = HIERARCHY.replace(model="compositional", steps=60, stride=1, weight_decay=0.01)
+"""`HIERARCHY`'s tree, compositional encoder, SGD with L2 (lam = 0.01), 60 steps (item 17).
+
+verify.exact's parameter-norm identity holds step by step, so a few steps suffice; the
+compositional encoder is the shared, homogeneous encoder the identity is about, and
+the decay puts the (1 - eta lam)^2 factor to the test.
 """

@@ -26,6 +26,7 @@ from normtheory.laws import (
     infonce,
     kernel,
     li_arora,
+    parameter_norm,
     weight_decay,
 )
 from normtheory.laws._law import Bound, Check, Law, Relation, ScalarRecurrence
@@ -69,6 +70,7 @@ _BUILDERS: dict[str, Callable[[], Law]] = {
     "adam_draw_displacement": imprint_sign.adam_draw_displacement,
     "kernel_mean_heat": imprint_sign.kernel_mean_heat,
     "path_overlap_sum": imprint_sign.path_overlap_sum,
+    "parameter_pythagoras": parameter_norm.parameter_pythagoras,
 }
 
 __all__ = ["Bound", "Check", "Law", "Relation", "ScalarRecurrence", "get", "names"]

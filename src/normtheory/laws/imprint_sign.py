@@ -486,28 +486,36 @@ def _ambiguity_stats(config, problem) -> ItemStats:
 # --- (a) the model at initialisation ------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8)
 def _initial_model(config, seeds: int):
     """(problem, initial norms (S, I), MLP Jacobians [(I, d, P)] or None) of the run's seeds.
 
-    The keys are the engine's: seed s initialises with split(key(s))[1].
+    The keys are the engine's: seed s initialises with split(key(s))[1]. Cached per
+    (config, seeds): a map cell asks for it once per closure. The arrays are read-only.
     """
     from normtheory.problems import make_problem
 
     dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
     problem = make_problem(config, dtype)
+    # One compiled Jacobian of the probe in the encoder's parameters for every seed.
+    jacobian = jax.jit(jax.jacobian(lambda enc, p: problem.probe({**p, "inputs": enc})))
     norms, jacobians = [], []
     for seed in range(config.seed, config.seed + seeds):
         _, k_init = jax.random.split(jax.random.key(seed))
         params = problem.init(k_init)
         norms.append(np.linalg.norm(np.asarray(problem.probe(params), np.float64), axis=-1))
         if config.model == "mlp":
-            jac = jax.jacobian(lambda enc, p=params: problem.probe({**p, "inputs": enc}))(
-                params["inputs"]
-            )
-            leaves = [np.asarray(x, np.float64) for x in jax.tree.leaves(jac)]
+            leaves = [
+                np.asarray(x, np.float64)
+                for x in jax.tree.leaves(jacobian(params["inputs"], params))
+            ]
             n, d = leaves[0].shape[:2]
-            jacobians.append(np.concatenate([x.reshape(n, d, -1) for x in leaves], axis=-1))
-    return problem, np.stack(norms), (jacobians or None)
+            jac = np.concatenate([x.reshape(n, d, -1) for x in leaves], axis=-1)
+            jac.flags.writeable = False
+            jacobians.append(jac)
+    norm0 = np.stack(norms)
+    norm0.flags.writeable = False
+    return problem, norm0, (jacobians or None)
 
 
 def _momentum_gain(config) -> float:

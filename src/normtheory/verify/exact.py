@@ -13,6 +13,7 @@ import numpy as np
 
 from normtheory import laws, regimes
 from normtheory.config import SimConfig
+from normtheory.parameter_budget import trace_parameters
 from normtheory.verify._common import (
     first_batch,
     is_plain_sgd,
@@ -222,10 +223,46 @@ def modified_flow(config: SimConfig, overridden: frozenset[str] = frozenset()) -
     ]
 
 
+def parameter_pythagoras(
+    config: SimConfig, overridden: frozenset[str] = frozenset()
+) -> list[Result]:
+    """|theta'|^2 = (1 - eta lam)^2 |theta|^2 + eta^2 |grad_theta L|^2, every step (item 17)."""
+    trace = trace_parameters(config)  # every parameter row of the problem, one seed
+    before, after, grad2 = (trace[k].sum(axis=1) for k in ("norm2", "after", "grad2"))
+    law = laws.get("parameter_pythagoras")
+    predicted = np.asarray(law(Theta2=before, eta=config.lr, lam=config.weight_decay, Gamma2=grad2))
+    err = np.abs(after - predicted) / after
+    homogeneous = config.model != "mlp"  # the MLP's biases break homogeneity
+    assumed = homogeneous and config.optimizer == "sgd"
+    broken = [
+        *([] if homogeneous else ["an MLP with biases is not homogeneous in its parameters"]),
+        *([] if config.optimizer == "sgd" else [f"{config.optimizer} is not plain SGD"]),
+    ]
+    return [
+        Result(
+            law="parameter_pythagoras",
+            item=17,
+            config=config,
+            quantity="per step: |theta'|^2 against (1 - eta lam)^2 |theta|^2 + eta^2 "
+            "|grad_theta L|^2 (max rel. error; medians shown)",
+            predicted=float(np.median(predicted)),
+            measured=float(np.median(after)),
+            spread=float(np.std(after)),
+            rel_error=float(err.max()),
+            tolerance=ROUNDING,
+            basis="float64 rounding (exact for a homogeneous encoder under SGD + L2)",
+            verdict=judge(float(err.max()), ROUNDING),
+            exact=assumed,
+            note="" if assumed else "outside the law's assumptions: " + "; ".join(broken),
+        )
+    ]
+
+
 CHECKS = {
     "euler": (euler, BASE),
     "homogeneity": (homogeneity, BASE),
     "infonce_gradient": (infonce_gradient, BASE),
     "gd_norm_step": (gd_norm_step, BASE),
     "modified_flow": (modified_flow, BASE),
+    "parameter_pythagoras": (parameter_pythagoras, regimes.PARAMETER_NORM),
 }

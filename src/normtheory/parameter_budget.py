@@ -1,0 +1,103 @@
+"""The norm budget of the parameters, row by row (THEORY.md item 17).
+
+The engine traces the budget of the embeddings (item 12). For a shared encoder the
+parameters have a budget of their own: each row r of a parameter array (a feature of
+the compositional encoder, a table row) changes by
+
+    |theta_r'|^2 - |theta_r|^2 = 2 theta_r . d theta_r + |d theta_r|^2
+                              = drift_r + heat_r,
+
+with the decay's shrink counted in the drift here. Summed over every row, SGD's drift
+is exactly -(2 eta lam - (eta lam)^2) |theta|^2 for a homogeneous encoder (item 17); row
+by row it moves norm between rows, and that redistribution is what item 15's cross drift
+looks like from the parameters' side.
+
+`trace_parameters` replays a run with the engine's problem, optimizer and key sequence
+(`simulate` with the same config and seed makes the same steps) and returns these
+quantities per step and row. It is a float64 diagnostic for a single seed, not part of
+the engine's compiled windows.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from normtheory.config import SimConfig
+from normtheory.optim import make_optimizer
+from normtheory.problems import make_problem
+
+__all__ = ["FIELDS", "row_names", "trace_parameters"]
+
+FIELDS = ("norm2", "drift", "heat", "grad2")
+
+
+def _rows(tree) -> jax.Array:
+    """Every leaf as rows: (rows,) squared norms per row of each leaf, concatenated."""
+    parts = [jnp.sum(jnp.reshape(x, (x.shape[0], -1)) ** 2, -1) if x.ndim else x[None] ** 2
+             for x in jax.tree.leaves(tree)]  # fmt: skip
+    return jnp.concatenate(parts)
+
+
+def _row_dots(a, b) -> jax.Array:
+    parts = [
+        jnp.sum(jnp.reshape(x * y, (x.shape[0], -1)), -1) if x.ndim else (x * y)[None]
+        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    ]
+    return jnp.concatenate(parts)
+
+
+def row_names(params) -> list[str]:
+    """'leaf path[row]' for every row `trace_parameters` reports, in its order."""
+    names = []
+    for path, x in jax.tree_util.tree_leaves_with_path(params):
+        label = jax.tree_util.keystr(path)
+        names += [f"{label}[{r}]" for r in range(x.shape[0])] if x.ndim else [label]
+    return names
+
+
+def trace_parameters(config: SimConfig, seed: int | None = None) -> dict[str, np.ndarray]:
+    """Per step and parameter row: the row's budget over a run of `config`, in float64.
+
+    Args:
+        config: the run (any data family, model and optimizer `simulate` accepts); its
+            `steps` steps are replayed.
+        seed: the seed (default `config.seed`); the keys are `simulate`'s.
+
+    Returns:
+        {"norm2": |theta_r|^2 before each step, "drift": 2 theta_r . d theta_r, "heat":
+        |d theta_r|^2, "grad2": |dL/d theta_r|^2}, each (T, R) for the R rows of every
+        parameter array (first axis; a scalar is one row), rows in `row_names` order;
+        "after": |theta_r|^2 after each step, (T, R), measured from the parameters the
+        step produced (not from drift + heat); "initial" and "final": the parameters
+        before the first and after the last step (pytrees of arrays).
+    """
+    if not jax.config.jax_enable_x64:
+        raise ValueError("trace_parameters runs in float64: enable jax_enable_x64 first")
+    problem = make_problem(config, jnp.float64)
+    hp = {k: jnp.asarray(v, jnp.float64) for k, v in config.hyperparameters().items()}
+    opt = make_optimizer(config, hp)
+    key, k_init = jax.random.split(jax.random.key(config.seed if seed is None else seed))
+    params = problem.init(k_init)
+
+    def step(carry, _):
+        params, opt_state, key = carry
+        key, k_batch = jax.random.split(key)
+        batch = problem.sample(k_batch)
+        grads = jax.grad(lambda p: problem.loss(problem.embed(p, batch, hp), batch, hp))(params)
+        with jax.numpy_dtype_promotion("standard"):  # optax's int32 step counts
+            updates, opt_state = opt.update(grads, opt_state, params)
+        new = optax.apply_updates(params, updates)
+        record = (_rows(params), 2 * _row_dots(params, updates), _rows(updates), _rows(grads))
+        return (new, opt_state, key), record
+
+    run = jax.jit(lambda c: jax.lax.scan(step, c, None, length=config.steps))
+    (final, _, _), records = run((params, opt.init(params), key))
+    out = {name: np.asarray(x) for name, x in zip(FIELDS, records, strict=True)}
+    out["after"] = np.concatenate([out["norm2"][1:], np.asarray(_rows(final))[None]])
+    return out | {
+        "initial": jax.tree.map(np.asarray, params),
+        "final": jax.tree.map(np.asarray, final),
+    }
