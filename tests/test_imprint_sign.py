@@ -205,11 +205,11 @@ def test_ambiguous_inputs_of_a_table_are_predicted_longer_under_sgd():
 def test_predicted_sign_is_zero_below_the_margin(monkeypatch):
     growth = np.random.default_rng(0).normal(size=101)
     feature = np.r_[np.zeros(50), np.ones(51)]
-    monkeypatch.setattr(imp, "predicted_growth", lambda cfg, seeds=2: (growth, feature))
+    monkeypatch.setattr(imp, "predicted_growth", lambda cfg, seeds=2, **kw: (growth, feature))
     sign, rho = imp.predicted_sign(HIERARCHY)
     assert abs(rho) < 2 / np.sqrt(100) and sign == 0
     monkeypatch.setattr(
-        imp, "predicted_growth", lambda cfg, seeds=2: (growth + 3 * feature, feature)
+        imp, "predicted_growth", lambda cfg, seeds=2, **kw: (growth + 3 * feature, feature)
     )
     assert imp.predicted_sign(HIERARCHY)[0] == 1
 

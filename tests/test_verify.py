@@ -224,28 +224,39 @@ def test_sign_maps_away_from_the_default_are_tallied_in_the_report(monkeypatch, 
 
     monkeypatch.setattr(structure, "SHAPES", tuple(measured))
     monkeypatch.setattr(structure, "HELD_OUT", ((2, 8), (6, 2)))
+    monkeypatch.setattr(structure, "FRESH", ((6, 2),))
     monkeypatch.setattr(structure, "CLASS_COUNTS", ())
     monkeypatch.setattr(structure, "specificity", fake_specificity)
 
-    def candidate(config):
+    def kernel(config):
         assert isinstance(config, SimConfig)  # rebuilt from the record's dict
         return -0.4
 
-    monkeypatch.setattr(structure, "candidate_rho", candidate)
+    monkeypatch.setattr(structure, "kernel_rho", kernel)
     cells = structure.sign_maps()
     assert [c["map"] for c in cells] == [
         "depth 4, branching 3", "depth 2, branching 8", "depth 6, branching 2"
     ]  # fmt: skip
     assert [c["held_out"] for c in cells] == [False, True, True]
+    assert [c["fresh"] for c in cells] == [False, False, True]
     assert [c["significant"] for c in cells] == [True, True, False]  # |rho| > 0.18
     assert [c["agrees"] for c in cells] == [True, False, False]  # predicted +
     (tmp_path / "signs.json").write_text(json.dumps({"cells": cells}))
     text = write_report([], {}, {}, tmp_path / "REPORT.md").read_text()
-    assert "were fixed): depth 2, branching 8; depth 6, branching 2." in text
+    assert (
+        "were fixed): depth 2, branching 8; depth 6, branching 2; of these, run only after "
+        "verify adopted item 18: depth 6, branching 2."
+    ) in text
     assert "| depth 2, branching 8 | compositional, sgd, coupled | -0.300 +- 0.090 | + |" in text
     assert (
-        "- specificity, maps run when item 16 was formulated: 1 cells with a significant "
-        "sign; item 16 agrees with 1, the self-heat closure with 0."
+        "- specificity, maps run when items 16 and 18 were formulated: 1 cells with a "
+        "significant sign; item 18 agrees with 1, item 16's kernel closure with 0."
     ) in text
-    assert "- specificity, held-out maps: 1 cells with a significant sign; item 16 agrees " \
-        "with 0, the self-heat closure with 1." in text  # fmt: skip
+    assert "- specificity, held-out maps: 1 cells with a significant sign; item 18 agrees " \
+        "with 0, item 16's kernel closure with 1." in text  # fmt: skip
+    # A signs.json written before item 18 (no kernel_rho) is not rendered as if it were.
+    for cell in cells:
+        cell["candidate_rho"] = cell.pop("kernel_rho")
+    (tmp_path / "signs.json").write_text(json.dumps({"cells": cells}))
+    text = write_report([], {}, {}, tmp_path / "REPORT.md").read_text()
+    assert "run `make signs` to redo the maps" in text and "| depth 2, branching 8 |" not in text

@@ -176,17 +176,29 @@ def _sign_maps(record: Mapping | None) -> list[str]:
     if not record:
         return []
     cells = record["cells"]
+    if any("kernel_rho" not in c for c in cells):
+        return [
+            "### Signs away from the default regime",
+            "",
+            "`figures/signs.json` was written before verify judged by item 18; run "
+            "`make signs` to redo the maps.",
+            "",
+        ]
+
+    def labels(key):
+        return "; ".join(dict.fromkeys(c["map"] for c in cells if c.get(key))) or "none"
+
     lines = [
         "### Signs away from the default regime",
         "",
         "The same maps at other tree shapes and class counts (`make signs`, "
-        "`figures/signs.json`), each cell judged against item 16 as above; beside it, the "
-        "sign of item 16's self-heat closure (a candidate, not judged; 0 below two standard "
-        "errors). Held out (run only after item 16 and the closure were fixed): "
-        + ("; ".join(dict.fromkeys(c["map"] for c in cells if c["held_out"])) or "none")
-        + ".",
+        "`figures/signs.json`), each cell judged against item 18 as above; beside it, the "
+        "sign of item 16's kernel closure (refuted, not judged; 0 below two standard "
+        "errors). Held out (run only after item 16 and the self-heat closure were fixed): "
+        f"{labels('held_out')}; of these, run only after verify adopted item 18: "
+        f"{labels('fresh')}.",
         "",
-        "| map | model, optimizer, frequency | rho | item 16 | verdict | self-heat closure |",
+        "| map | model, optimizer, frequency | rho | item 18 | verdict | item 16 (kernel) |",
         "|---|---|---|---|---|---|",
     ]
     for c in cells:
@@ -194,11 +206,11 @@ def _sign_maps(record: Mapping | None) -> list[str]:
         cell = f"{cfg['model']}, {cfg['optimizer']}"
         if cfg["data"] == "hierarchy":
             cell += f", {cfg['frequency_mode']}"
-        candidate = 0 if abs(c["candidate_rho"]) <= c["tolerance"] else np.sign(c["candidate_rho"])
+        kernel = 0 if abs(c["kernel_rho"]) <= c["tolerance"] else np.sign(c["kernel_rho"])
         lines.append(
             f"| {c['map']} | {cell} | {c['measured']:+.3f} +- {c['spread']:.3f} | "
-            f"{_signed(c['predicted'])} | {c['verdict']} | {_signed(candidate)} "
-            f"({c['candidate_rho']:+.2f}) |"
+            f"{_signed(c['predicted'])} | {c['verdict']} | {_signed(kernel)} "
+            f"({c['kernel_rho']:+.2f}) |"
         )
     lines += ["", *_sign_tally(cells), ""]
     return lines
@@ -211,24 +223,33 @@ def _signed(sign: float) -> str:
 def _sign_tally(cells: Sequence[Mapping]) -> list[str]:
     """Agreement among the cells whose measured interval excludes 0, per map kind."""
     out = []
-    groups = [(name, kind, held) for name, kind in (("specificity", "hierarchy"),
-              ("uncertainty", "ambiguity")) for held in (False, True)]  # fmt: skip
-    for name, kind, held in groups:
-        chosen = [c for c in cells if c["config"]["data"] == kind and c["significant"]
-                  and c["held_out"] == held]  # fmt: skip
-        if not chosen:
-            continue
-        name = f"{name}, {'held-out maps' if held else 'maps run when item 16 was formulated'}"
-        agree = sum(c["agrees"] for c in chosen)
-        candidate = sum(
-            abs(c["candidate_rho"]) > c["tolerance"]
-            and np.sign(c["candidate_rho"]) == np.sign(c["measured"])
-            for c in chosen
-        )
-        out.append(
-            f"- {name}: {len(chosen)} cells with a significant sign; item 16 agrees with "
-            f"{agree}, the self-heat closure with {candidate}."
-        )
+    stages = (
+        ("maps run when items 16 and 18 were formulated", False, False),
+        ("held-out maps", True, False),
+        ("maps run after verify adopted item 18", True, True),
+    )
+    for name, kind in (("specificity", "hierarchy"), ("uncertainty", "ambiguity")):
+        for stage, held, fresh in stages:
+            chosen = [
+                c
+                for c in cells
+                if c["config"]["data"] == kind
+                and c["significant"]
+                and c["held_out"] == held
+                and c.get("fresh", False) == fresh
+            ]
+            if not chosen:
+                continue
+            agree = sum(c["agrees"] for c in chosen)
+            kernel = sum(
+                abs(c["kernel_rho"]) > c["tolerance"]
+                and np.sign(c["kernel_rho"]) == np.sign(c["measured"])
+                for c in chosen
+            )
+            out.append(
+                f"- {name}, {stage}: {len(chosen)} cells with a significant sign; item 18 "
+                f"agrees with {agree}, item 16's kernel closure with {kernel}."
+            )
     return out
 
 
@@ -447,8 +468,10 @@ def write_report(
         "",
         "Item 13 (specificity): rank correlation over tree nodes of the norm growth",
         "log(N_T / N_0) with depth. Item 14 (uncertainty): the same with the entropy of",
-        "the soft label. The predicted sign is THEORY.md item 16's mean-field kernel",
-        "prediction (0: no correlation beyond two standard errors). A cell holds when the",
+        "the soft label. The predicted sign is THEORY.md item 18's (item 16's mean field,",
+        "each item's own heat through its own kernel block; 0: no correlation beyond two",
+        "standard errors); each cell's note gives item 16's kernel closure's rho beside",
+        "it. A cell holds when the",
         "measured value has the predicted sign beyond two standard errors (the +- shown",
         "is one), or, predicted 0, lies within two of 0.",
         "",

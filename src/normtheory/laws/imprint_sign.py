@@ -539,11 +539,12 @@ def predicted_growth(
     h = 1 for linear encoders, the weight depth for an MLP) over `chunks` equal spans of
     the run, from the initial norms of the run's seeds.
 
-    closure "kernel" (the prediction): the whole expected kernel heat, self and cross.
-    closure "self": only the item's own gradient through its own block, eta^2 (w_i / d)
-    |K_ii|_F^2, as if every cross kick were undone by the restoring pull of the item that
-    caused it (first-order linear response returns every item to its ray, item 16's
-    note); kept for comparison, not used by verify.
+    closure "kernel" (item 16): the whole expected kernel heat, self and cross; refuted
+    for shared encoders under Adam, kept for comparison.
+    closure "self" (item 18, the prediction verify judges by): only the item's own
+    gradient through its own block, eta^2 (w_i / d) |K_ii|_F^2, as if every cross kick
+    were undone by the restoring pull of the item that caused it (first-order linear
+    response returns every item to its ray).
     """
     if closure not in ("kernel", "self"):
         raise ValueError(f"closure must be 'kernel' or 'self', got {closure!r}")
@@ -709,15 +710,18 @@ def predicted_heat(config, seeds: int = 2, chunks: int = 200) -> dict[str, np.nd
     return out | {"feature": stats.feature, "gain2": np.asarray(_momentum_gain(config) ** 2)}
 
 
-def predicted_sign(config, seeds: int = 2) -> tuple[int, float]:
+def predicted_sign(config, seeds: int = 2, closure: str = "self") -> tuple[int, float]:
     """(sign in {-1, 0, +1}, predicted Spearman rho) of growth against depth or entropy.
 
-    The sign is 0 when |rho| < MARGIN_SE standard errors of a Spearman correlation over
-    the I items, 1 / sqrt(I - 1): a predicted correlation the sign test could not see.
+    closure "self" (THEORY.md item 18, the prediction verify judges by) or "kernel"
+    (item 16's whole kernel heat, refuted for shared encoders under Adam); see
+    `predicted_growth`. The sign is 0 when |rho| < MARGIN_SE standard errors of a
+    Spearman correlation over the I items, 1 / sqrt(I - 1): a predicted correlation the
+    sign test could not see.
     """
     from normtheory.confidence import spearman
 
-    growth, feature = predicted_growth(config, seeds)
+    growth, feature = predicted_growth(config, seeds, closure=closure)
     rho = float(spearman(growth, feature))
     margin = MARGIN_SE / math.sqrt(len(growth) - 1)
     return (0 if abs(rho) < margin else int(np.sign(rho))), rho
