@@ -1,10 +1,10 @@
-"""Items 13-14's sign maps away from the default regime, judged against item 16.
+"""Items 13-14's sign maps away from the default regime, judged against item 18.
 
     python simulations/sign_maps.py [--out figures]
 
 Runs the specificity map at every tree shape of `normtheory.verify.structure.SHAPES`
 and the uncertainty map at every class count of `CLASS_COUNTS` (2 seeds each, float64,
-through the results cache; about 8 minutes on two CPU cores from an empty cache) and
+through the results cache; about 11 minutes on two CPU cores from an empty cache) and
 writes `<out>/signs.json`, which `normtheory verify --report` renders as a section.
 """
 

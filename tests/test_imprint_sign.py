@@ -284,3 +284,50 @@ def test_predicted_heat_is_the_integration_behind_the_predicted_growth():
     assert np.all(heats["compositional"]["kernel"] > heats["compositional"]["self"])
     momentum = imp.predicted_heat(comp.replace(optimizer="momentum", lr=0.05), seeds=1)
     assert float(momentum["gain2"]) == pytest.approx(1 / (1 - comp.momentum) ** 2)
+
+
+# --- item 18: the self-heat closure ------------------------------------------------------------
+
+
+@given(seeds, st.sampled_from([(2, 2), (3, 3), (4, 2)]))
+def test_self_mean_heat_is_the_kernel_heat_of_the_diagonal_blocks(seed, sizes):
+    items, d = sizes
+    rng = np.random.default_rng(seed)
+    K = rng.normal(size=(items, items, d, d))
+    w = rng.uniform(0.0, 2.0, size=items)
+    own = K[np.arange(items), np.arange(items)]
+    twin = np.asarray(
+        laws.get("self_mean_heat")(K_self=jnp.asarray(own), w=jnp.asarray(w), eta=0.3)
+    )
+    diagonal = np.zeros_like(K)
+    diagonal[np.arange(items), np.arange(items)] = own
+    whole = laws.get("kernel_mean_heat")(K=jnp.asarray(diagonal), w=jnp.asarray(w), eta=0.3)
+    np.testing.assert_allclose(twin, np.asarray(whole), rtol=1e-12)
+    # With the cross blocks in, the whole kernel heat is larger: the closure drops them.
+    assert np.all(
+        np.asarray(laws.get("kernel_mean_heat")(K=jnp.asarray(K), w=jnp.asarray(w), eta=0.3))
+        >= twin
+    )
+
+
+def test_a_wrong_self_heat_is_caught_by_the_compositional_check(monkeypatch):
+    """(depth + 1) in place of (depth + 1)^2, the incoherent sum of the path features' own
+    heats, leaves the compositional check nonzero."""
+    (check,) = [c for c in laws.get("self_mean_heat").checks if "compositional" in c.name]
+    assert check.reduce() == 0
+    from normtheory.laws import kernel
+
+    real = kernel._compositional_model
+
+    def halved(height, branching, generic_precond):
+        model = dict(real(height, branching, generic_precond))
+        n = len(model["probes"])
+        model["kernel"] = [
+            [model["kernel"][i][j] / sp.sqrt(int(model["tree"].depth[i]) + 1) for j in range(n)]
+            for i in range(n)
+        ]
+        return model
+
+    monkeypatch.setattr(kernel, "_compositional_model", halved)
+    (bad,) = [c for c in imp.self_mean_heat().checks if "compositional" in c.name]
+    assert bad.reduce() != 0

@@ -34,6 +34,7 @@ THEORY_ITEMS = {
     15: "Kernel budget (shared encoders)",
     16: "Imprint signs from the kernel, in mean field",
     17: "Parameter norm of homogeneous encoders",
+    18: "Imprint signs, self-heat closure",
 }
 
 

@@ -71,6 +71,7 @@ _BUILDERS: dict[str, Callable[[], Law]] = {
     "kernel_mean_heat": imprint_sign.kernel_mean_heat,
     "path_overlap_sum": imprint_sign.path_overlap_sum,
     "parameter_pythagoras": parameter_norm.parameter_pythagoras,
+    "self_mean_heat": imprint_sign.self_mean_heat,
 }
 
 __all__ = ["Bound", "Check", "Law", "Relation", "ScalarRecurrence", "get", "names"]

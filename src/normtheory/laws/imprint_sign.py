@@ -307,6 +307,60 @@ def kernel_mean_heat() -> Law:
     )
 
 
+def self_heat(K_self: jax.Array, w: jax.Array, eta: jax.Array) -> jax.Array:
+    """eta^2 (w_i / d) |K_ii|_F^2. K_self (I, d, d) the diagonal blocks, w (I,) -> (I,)."""
+    d = K_self.shape[-1]
+    return eta**2 * jnp.einsum("iab,iab,i->i", K_self, K_self, w) / d
+
+
+def self_mean_heat() -> Law:
+    """Item 18: item 16's expected heat with each item's own kernel block only."""
+    from normtheory.laws.kernel import _compositional_model
+
+    dim = 2
+    block = sp.Matrix(dim, dim, sp.symbols(f"K00_0:{dim * dim}", real=True))
+    grad = sp.Matrix(sp.symbols(f"g0_0:{dim}", real=True))
+    w0 = sp.Symbol("w_0", nonnegative=True)
+    kick = -s.eta * block * grad
+    generic = _expected_quadratic(kick.dot(kick), [grad], [w0])
+    stated = s.eta**2 * w0 / dim * sum(x**2 for x in block)
+    model = _compositional_model(2, 2, generic_precond=False)
+    tree, n = model["tree"], len(model["probes"])
+    energies = sp.symbols(f"e_0:{n}", nonnegative=True)
+    comp = []
+    for i in range(n):
+        own = -s.eta * model["kernel"][i][i] * model["grads"][i]
+        expected = _expected_quadratic(own.dot(own), [model["grads"][i]], [energies[i]])
+        comp.append(expected - s.eta**2 * (int(tree.depth[i]) + 1) ** 2 * energies[i])
+    Kb, wb = sp.IndexedBase("K"), sp.IndexedBase("w")
+    _i, _a, _b = sp.symbols("i a b", integer=True, positive=True)
+    d = sp.Symbol("d", integer=True, positive=True)
+    return Law(
+        name="self_mean_heat",
+        item=18,
+        title="self-heat closure: E heat_i = eta^2 (w_i / d) |K_ii|_F^2, the item's own block",
+        lhs=sp.Symbol(r"\mathbb{E}\,\mathrm{heat}_i"),
+        rhs=s.eta**2 * wb[_i] / d * sp.Sum(Kb[_i, _a, _b] ** 2, (_a, 1, d), (_b, 1, d)),
+        params=("K_self", "w", "eta"),
+        bounds={"eta": POSITIVE, "w": NONNEGATIVE},
+        exact=True,
+        assumptions="kernel_mean_heat's assumptions, and the closure: every cross kick "
+        "eta K_ij g_j (j != i) is undone by the restoring pull of the item that caused it, "
+        "so it adds no norm; only the item's own gradient through its own block K_ii heats "
+        "it.",
+        reference=REFERENCE,
+        checks=(
+            Check("generic 2 x 2 block: E|eta K_ii g_i|^2", generic - sp.expand(stated)),
+            Check(
+                "compositional encoder under SGD: eta^2 (depth_i + 1)^2 w_i at every node "
+                "(K_ii = m_ii I)",
+                _contract(comp),
+            ),
+        ),
+        fn=self_heat,
+    )
+
+
 def overlap_sum_expr() -> sp.Expr:
     """sum_j m_ij^r over the nodes j of a complete tree (height D, branching b), i at depth k.
 
