@@ -1,8 +1,9 @@
-"""THEORY.md items 1-5, the exact facts, on real InfoNCE batches and runs (float64).
+"""THEORY.md items 1-5 and 17, the exact facts, on real InfoNCE batches and runs (float64).
 
 A failure here in the regime a fact assumes is a bug. Where `--set` moves the run
-outside the assumptions (items 4-5 assume plain SGD), the report measures the same
-quantity and says that the assumption is broken.
+outside the assumptions (items 4-5 assume plain SGD; item 17 SGD with coupled L2 and an
+encoder homogeneous in its parameters), the report measures the same quantity and says
+that the assumption is broken.
 """
 
 from __future__ import annotations
