@@ -124,6 +124,23 @@ def _kernel_split(record: figures.FigureRecord) -> None:
     assert np.max(np.abs(a["Adam/drift_self"])) > 1e-3 * np.max(np.abs(a["Adam/drift_rest"]))
 
 
+def _path_features(record: figures.FigureRecord) -> None:
+    a = record.arrays
+    for name in ("SGD", "Adam"):
+        assert list(a[f"{name}/levels"]) == [0, 1, 2]
+        # The split is exact, and the root is its one feature: no alignment part.
+        np.testing.assert_allclose(
+            a[f"{name}/growth"], a[f"{name}/feature"] + a[f"{name}/alignment"], atol=1e-12
+        )
+        assert abs(a[f"{name}/alignment"][0]) < 1e-12
+    # Item 17 under SGD without decay: the features' drifts sum to zero over the tree
+    # (1, 2 and 4 features per depth); Adam's do not.
+    count = np.array([1, 2, 4])
+    heat = count @ a["SGD/heat"]
+    assert abs(count @ a["SGD/drift"]) < 1e-9 * heat
+    assert abs(count @ a["Adam/drift"]) > 1e-3 * (count @ a["Adam/heat"])
+
+
 CLAIMS: dict[str, Callable[[figures.FigureRecord], None]] = {
     "fig1_accumulation": _accumulation,
     "fig2_frequency_imprint": _frequency_imprint,
@@ -133,6 +150,7 @@ CLAIMS: dict[str, Callable[[figures.FigureRecord], None]] = {
     "fig7_effective_lr": _effective_lr,
     "fig8_imbalance": _imbalance,
     "fig11_kernel_split": _kernel_split,
+    "fig13_path_features": _path_features,
 }
 
 

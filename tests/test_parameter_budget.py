@@ -1,6 +1,5 @@
 """The parameters' budget row by row (normtheory.parameter_budget, THEORY.md item 17)."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,13 @@ import pytest
 
 from normtheory import simulate
 from normtheory.config import SimConfig
-from normtheory.parameter_budget import row_names, trace_parameters
+from normtheory.parameter_budget import (
+    path_membership,
+    path_parts,
+    path_summary,
+    row_names,
+    trace_parameters,
+)
 from normtheory.problems import make_problem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,15 +32,6 @@ TREE = SimConfig(
     dtype="float64",
     weight_decay=0.02,
 )
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location(
-        "path_features", ROOT / "simulations" / "path_features.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_replay_makes_the_engines_steps():
@@ -76,11 +72,11 @@ def test_float32_is_refused():
 
 
 def test_path_parts_split_growth_exactly():
-    module = _script()
     rng = np.random.default_rng(0)
-    member = np.array([[1, 0, 0], [1, 1, 0], [1, 0, 1]], dtype=float)
+    member = path_membership(np.array([[0, -1], [0, 1], [0, 2]]))
+    np.testing.assert_array_equal(member, [[1, 0, 0], [1, 1, 0], [1, 0, 1]])
     initial, final = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
-    parts = module.path_parts(initial, final, member)
+    parts = path_parts(initial, final, member)
     np.testing.assert_allclose(parts["growth"], parts["feature"] + parts["alignment"])
     z0, z1 = member @ initial, member @ final
     np.testing.assert_allclose(
@@ -88,11 +84,11 @@ def test_path_parts_split_growth_exactly():
     )
     assert parts["alignment"][0] == pytest.approx(0.0)  # the root is its one feature
     # Mutually orthogonal features keep alignment 1 at both ends: no alignment part.
-    orthogonal = module.path_parts(np.eye(3), 2 * np.eye(3), member)
+    orthogonal = path_parts(np.eye(3), 2 * np.eye(3), member)
     np.testing.assert_allclose(orthogonal["alignment"], 0.0, atol=1e-15)
     # Anti-aligned ones lower it.
     anti = np.array([[1.0, 0.0, 0.0], [-0.9, 1.0, 0.0], [-0.9, 0.0, 1.0]])
-    assert np.all(module.path_parts(np.eye(3), anti, member)["alignment"][1:] < 0)
+    assert np.all(path_parts(np.eye(3), anti, member)["alignment"][1:] < 0)
 
 
 def test_path_features_names_a_bad_tree_in_one_line():
@@ -103,3 +99,18 @@ def test_path_features_names_a_bad_tree_in_one_line():
     assert result.returncode == 2
     assert "depth" in result.stderr.splitlines()[-1]
     assert "Traceback" not in result.stderr
+
+
+def test_path_summary_is_cached_and_refuses_other_models(tmp_path, monkeypatch):
+    monkeypatch.setenv("NORMTHEORY_CACHE", str(tmp_path / "cache"))
+    first = path_summary(TREE, seed=1)
+    assert set(first) == {"growth", "feature", "alignment", "depth", "drift", "heat"}
+    np.testing.assert_allclose(first["growth"], first["feature"] + first["alignment"])
+    trace = trace_parameters(TREE, seed=1)
+    np.testing.assert_allclose(first["heat"], trace["heat"].sum(axis=0), rtol=1e-12)
+    entries = sorted((tmp_path / "cache").iterdir())
+    assert entries
+    np.testing.assert_array_equal(path_summary(TREE, seed=1)["growth"], first["growth"])
+    assert sorted((tmp_path / "cache").iterdir()) == entries  # read, not recomputed
+    with pytest.raises(ValueError, match="model='compositional'"):
+        path_summary(TREE.replace(model="table"))

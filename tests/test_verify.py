@@ -241,8 +241,12 @@ def test_sign_maps_away_from_the_default_are_tallied_in_the_report(monkeypatch, 
     assert [c["fresh"] for c in cells] == [False, False, True]
     assert [c["significant"] for c in cells] == [True, True, False]  # |rho| > 0.18
     assert [c["agrees"] for c in cells] == [True, False, False]  # predicted +
-    (tmp_path / "signs.json").write_text(json.dumps({"cells": cells}))
+    from normtheory.cache import code_identity
+
+    code = code_identity("verify")
+    (tmp_path / "signs.json").write_text(json.dumps({"code": code, "cells": cells}))
     text = write_report([], {}, {}, tmp_path / "REPORT.md").read_text()
+    assert "Stale" not in text
     assert (
         "were fixed): depth 2, branching 8; depth 6, branching 2; of these, run only after "
         "verify adopted item 18: depth 6, branching 2."
@@ -254,6 +258,10 @@ def test_sign_maps_away_from_the_default_are_tallied_in_the_report(monkeypatch, 
     ) in text
     assert "- specificity, held-out maps: 1 cells with a significant sign; item 18 agrees " \
         "with 0, item 16's kernel closure with 1." in text  # fmt: skip
+    # Cells computed by other code are rendered, marked stale.
+    (tmp_path / "signs.json").write_text(json.dumps({"code": "0123", "cells": cells}))
+    text = write_report([], {}, {}, tmp_path / "REPORT.md").read_text()
+    assert f"**Stale:** these cells were computed by code 0123; the code is now {code}." in text
     # A signs.json written before item 18 (no kernel_rho) is not rendered as if it were.
     for cell in cells:
         cell["candidate_rho"] = cell.pop("kernel_rho")

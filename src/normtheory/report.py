@@ -184,6 +184,17 @@ def _sign_maps(record: Mapping | None) -> list[str]:
             "`make signs` to redo the maps.",
             "",
         ]
+    from normtheory.cache import code_identity
+
+    current = code_identity("verify")
+    if record.get("code") != current:
+        stale = [
+            f"**Stale:** these cells were computed by code {record.get('code') or 'unknown'}; "
+            f"the code is now {current}. Run `make signs` to redo them.",
+            "",
+        ]
+    else:
+        stale = []
 
     def labels(key):
         return "; ".join(dict.fromkeys(c["map"] for c in cells if c.get(key))) or "none"
@@ -198,6 +209,7 @@ def _sign_maps(record: Mapping | None) -> list[str]:
         f"{labels('held_out')}; of these, run only after verify adopted item 18: "
         f"{labels('fresh')}.",
         "",
+        *stale,
         "| map | model, optimizer, frequency | rho | item 18 | verdict | item 16 (kernel) |",
         "|---|---|---|---|---|---|",
     ]
