@@ -15,7 +15,7 @@ decoupled frequency) this prints the Spearman correlation of each part with dept
 per depth, the parts and the parameter budget of the features themselves (summed drift
 2 theta . d theta, decay included, and heat |d theta|^2 over the run), from
 `normtheory.parameter_budget.path_summary` through the results cache. A diagnostic
-quoted in THEORY.md item 17 (figure 13 draws its SGD and Adam rows); not a check. Each
+quoted in THEORY.md item 17 (figure 14 draws its SGD and Adam rows); not a check. Each
 row's seeds are float64 replays, about 5 s each on two cores when not cached.
 """
 

@@ -150,7 +150,7 @@ CLAIMS: dict[str, Callable[[figures.FigureRecord], None]] = {
     "fig7_effective_lr": _effective_lr,
     "fig8_imbalance": _imbalance,
     "fig11_kernel_split": _kernel_split,
-    "fig13_path_features": _path_features,
+    "fig14_path_features": _path_features,
 }
 
 

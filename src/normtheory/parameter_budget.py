@@ -18,7 +18,7 @@ the parameters' side.
 quantities per step and row. It is a float64 diagnostic for a single seed, not part of
 the engine's compiled windows. For the compositional encoder, `path_parts` splits a
 node's growth into its path features' growth and their alignment, and `path_summary`
-caches that split with the features' budget (figure 13, simulations/path_features.py).
+caches that split with the features' budget (figure 14, simulations/path_features.py).
 """
 
 from __future__ import annotations

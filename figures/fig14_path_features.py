@@ -1,4 +1,4 @@
-"""Figure 13 (THEORY.md item 17): where a compositional node's growth comes from.
+"""Figure 14 (THEORY.md item 17): where a compositional node's growth comes from.
 
 The specificity map's tree (depth 4, branching 3, frequency equal per node), the
 compositional encoder under SGD and Adam (2 seeds, float64). A node is the sum of the
@@ -28,7 +28,7 @@ from normtheory.confidence import spearman
 from normtheory.parameter_budget import path_summary
 from normtheory.regimes import HIERARCHY
 
-NAME = "fig13_path_features.png"
+NAME = "fig14_path_features.png"
 BASE = HIERARCHY.replace(model="compositional", frequency_mode="decoupled")
 SEEDS = 2
 OPTIMIZERS = {"SGD": {"optimizer": "sgd", "lr": 0.5}, "Adam": {"optimizer": "adam", "lr": 0.01}}
