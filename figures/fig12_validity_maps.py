@@ -39,6 +39,8 @@ MAPS = {
     "li_arora": ("eta_lam", [0.01, 0.05, 0.15], "lr", [0.1, 0.5], {}),
     "adamw_equilibrium": ("eta_lam", [3e-4, 1e-3, 3e-3], "b1", [0.0, 0.9, 0.99], {}),
     "drift_heat_equilibrium": ("eta_lam", [2.5e-4, 1e-3], "momentum", [0.5, 0.9], {}),
+    # Row 2: the compositional encoder, rates through the kernel; the same cells' runs.
+    "drift_heat_equilibrium/2": ("eta_lam", [2.5e-4, 1e-3], "momentum", [0.5, 0.9], {}),
 }
 LABELS = {
     "eta_lam": r"$\eta\lambda$",
@@ -65,7 +67,8 @@ def measure(tiny: bool = False) -> dict[str, maps.ValidityMap]:
     return out
 
 
-def _panel(ax: plt.Axes, vmap: maps.ValidityMap) -> plt.cm.ScalarMappable:
+def _panel(ax: plt.Axes, vmap: maps.ValidityMap, shared: bool) -> plt.cm.ScalarMappable:
+    """One map; `shared`: another panel shows the same law, so name the row too."""
     ratio = np.log10(vmap.rel_error / vmap.tolerance)
     image = ax.imshow(ratio, cmap="RdBu_r", vmin=-2, vmax=2, origin="lower", aspect="auto")
     for i in range(len(vmap.y_values)):
@@ -81,7 +84,8 @@ def _panel(ax: plt.Axes, vmap: maps.ValidityMap) -> plt.cm.ScalarMappable:
     ax.set_xlabel(LABELS.get(vmap.x, vmap.x))
     ax.set_ylabel(LABELS.get(vmap.y, vmap.y))
     held = int(np.sum(vmap.verdict == "holds"))
-    ax.set_title(f"{vmap.law or vmap.check}: holds in {held} of {vmap.verdict.size}", fontsize=9)
+    row = f"\n{vmap.label}" if shared and vmap.label else ""
+    ax.set_title(f"{vmap.law}: holds in {held} of {vmap.verdict.size}{row}", fontsize=9)
     return image
 
 
@@ -99,8 +103,9 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
             rows, cols, figsize=(4.4 * cols, 3.8 * rows + 0.8), squeeze=False, layout="constrained"
         )
         image = None
+        laws = [vmap.law for vmap in data.values()]
         for ax, vmap in zip(axes.flat, data.values(), strict=False):
-            image = _panel(ax, vmap)
+            image = _panel(ax, vmap, laws.count(vmap.law) > 1)
         for ax in list(axes.flat)[len(data) :]:
             ax.axis("off")
         fig.colorbar(image, ax=axes, label=r"$\log_{10}$(rel. error / tolerance)", shrink=0.8)
@@ -113,7 +118,8 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
             numbers[f"{name}_holds"] = int(np.sum(vmap.verdict == "holds"))
             numbers[f"{name}_cells"] = int(vmap.verdict.size)
         caption = "cells where the law holds: " + ", ".join(
-            f"{vmap.law or name} {numbers[f'{name}_holds']} of {numbers[f'{name}_cells']}"
+            f"{vmap.law}{f' ({vmap.label})' if laws.count(vmap.law) > 1 else ''} "
+            f"{numbers[f'{name}_holds']} of {numbers[f'{name}_cells']}"
             for name, vmap in data.items()
         )
         arrays = {f"{name}/rel_error_over_tolerance": v.rel_error / v.tolerance

@@ -66,3 +66,29 @@ def test_the_report_states_the_default_verdict_beside_the_map_count():
     [row] = [line for line in lines if line.startswith(f"| {vmap.law} |")]
     assert "| 6 | holds | 2 holds, 2 invalid | lr x eta_lam |" in row
     assert "lr=0.1, eta_lam=0; lr=0.5, eta_lam=0" in row
+
+
+def test_two_rows_of_one_check_are_told_apart():
+    from normtheory.report import _validity_maps
+    from normtheory.verify._record import Result
+
+    law = "drift_heat_equilibrium"
+
+    def record(label, verdict):
+        return {
+            "check": law, "law": law, "row": 0, "label": label, "x": "eta_lam",
+            "x_values": [1e-3], "y": "momentum", "y_values": [0.9],
+            "verdict": [[verdict]], "counts": {verdict: 1},
+        }  # fmt: skip
+
+    def default(label, verdict):
+        return Result(
+            law=law, item=12, config=SimConfig(), quantity="q", predicted=1.0, measured=1.0,
+            spread=0.0, rel_error=0.0, tolerance=0.1, basis="b", verdict=verdict, row=label,
+        )  # fmt: skip
+
+    data = {law: record("table, heavy ball", "fails"), f"{law}/2": record("comp", "holds")}
+    results = [default("table, heavy ball", "fails"), default("comp (--set lr)", "holds")]
+    lines = _validity_maps(data, results)
+    assert any(line.startswith(f"| {law} (table, heavy ball) | 12 | fails |") for line in lines)
+    assert any(line.startswith(f"| {law} (comp) | 12 | holds | 1 holds |") for line in lines)

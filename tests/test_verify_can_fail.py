@@ -330,6 +330,25 @@ def test_drift_heat_predicts_from_a_run_other_than_the_judged_one(monkeypatch):
     np.testing.assert_array_equal(before, after)
 
 
+def test_drift_heat_fails_a_shared_encoder_moved_by_its_own_gradient_only(monkeypatch):
+    # The compositional row's D and V come from the gradients through K_ij = m_ij I; with
+    # the free table's kernel (each node moved by its own gradient: the heat the issue
+    # found ~100x too small) the same runs give wrong rates and the row fails.
+    from normtheory.kernel_budget import kernel_budget
+
+    cfg, _ = row_config(drift_heat.BASE, drift_heat.REGIMES["compositional, heavy ball"], ())
+    assert drift_heat.rate_source(cfg) == "kernel"
+    assert drift_heat._judge_row(cfg, "right kernel", "kernel").verdict == "holds"
+    nodes = cfg.num_tracked_max
+
+    def own_gradient_only(config, seed=None):
+        return kernel_budget(config, seed, kernel=np.eye(nodes))
+
+    monkeypatch.setattr(drift_heat, "kernel_budget_cached", own_gradient_only)
+    result = drift_heat._judge_row(cfg, "table kernel", "kernel")
+    assert result.verdict == "fails" and result.rel_error > 3 * result.tolerance
+
+
 def test_set_values_win_over_a_rows_own_settings(adamw_row):
     (result,) = _verdicts("drift_heat_equilibrium", DRIFT_HEAT).values()
     assert "adamw, lr=0.05, wd=0.1" in result.regime

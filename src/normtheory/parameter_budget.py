@@ -28,11 +28,9 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
+from normtheory._replay import replay
 from normtheory.config import SimConfig
-from normtheory.optim import make_optimizer
-from normtheory.problems import make_problem
 
 __all__ = [
     "FIELDS",
@@ -86,27 +84,12 @@ def trace_parameters(config: SimConfig, seed: int | None = None) -> dict[str, np
         step produced (not from drift + heat); "initial" and "final": the parameters
         before the first and after the last step (pytrees of arrays).
     """
-    if not jax.config.jax_enable_x64:
-        raise ValueError("trace_parameters runs in float64: enable jax_enable_x64 first")
-    problem = make_problem(config, jnp.float64)
-    hp = {k: jnp.asarray(v, jnp.float64) for k, v in config.hyperparameters().items()}
-    opt = make_optimizer(config, hp)
-    key, k_init = jax.random.split(jax.random.key(config.seed if seed is None else seed))
-    params = problem.init(k_init)
 
-    def step(carry, _):
-        params, opt_state, key = carry
-        key, k_batch = jax.random.split(key)
-        batch = problem.sample(k_batch)
-        grads = jax.grad(lambda p: problem.loss(problem.embed(p, batch, hp), batch, hp))(params)
-        with jax.numpy_dtype_promotion("standard"):  # optax's int32 step counts
-            updates, opt_state = opt.update(grads, opt_state, params)
-        new = optax.apply_updates(params, updates)
-        record = (_rows(params), 2 * _row_dots(params, updates), _rows(updates), _rows(grads))
-        return (new, opt_state, key), record
+    def record(problem, step):
+        p, u, g = step.params, step.updates, step.grads
+        return (_rows(p), 2 * _row_dots(p, u), _rows(u), _rows(g))
 
-    run = jax.jit(lambda c: jax.lax.scan(step, c, None, length=config.steps))
-    (final, _, _), records = run((params, opt.init(params), key))
+    _, params, final, records = replay(config, seed, record)
     out = {name: np.asarray(x) for name, x in zip(FIELDS, records, strict=True)}
     out["after"] = np.concatenate([out["norm2"][1:], np.asarray(_rows(final))[None]])
     return out | {

@@ -43,9 +43,11 @@ def _validity_maps(data: Mapping | None, results: Sequence[Result]) -> list[str]
     """Each law's verdict at its default regime beside its verdicts over its map."""
     if not data:
         return []
-    default = {}
+    default, rows = {}, {}
     for r in results:
         default.setdefault(r.law, r.verdict)
+        rows[(r.law, r.row.split(" (--set ")[0])] = r.verdict
+    laws = [record.get("law", record["check"]) for record in data.values()]
     lines = [
         "## Validity maps",
         "",
@@ -66,10 +68,12 @@ def _validity_maps(data: Mapping | None, results: Sequence[Result]) -> list[str]
         ]
         cells = sum(len(row) for row in record["verdict"])
         where = "; ".join(held) if len(held) < cells else "everywhere mapped"
-        law = record.get("law", record["check"])
+        law, label = record.get("law", record["check"]), record.get("label", "")
         item = next((r.item for r in results if r.law == law), "")
+        at_default = rows.get((law, label), default.get(law, "not run"))
+        name = f"{law} ({label})" if label and laws.count(law) > 1 else law
         lines.append(
-            f"| {law} | {item} | {default.get(law, 'not run')} | {counts} "
+            f"| {name} | {item} | {at_default} | {counts} "
             f"| {record['x']} x {record['y']} | {where or 'nowhere mapped'} |"
         )
     return [*lines, ""]

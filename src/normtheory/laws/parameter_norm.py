@@ -35,7 +35,13 @@ import sympy as sp
 
 from normtheory.laws import _symbols as s
 from normtheory.laws._law import NONNEGATIVE, Check, Law, scalar_law
-from normtheory.laws.kernel import TREE_BRANCHING, TREE_DEPTH, _compositional_model, _tangent
+from normtheory.laws.kernel import (
+    TREE_BRANCHING,
+    TREE_DEPTH,
+    _compositional_model,
+    _contract,
+    _tangent,
+)
 
 REFERENCE = (
     "Euler's homogeneous function theorem; van Laarhoven, 'L2 Regularization versus Batch "
@@ -48,13 +54,6 @@ Theta2 = sp.Symbol("Theta2", positive=True)  # |theta|^2, the parameter block's 
 Gamma2 = sp.Symbol("Gamma2", nonnegative=True)  # |grad_theta L|^2
 Theta2_next = sp.Symbol("Theta2_next", positive=True)
 LATEX = {Theta2: r"|\theta|^{2}", Gamma2: r"|\nabla_{\theta} L|^{2}", Theta2_next: r"|\theta'|^{2}"}
-
-
-def _contract(entries, tag: str) -> sp.Expr:
-    """sum_e omega_e R_e with independent weights: zero exactly when every R_e is."""
-    entries = list(entries)
-    weights = sp.symbols(f"omega_{tag}_0:{len(entries)}", real=True)
-    return sp.Add(*(w * e for w, e in zip(weights, entries, strict=True)))
 
 
 def homogeneity_residual(probes, theta, degree: int, tag: str) -> sp.Expr:

@@ -15,6 +15,15 @@ features). The law then predicts the judged run's N*^2 with r = k eta lam (2 - e
 at its own lam. The check fails when the rates are not N-independent, which is the
 assumption that gives the quadratic its content. Adam + L2 has no separable decay and
 is not covered.
+
+A shared encoder with a constant kernel (the compositional encoder under SGD, heavy ball
+or Nesterov; `rate_source`) takes the rates from the kernel, not from the engine's
+traced budget: `normtheory.kernel_budget` computes each item's drift and heat in the
+calibration run from the items' gradients through K_ij = m_ij I and the optimizer's
+velocity filter (item 15), and the judged <N^2> from the replayed norms. The drift
+there is the kernel's alone (no measured remainder is added), so a wrong kernel gives
+wrong D and V and the row fails (tested); with the right one the rates equal the
+traced budget's to rounding (tested), because that kernel is exact.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import numpy as np
 
 from normtheory import laws, regimes
 from normtheory.config import SimConfig
+from normtheory.kernel_budget import kernel_budget_cached, kernel_refusal
 from normtheory.verify._common import (
     Relaxation,
     half_stats,
@@ -66,18 +76,26 @@ def calibration_config(config: SimConfig) -> SimConfig:
     return config.replace(weight_decay=config.weight_decay * factor)
 
 
-def _rates(cfg: SimConfig) -> dict[str, np.ndarray]:
+def _rates(cfg: SimConfig, source: str = "traced") -> dict[str, np.ndarray]:
     """Per item over the second half of the run `cfg`: N^2 statistics and the law's rates.
+
+    source "traced": the engine's budget, the drift with the remainder a nonlinear
+    encoder leaves; "kernel": `kernel_budget`'s terms from the gradients through the
+    kernel, the drift without the remainder (which only measures the kernel's error).
 
     The mean drift's standard error comes from the exact budget: over the half, the sum of
     drift + remainder is the change of N^2 minus the sums of decay and heat, so its error
     is that of the smooth decay + heat plus the end-point fluctuation of N^2 (the drift's
     large step-to-step noise telescopes and does not accumulate).
     """
-    traj = _run(cfg, seeds=1, trace_split=cfg.model != "table")
+    if source == "kernel":
+        traj, moved = kernel_budget_cached(cfg), 0.0
+    else:
+        traj = _run(cfg, seeds=1, trace_split=cfg.model != "table")
+        moved = traj.remainder
     n2 = traj.norm**2
     stats = half_stats(cfg, n2)
-    drift = half_stats(cfg, (traj.drift + traj.remainder) / cfg.stride)
+    drift = half_stats(cfg, (traj.drift + moved) / cfg.stride)
     h = half_stats(cfg, norms_before(traj) ** 2 * traj.heat / cfg.stride)
     decay = half_stats(cfg, traj.decay / cfg.stride)
     rest = half_stats(cfg, (traj.decay + traj.heat) / cfg.stride)
@@ -131,17 +149,23 @@ def split_transfer(cal: dict, judged: dict) -> dict[str, float]:
     return out
 
 
-def per_item(cfg: SimConfig) -> dict[str, np.ndarray]:
+def per_item(cfg: SimConfig, source: str = "traced") -> dict[str, np.ndarray]:
     """Per item: measured <N^2> of the run `cfg` and the law's N*^2 from the calibration run.
 
-    Keys: measured, predicted, the calibration rates (drift, h, k), the judged run's heat
-    per step and gradient heat eta^2 G^2 / N^2 per step, `split_transfer` of the two runs
-    ("transfer"), and the statistics the check judges with (sem of the prediction from
-    the rates' standard errors; cv2 and sem of the measured <N^2>; the HalfStats of both
-    runs).
+    Args:
+        cfg: the judged run.
+        source: where the rates come from, "traced" (the engine's budget) or "kernel"
+            (`kernel_budget`: the gradients through the kernel; see `_rates`).
+
+    Returns:
+        measured, predicted, the calibration rates (drift, h, k), the judged run's heat
+        per step and gradient heat eta^2 G^2 / N^2 per step, `split_transfer` of the two
+        runs ("transfer"), and the statistics the check
+        judges with (sem of the prediction from the rates' standard errors; cv2 and sem
+        of the measured <N^2>; the HalfStats of both runs), all per item (I,).
     """
     cal_cfg = calibration_config(cfg)
-    cal, judged = _rates(cal_cfg), _rates(cfg)
+    cal, judged = _rates(cal_cfg, source), _rates(cfg, source)
     law = laws.get("drift_heat_equilibrium")
     r = cal["k"] * _decay_rate(cfg)
 
@@ -201,12 +225,18 @@ def drift_heat_equilibrium(
             result = not_applicable("drift_heat_equilibrium", 12, cfg, "N*^2", reason)
             results.append(dataclasses.replace(result, row=label))
             continue
-        results.append(_judge_row(cfg, label))
+        results.append(_judge_row(cfg, label, rate_source(cfg)))
     return results
 
 
-def _judge_row(cfg: SimConfig, label: str) -> Result:
-    parts = per_item(cfg)
+def rate_source(cfg: SimConfig) -> str:
+    """Where a row's rates come from: "kernel" for a shared encoder with a constant kernel
+    (the compositional encoder under SGD, heavy ball or Nesterov), else "traced"."""
+    return "kernel" if cfg.model == "compositional" and not kernel_refusal(cfg) else "traced"
+
+
+def _judge_row(cfg: SimConfig, label: str, source: str = "traced") -> Result:
+    parts = per_item(cfg, source)
     n2, predicted = parts["measured"], parts["predicted"]
     judged, cal = parts["judged"], parts["calibration"]
     err = log_error(n2, predicted)
@@ -223,13 +253,15 @@ def _judge_row(cfg: SimConfig, label: str) -> Result:
     relax = Relaxation(min(relax_j.times, relax_c.times), relax_j.items & relax_c.items)
     rule = judge_items(err <= tol, relax, parts["rate"] >= np.median(parts["rate"]))
     amplification = float(np.median(parts["heat"] / parts["gradient_heat"]))
+    origin = "computed through the kernel from the gradients" if source == "kernel" else ""
     return Result(
         law="drift_heat_equilibrium",
         item=12,
         config=cfg,
         row=label,
-        quantity="equilibrium N*^2 per item from drift and heat rates of a run at weight "
-        f"decay {cal_cfg.weight_decay:g} (median over items)",
+        quantity=f"equilibrium N*^2 per item from drift and heat rates {origin}"
+        f"{' ' if origin else ''}of a run at weight decay {cal_cfg.weight_decay:g} "
+        "(median over items)",
         predicted=float(np.median(predicted)),
         measured=float(np.median(n2)),
         spread=float(np.std(n2)),
@@ -242,7 +274,8 @@ def _judge_row(cfg: SimConfig, label: str) -> Result:
         note=f"{rule.note}; {limited} of {len(err)} items have a statistical tolerance alone "
         f"beyond {MAX_TOLERANCE:g} (the rates' noise); measured heat is {amplification:.3g} x "
         f"the gradient's eta^2 G^2 / N^2; decay multiplier k = "
-        f"{float(np.median(parts['k'])):.3g}; {_transfer_note(parts['transfer'])}",
+        f"{float(np.median(parts['k'])):.3g}; {_transfer_note(parts['transfer'])}"
+        + ("; rates from the gradients through K_ij = m_ij I (kernel_budget)" if origin else ""),
         relaxed=relax.fraction,
         **rule.fields(),
     )

@@ -33,7 +33,8 @@ MARKS = {"holds": "H", "partial": "P", "fails": "F", "not relaxed": "R", "not ap
 class ValidityMap:
     """A check over a (y, x) grid. Arrays have shape (len(y_values), len(x_values)).
 
-    law: the law of that row (the `Result.law` of the first cell that ran).
+    law: the law of that row (the `Result.law` of the first cell that ran); label: that
+    row's own name (`Result.row`, e.g. "compositional, heavy ball"; "" for a one-row check).
     rel_error, tolerance: the result row `row` of the check in each cell (NaN where the
     cell did not run); verdict: its verdict, or "invalid" / "crashed"; note: the
     reason for invalid or crashed cells, else the check's note.
@@ -51,6 +52,7 @@ class ValidityMap:
     tolerance: np.ndarray
     verdict: np.ndarray
     note: np.ndarray
+    label: str = ""
 
     def counts(self) -> dict[str, int]:
         """How many cells got each verdict."""
@@ -76,6 +78,7 @@ class ValidityMap:
             "check": self.check,
             "law": self.law,
             "row": self.row,
+            "label": self.label,
             "x": self.x,
             "x_values": list(self.x_values),
             "y": self.y,
@@ -142,7 +145,7 @@ def validity_map(
     rel_error, tolerance = np.full(shape, np.nan), np.full(shape, np.nan)
     verdict = np.full(shape, "invalid", dtype=object)
     note = np.full(shape, "", dtype=object)
-    law = ""
+    law = label = ""
     for i, yv in enumerate(y_values):
         for j, xv in enumerate(x_values):
             cell = {x_name: xv, y_name: yv}
@@ -165,6 +168,7 @@ def validity_map(
                 raise ConfigError(f"check {check!r} returns {len(results)} rows; row={row}")
             result = results[row]
             law = law or result.law
+            label = label or result.row.split(" (--set ")[0]
             rel_error[i, j], tolerance[i, j] = result.rel_error, result.tolerance
             verdict[i, j], note[i, j] = result.verdict, result.note
     return ValidityMap(
@@ -176,6 +180,7 @@ def validity_map(
         y=y_name,
         y_values=tuple(float(v) for v in y_values),
         changes=dict(changes or {}),
+        label=label,
         rel_error=rel_error,
         tolerance=tolerance,
         verdict=verdict.astype(str),
@@ -210,7 +215,8 @@ def draw(vmap: ValidityMap, path: Path | str) -> Path:
         ax.set_xlabel(vmap.x)
         ax.set_ylabel(vmap.y)
         counts = ", ".join(f"{k} {v}" for k, v in sorted(vmap.counts().items()))
-        ax.set_title(f"{vmap.check}: {counts}", fontsize=10)
+        row = f" ({vmap.label})" if vmap.label else ""
+        ax.set_title(f"{vmap.check}{row}: {counts}", fontsize=10)
         fig.colorbar(image, ax=ax, label=r"$\log_{10}$(rel. error / tolerance)")
         key = "H holds (outlined), P partial, F fails, R not relaxed, - not applicable"
         fig.text(0.5, 0.01, key, ha="center", va="bottom", fontsize=8)

@@ -13,14 +13,16 @@ when the predicted correlation is below two standard errors. Item 16's kernel cl
 model family (free tables: generic and ambiguous items longer; shared encoders: specific
 items longer, ambiguous shorter) are kept only to be reported beside it. A cell with a
 predicted sign holds when the measured correlation has that sign beyond two standard
-errors (about 2 / sqrt(n - 1)), fails when
-it has the opposite sign beyond them, and is partial in between; a cell predicted 0
-holds when the measured interval contains 0 and fails when it excludes it. A cell's
+errors (about 2 / sqrt(n - 1)), fails when it has the opposite sign beyond them, and is
+partial in between; a cell predicted 0 holds when the measured interval contains 0 and
+fails when it excludes it. A cell's
 optimizer settings apply only to the fields the user did not set with --set; cells that
 the user's settings make identical are run once.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -131,7 +133,15 @@ FRESH_CLASS_COUNTS = (6,)
 
 
 def kernel_rho(config: SimConfig, seeds: int = 2) -> float:
-    """Spearman rho predicted by item 16's kernel closure (refuted; reported, not judged)."""
+    """Spearman rho predicted by item 16's kernel closure (refuted; reported, not judged).
+
+    Memoised per (config, seeds): a cell's note and `sign_maps`' record both ask for it.
+    """
+    return _kernel_rho(config, int(seeds))
+
+
+@functools.lru_cache(maxsize=256)
+def _kernel_rho(config: SimConfig, seeds: int) -> float:
     growth, feature = predicted_growth(config, seeds, closure="kernel")
     return float(spearman(growth, feature))
 
