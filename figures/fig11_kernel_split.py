@@ -60,10 +60,7 @@ def per_depth(traj, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     """(levels, mean, sd over seeds) of `values` (seeds, W, I) / N^2, averaged per depth."""
     n2 = np.concatenate([traj.norm0[..., None, :], traj.norm[..., :-1, :]], axis=-2) ** 2
     relative = (values / n2).mean(axis=1)  # (seeds, I): mean per step
-    depth = traj.info["depth"]
-    levels = np.unique(depth)
-    by_level = np.stack([relative[:, depth == k].mean(axis=1) for k in levels], axis=1)
-    return levels, by_level.mean(axis=0), by_level.std(axis=0)
+    return figures.per_level(relative, traj.info["depth"])
 
 
 def measure(tiny: bool = False) -> dict[str, dict[str, np.ndarray]]:

@@ -46,11 +46,12 @@ def measure(tiny: bool = False) -> dict[str, dict[str, np.ndarray]]:
         config = base.replace(**changes)
         runs = [path_summary(config, seed) for seed in range(config.seed, config.seed + SEEDS)]
         depth = runs[0]["depth"]
-        levels = np.unique(depth)
-        record: dict[str, np.ndarray] = {"levels": levels}
+        record: dict[str, np.ndarray] = {}
         for key in (*PARTS, *BUDGET):
-            per_seed = np.stack([[r[key][depth == k].mean() for k in levels] for r in runs])
-            record[key], record[key + "_sd"] = per_seed.mean(axis=0), per_seed.std(axis=0)
+            levels, record[key], record[key + "_sd"] = figures.per_level(
+                np.stack([r[key] for r in runs]), depth
+            )
+            record["levels"] = levels
             if key in PARTS:
                 mean = np.mean([r[key] for r in runs], axis=0)
                 record[key + "_rho"] = np.asarray(spearman(mean, depth))

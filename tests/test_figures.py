@@ -170,3 +170,13 @@ def test_one_slope_fitter_least_squares_with_its_standard_error() -> None:
     assert fit_slope([0.0, 1.0], [0.0, 2.0]) == (2.0, 0.0)  # two points: exact, no error
     scripts = Path(__file__).resolve().parents[1] / "figures"
     assert not any("polyfit" in p.read_text() for p in scripts.glob("fig*.py"))
+
+
+def test_per_level_averages_items_then_seeds():
+    from normtheory.figures import per_level
+
+    values = np.array([[1.0, 2.0, 3.0, 4.0], [3.0, 4.0, 5.0, 6.0]])  # (seeds, items)
+    levels, mean, sd = per_level(values, np.array([1, 0, 0, 1]))
+    np.testing.assert_array_equal(levels, [0, 1])
+    np.testing.assert_allclose(mean, [3.5, 3.5])  # seed means: (2.5, 2.5) and (4.5, 4.5)
+    np.testing.assert_allclose(sd, [1.0, 1.0])

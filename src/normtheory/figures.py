@@ -65,6 +65,23 @@ class FigureRecord:
         return sidecar(self.path, self.caption, self.measured)
 
 
+def per_level(values: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-level averages of a per-item quantity, then their mean and sd over seeds.
+
+    Args:
+        values: (seeds, I) one value per seed and item.
+        level: (I,) each item's level (a tree depth, a class count, ...).
+
+    Returns:
+        (levels (L,) sorted, mean (L,), sd (L,)): for each level the mean over its items,
+        averaged over seeds, and the standard deviation of that per-seed mean.
+    """
+    values, level = np.asarray(values), np.asarray(level)
+    levels = np.unique(level)
+    by_level = np.stack([values[:, level == k].mean(axis=1) for k in levels], axis=1)
+    return levels, by_level.mean(axis=0), by_level.std(axis=0)
+
+
 def sidecar(path: Path | str, caption: str, measured: Mapping[str, float]) -> dict:
     """The JSON record of a figure (non-finite numbers become null)."""
     numbers = {}

@@ -25,7 +25,7 @@ gradient) and the rest (the velocity's past gradients and past decay).
 g_j per step, and computes these terms through the kernel, never from the engine's
 traced budget; the remainder (the measured change of N^2 minus the three terms) closes
 to rounding when the kernel is right (tested), and is far from 0 with a wrong one.
-verify.drift_heat takes item 12's rates from it for its kernel row.
+verify.drift_heat takes the compositional encoder's item-12 rates from it.
 
 The replay makes `simulate`'s steps; its trajectory agrees with `simulate`'s to rounding,
 which a long chaotic run amplifies (the heavy-ball table of regimes.HEAVY_BALL: 2e-14

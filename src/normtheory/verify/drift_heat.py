@@ -159,10 +159,10 @@ def per_item(cfg: SimConfig, source: str = "traced") -> dict[str, np.ndarray]:
 
     Returns:
         measured, predicted, the calibration rates (drift, h, k), the judged run's heat
-        per step and gradient heat eta^2 G^2 / N^2 per step, `split_transfer` of the two
-        runs ("transfer"), and the statistics the check
+        per step and gradient heat eta^2 G^2 / N^2 per step, the statistics the check
         judges with (sem of the prediction from the rates' standard errors; cv2 and sem
-        of the measured <N^2>; the HalfStats of both runs), all per item (I,).
+        of the measured <N^2>; the HalfStats of both runs), each per item (I,); and
+        `split_transfer` of the two runs ("transfer").
     """
     cal_cfg = calibration_config(cfg)
     cal, judged = _rates(cal_cfg, source), _rates(cfg, source)
