@@ -266,3 +266,23 @@ def test_rejects_bad_inputs(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="object dtype"):
         cache.save(tmp_path, "k", {"o": np.array([None])}, _meta())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cached_arrays_computes_once_and_records_the_spec(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": np.arange(3.0)}
+
+    spec = {"computation": "test", "config": {"a": 1}}
+    first = cache.cached_arrays(spec, compute)
+    again = cache.cached_arrays(spec, compute)
+    other = cache.cached_arrays({**spec, "config": {"a": 2}}, compute)
+    assert len(calls) == 2
+    np.testing.assert_array_equal(first["x"], again["x"])
+    np.testing.assert_array_equal(other["x"], np.arange(3.0))
+    sidecars = [json.loads(p.read_text()) for p in tmp_path.rglob("*.json")]
+    [sidecar] = [meta for meta in sidecars if meta.get("config") == spec]
+    assert sidecar["code"] == cache.code_identity()

@@ -48,6 +48,7 @@ __all__ = [
     "CacheLocationError",
     "CorruptCacheError",
     "cache_dir",
+    "cached_arrays",
     "check_location",
     "code_identity",
     "config_key",
@@ -579,3 +580,37 @@ def load_or_compute(
     arrays, meta = compute()
     path, stored, sidecar = _write(directory, key, arrays, meta, code)
     return CacheEntry(arrays=stored, meta=sidecar, path=path, from_cache=False)
+
+
+def cached_arrays(
+    spec: Mapping[str, Any],
+    compute: Callable[[], Mapping[str, np.ndarray]],
+    *extra: str,
+    log: Callable[[str], object] | None = None,
+) -> dict[str, np.ndarray]:
+    """The arrays of a computation described by `spec`, through the results cache.
+
+    The key is `config_key(spec, code_identity(*extra))` in `cache_dir()`; the entry
+    records `spec` as its config (checked on load) and the code identity.
+
+    Args:
+        spec: JSON-able description of everything the arrays depend on besides the code
+            (the computation's name, its config, seeds, inputs).
+        compute: returns the arrays on a miss.
+        extra: paths `code_identity` adds (a package folder whose own computations
+            are cached, e.g. "verify").
+        log: where corrupt-entry messages go (default: standard error).
+
+    Returns:
+        The arrays, loaded or just computed and saved.
+    """
+    code = code_identity(*extra)
+    entry = load_or_compute(
+        cache_dir(),
+        config_key(spec, code),
+        lambda: (compute(), {"config": spec}),
+        log=log,
+        expected_config=spec,
+        code=code,
+    )
+    return entry.arrays

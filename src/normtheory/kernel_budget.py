@@ -213,15 +213,5 @@ def kernel_budget_cached(config: SimConfig, seed: int | None = None) -> KernelBu
     seed = config.seed if seed is None else int(seed)
     spec = {"computation": "kernel_budget", "config": dataclasses.asdict(config), "seed": seed}
 
-    def compute():
-        return dataclasses.asdict(kernel_budget(config, seed)), {"config": spec}
-
-    code = cache.code_identity()
-    entry = cache.load_or_compute(
-        cache.cache_dir(),
-        cache.config_key(spec, code),
-        compute,
-        expected_config=spec,
-        code=code,
-    )
-    return KernelBudget(**{f.name: entry.arrays[f.name] for f in dataclasses.fields(KernelBudget)})
+    arrays = cache.cached_arrays(spec, lambda: dataclasses.asdict(kernel_budget(config, seed)))
+    return KernelBudget(**{f.name: arrays[f.name] for f in dataclasses.fields(KernelBudget)})

@@ -170,15 +170,6 @@ def path_summary(config: SimConfig, seed: int | None = None) -> dict[str, np.nda
             path_membership(tree.ancestors),
         )
         budget = {k: trace[k][:, rows].sum(axis=0) for k in ("drift", "heat")}
-        arrays = parts | budget | {"depth": np.asarray(tree.depth, np.float64)}
-        return arrays, {"config": spec}
+        return parts | budget | {"depth": np.asarray(tree.depth, np.float64)}
 
-    code = cache.code_identity()
-    entry = cache.load_or_compute(
-        cache.cache_dir(),
-        cache.config_key(spec, code),
-        compute,
-        expected_config=spec,
-        code=code,
-    )
-    return entry.arrays
+    return cache.cached_arrays(spec, compute)

@@ -29,7 +29,8 @@ __all__ = ["CODE", "PROTOCOL", "VIEWS", "cached_retrieval", "calibrate", "retrie
 
 VIEWS = 4  # held-out views per input for MLP queries
 # Code identity of the cached retrieval arrays: the engine plus this module.
-CODE = cache.code_identity("calibrate/run.py")
+CODE_PATH = "calibrate/run.py"  # its code identity keys the cached retrieval arrays
+CODE = cache.code_identity(CODE_PATH)
 PROTOCOL = 1  # bump when the retrieval protocol changes (part of the cache key)
 
 
@@ -157,15 +158,9 @@ def cached_retrieval(
         "seeds": seeds,
         "config": dataclasses.asdict(config),
     }
-    entry = cache.load_or_compute(
-        cache.cache_dir(),
-        cache.config_key(spec, CODE),
-        lambda: (retrieval(config, seeds, progress=progress), {"config": spec}),
-        log=log,
-        expected_config=spec,
-        code=CODE,
+    return cache.cached_arrays(
+        spec, lambda: retrieval(config, seeds, progress=progress), CODE_PATH, log=log
     )
-    return entry.arrays
 
 
 def calibrate(

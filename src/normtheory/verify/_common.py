@@ -61,15 +61,7 @@ def cached(
     spec = {"computation": name, "config": dataclasses.asdict(config)}
     if inputs:
         spec["inputs"] = dict(inputs)
-    code = cache.code_identity("verify")
-    entry = cache.load_or_compute(
-        cache.cache_dir(),
-        cache.config_key(spec, code),
-        lambda: (compute(), {"config": spec}),
-        expected_config=spec,
-        code=code,
-    )
-    return entry.arrays
+    return cache.cached_arrays(spec, compute, "verify")
 
 
 def norms_before(traj: Trajectory) -> np.ndarray:
