@@ -29,8 +29,7 @@ __all__ = ["CODE", "PROTOCOL", "VIEWS", "cached_retrieval", "calibrate", "retrie
 
 VIEWS = 4  # held-out views per input for MLP queries
 # Code identity of the cached retrieval arrays: the engine plus this module.
-CODE_PATH = "calibrate/run.py"  # its code identity keys the cached retrieval arrays
-CODE = cache.code_identity(CODE_PATH)
+CODE = cache.code_identity("calibrate/run.py")
 PROTOCOL = 1  # bump when the retrieval protocol changes (part of the cache key)
 
 
@@ -159,7 +158,7 @@ def cached_retrieval(
         "config": dataclasses.asdict(config),
     }
     return cache.cached_arrays(
-        spec, lambda: retrieval(config, seeds, progress=progress), CODE_PATH, log=log
+        spec, lambda: retrieval(config, seeds, progress=progress), "calibrate/run.py", log=log
     )
 
 
