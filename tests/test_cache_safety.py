@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -176,21 +177,51 @@ def test_a_corrupt_entry_is_reported_on_stderr_and_replaced(tmp_path, capsys):
     assert not entry.from_cache and cache.load(tmp_path, "k") is not None
 
 
-def test_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
-    dead = subprocess.run(
+def _dead_pid() -> int:
+    done = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True,
         text=True,
         check=True,
     )
-    pid = int(dead.stdout)
-    host = cache._writer_tag().split("~")[0]
-    stale = tmp_path / f".k.npz.{host}~{pid}~0000.tmp"
-    live = tmp_path / f".k.npz.{host}~{os.getpid()}~0000.tmp"
+    return int(done.stdout)
+
+
+def test_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
+    pid = _dead_pid()
+    host, space = cache._writer_tag().split("~")[:2]
+    stale = tmp_path / f".k.npz.{host}~{space}~{pid}~0000.tmp"
+    live = tmp_path / f".k.npz.{host}~{space}~{os.getpid()}~0000.tmp"
     stale.write_bytes(b"partial")
     live.write_bytes(b"partial")
     cache.save(tmp_path, "other", ARRAYS, META)
     assert not stale.exists() and live.exists()
+
+
+def test_temporaries_of_a_writer_in_another_pid_namespace_are_kept(tmp_path):
+    # Same host name, another PID namespace (a container with host networking): its
+    # PID means nothing here, so a dead-looking PID must not get its file deleted.
+    pid = _dead_pid()
+    host, space = cache._writer_tag().split("~")[:2]
+    other = "0" * 8 if space != "0" * 8 else "1" * 8
+    foreign = tmp_path / f".k.npz.{host}~{other}~{pid}~0000.tmp"
+    legacy = tmp_path / f".j.npz.{host}~{pid}~0000.tmp"
+    foreign.write_bytes(b"partial")
+    legacy.write_bytes(b"partial")
+    cache.save(tmp_path, "other", ARRAYS, META)
+    assert foreign.exists() and legacy.exists()
+
+
+def test_temporaries_older_than_a_day_are_removed_whoever_wrote_them(tmp_path):
+    host, space = cache._writer_tag().split("~")[:2]
+    old = tmp_path / f".k.npz.{host}~{space}~{os.getpid()}~0000.tmp"
+    foreign = tmp_path / ".j.npz.elsewhere~00000000~1~0000.tmp"
+    for path in (old, foreign):
+        path.write_bytes(b"partial")
+        two_days = time.time() - 2 * 24 * 3600
+        os.utime(path, (two_days, two_days))
+    cache.save(tmp_path, "other", ARRAYS, META)
+    assert not old.exists() and not foreign.exists()
 
 
 HAMMER = textwrap.dedent(

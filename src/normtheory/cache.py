@@ -13,11 +13,18 @@ the new one, or none; never half of one. A human-readable copy of the sidecar is
 written to `<key>.json`; readers never rely on it. A reader never deletes anything: a
 corrupt entry is reported and replaced by the next complete write (rename), and an
 entry it cannot read (another user's, say) stops the run with a one-line error
-instead of being overwritten. Temporary files left by dead writers on this host are
-removed. Files are created with the permissions the umask allows, like any other file.
+instead of being overwritten. Temporary files left by dead writers are removed: only
+those of this host, boot and PID namespace whose process is gone (a PID says nothing
+about a writer in another container), and any left for over a day. Files are created
+with the permissions the umask allows, like any other file.
 
-The cache location is checked (exists or can be created, is a folder, is writable)
-before any computation, so a run is never lost to an unwritable cache.
+An entry already present is read without writing anything, so a read-only archive of
+results serves them. On a miss the cache location is checked (exists or can be
+created, is a folder, is writable, and has room for the expected result) before any
+computation. A computed result is never lost to a failed write: if the cache folder
+cannot take it (a disk that filled during the run, say), it is written to
+`fallback_dir()` and the warning says where; if that fails too, it is still returned,
+and the warning says it was not saved.
 """
 
 from __future__ import annotations
@@ -31,8 +38,11 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
+import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,10 +62,13 @@ __all__ = [
     "check_location",
     "code_identity",
     "config_key",
+    "fallback_dir",
+    "format_bytes",
     "git_revision",
     "load",
     "load_or_compute",
     "save",
+    "store",
     "write_text",
 ]
 
@@ -120,12 +133,13 @@ class CacheEntry:
 
     `arrays` are fully in memory; `meta` is the parsed sidecar: the caller's metadata
     (including `config`) plus provenance (`versions`, `git_revision`, `code`, `arrays`).
-    `path` is the npz file.
+    `path` is the npz file (in `fallback_dir()` when the cache folder could not take a
+    new entry; None when no folder could).
     """
 
     arrays: dict[str, np.ndarray]
     meta: dict[str, Any]
-    path: Path
+    path: Path | None
     from_cache: bool
 
 
@@ -216,17 +230,23 @@ def cache_dir() -> Path:
     return Path.cwd() / "results"
 
 
+def fallback_dir() -> Path:
+    """Where a computed result goes when its cache folder cannot take it."""
+    return Path(tempfile.gettempdir()) / "normtheory-unsaved"
+
+
 def check_location(
     directory: str | os.PathLike[str],
     *,
     what: str = "cache folder",
     hint: str = f"set {ENV_VAR} to a writable folder",
+    need_bytes: float = 0,
 ) -> Path:
     """Make sure `directory` can hold files (create it if needed); return it.
 
     Raises CacheLocationError with one line naming the folder (as `what`) and how to
     fix it (`hint`; by default, NORMTHEORY_CACHE) when it is not a folder, cannot be
-    created, or is not writable.
+    created, is not writable, or has less than `need_bytes` free.
     """
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
@@ -242,10 +262,30 @@ def check_location(
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
+        probe.unlink(missing_ok=True)
         raise CacheLocationError(
             f"{what} {directory} is not writable ({err.strerror or err}); {hint}"
         ) from None
+    if need_bytes > 0:
+        try:
+            free = shutil.disk_usage(directory).free
+        except OSError:
+            free = None
+        if free is not None and free < need_bytes:
+            raise CacheLocationError(
+                f"{what} {directory} has {format_bytes(free)} free but the result needs about "
+                f"{format_bytes(need_bytes)}; free some space or {hint}"
+            )
     return directory
+
+
+def format_bytes(n: float) -> str:
+    """`n` bytes in the largest binary unit that keeps the number >= 1 (B ... EiB)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024:
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} EiB"
 
 
 def _git(*args: str) -> str | None:
@@ -312,29 +352,64 @@ def _umask() -> int:
     return mask
 
 
+# A temporary file older than this belongs to a writer that is gone, whoever it was.
+STALE_SECONDS = 24 * 3600.0
+
+
+def _host() -> str:
+    return re.sub(r"[^0-9A-Za-z_-]", "_", socket.gethostname()) or "host"
+
+
+@functools.cache
+def _pid_space() -> str:
+    """8 hex digits naming this boot and PID namespace: PIDs are comparable only within it.
+
+    "unknown" where the system does not say (then no PID is trusted).
+    """
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        space = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return "unknown"
+    return hashlib.sha256(f"{boot}/{space}".encode()).hexdigest()[:8]
+
+
 def _writer_tag() -> str:
-    """host~pid~random: names a temporary file so a later writer can tell if its owner died."""
-    host = re.sub(r"[^0-9A-Za-z_-]", "_", socket.gethostname()) or "host"
-    return f"{host}~{os.getpid()}~{secrets.token_hex(4)}"
+    """host~space~pid~random: names a temporary file so a later writer in the same PID
+    namespace can tell whether its owner died."""
+    return f"{_host()}~{_pid_space()}~{os.getpid()}~{secrets.token_hex(4)}"
+
+
+def _is_stale(path: Path, host: str, space: str, now: float) -> bool:
+    try:
+        if now - path.stat().st_mtime > STALE_SECONDS:
+            return True
+    except OSError:
+        return False
+    parts = path.name[: -len(".tmp")].rsplit(".", 1)[-1].split("~")
+    if len(parts) != 4 or parts[:2] != [host, space] or space == "unknown":
+        return False  # another host, boot or PID namespace: its PIDs mean nothing here
+    if not parts[2].isdigit():
+        return False
+    try:
+        os.kill(int(parts[2]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _remove_stale_temporaries(directory: Path) -> None:
-    """Delete temporary files whose writer (a process on this host) no longer exists."""
-    host = re.sub(r"[^0-9A-Za-z_-]", "_", socket.gethostname()) or "host"
+    """Delete temporary files of writers that are gone (see the module docstring)."""
+    host, space, now = _host(), _pid_space(), time.time()
     try:
         candidates = list(directory.glob(".*.tmp"))
     except OSError:
         return
     for path in candidates:
-        parts = path.name[: -len(".tmp")].rsplit(".", 1)[-1].split("~")
-        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
-            continue
-        try:
-            os.kill(int(parts[1]), 0)
-        except ProcessLookupError:
+        if _is_stale(path, host, space, now):
             path.unlink(missing_ok=True)
-        except OSError:
-            continue
 
 
 def write_text(path: Path, text: str) -> Path:
@@ -413,7 +488,10 @@ def _write(
     npz_path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(npz_path.parent)
     _atomic_write(npz_path, lambda f: np.savez(f, **{SIDECAR: packed}, **arrays))
-    _atomic_write(json_path, lambda f: f.write(text.encode()))
+    try:  # a copy for people; the npz holds the sidecar that readers use
+        _atomic_write(json_path, lambda f: f.write(text.encode()))
+    except OSError:
+        pass
     return npz_path, arrays, sidecar
 
 
@@ -430,9 +508,59 @@ def save(
     `meta` must hold `config` and may hold other JSON-able fields, which are kept in the
     sidecar next to the provenance (reserved names are rejected). `code` is the code
     identity recorded (default `code_identity()`). An existing entry for `key` is
-    replaced by the rename; a reader sees the old entry or the new one.
+    replaced by the rename; a reader sees the old entry or the new one. A failed write
+    raises CacheLocationError naming the file (use `store` to fall back instead).
     """
-    return _write(directory, key, arrays, meta, code)[0]
+    try:
+        return _write(directory, key, arrays, meta, code)[0]
+    except OSError as err:
+        raise CacheLocationError(
+            f"cannot write {_paths(directory, key)[0]} ({err.strerror or err})"
+        ) from None
+
+
+def _warn(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr)
+
+
+def store(
+    directory: str | os.PathLike[str],
+    key: str,
+    arrays: Mapping[str, np.ndarray],
+    meta: Mapping[str, Any],
+    *,
+    code: str | None = None,
+    log: Callable[[str], object] | None = None,
+) -> CacheEntry:
+    """`save` that never loses the arrays: if `directory` cannot take the entry, write
+    it to `fallback_dir()`; if that fails too, return it unsaved (path None). Each
+    fallback is reported through `log` (default: standard error) in one line.
+    """
+    log = log or _warn
+    try:
+        path, stored, sidecar = _write(directory, key, arrays, meta, code)
+        return CacheEntry(arrays=stored, meta=sidecar, path=path, from_cache=False)
+    except OSError as err:
+        failed = f"could not write {_paths(directory, key)[0]} ({err.strerror or err})"
+    spare = fallback_dir()
+    try:
+        if spare.resolve() == Path(directory).resolve():
+            raise OSError("it is the cache folder itself")
+        spare.mkdir(parents=True, exist_ok=True)
+        path, stored, sidecar = _write(spare, key, arrays, meta, code)
+    except OSError as err:
+        log(
+            f"warning: {failed}, nor to {spare} ({err.strerror or err}); the result is "
+            "returned but not saved"
+        )
+        return CacheEntry(arrays=_check_meta(meta, arrays), meta={}, path=None, from_cache=False)
+    log(
+        f"warning: {failed}; saved it to {path} instead (move it into {directory} to "
+        "reuse it)"
+    )
+    return CacheEntry(arrays=stored, meta=sidecar, path=path, from_cache=False)
 
 
 def _corrupt(path: Path, what: str) -> CorruptCacheError:
@@ -542,12 +670,15 @@ def load_or_compute(
     log: Callable[[str], object] | None = None,
     expected_config: Mapping[str, Any] | None = None,
     code: str | None = None,
+    need_bytes: float = 0,
 ) -> CacheEntry:
     """The cached entry for `key`, computing and saving it on a miss.
 
-    The folder is checked first (`check_location`), so a computation is never lost to
-    an unwritable cache. A corrupt entry is reported through `log` (default: standard
-    error) and replaced by the recomputed one.
+    A present entry is read without any write (a read-only folder serves it). On a miss
+    the folder is checked (`check_location`, with `need_bytes` of room) before computing,
+    and the result is saved with `store`, so it is never lost to a failed write. A
+    corrupt entry is reported through `log` (default: standard error) and replaced by
+    the recomputed one.
 
     Args:
         directory: the cache folder (created if missing; refused with
@@ -558,18 +689,14 @@ def load_or_compute(
         log: where corrupt-entry messages go (default: standard error).
         expected_config: the config the entry must record (guards a key collision).
         code: the code identity recorded with a new entry (`code_identity()`).
+        need_bytes: room the new entry needs (an estimate; 0 skips the check).
 
     Returns:
         The CacheEntry (arrays and sidecar), loaded or just computed and saved.
     """
-    if log is None:
-
-        def log(message: str) -> None:
-            import sys
-
-            print(message, file=sys.stderr)
-
-    check_location(directory)
+    log = log or _warn
+    if Path(directory).exists() and not Path(directory).is_dir():
+        check_location(directory)  # raises, naming the folder
     try:
         entry = load(directory, key, expected_config=expected_config)
     except CorruptCacheError as err:
@@ -577,9 +704,9 @@ def load_or_compute(
         entry = None
     if entry is not None:
         return entry
+    check_location(directory, need_bytes=need_bytes)
     arrays, meta = compute()
-    path, stored, sidecar = _write(directory, key, arrays, meta, code)
-    return CacheEntry(arrays=stored, meta=sidecar, path=path, from_cache=False)
+    return store(directory, key, arrays, meta, code=code, log=log)
 
 
 def cached_arrays(

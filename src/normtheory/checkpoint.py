@@ -61,6 +61,23 @@ def save(
     cache._atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+def try_save(
+    path: Path,
+    tag: str,
+    state: Any,
+    norm0: np.ndarray,
+    chunks: list[dict[str, np.ndarray]],
+    done: int,
+) -> str | None:
+    """`save`, returning None on success or one line saying why it failed (a full disk,
+    say); the previous checkpoint, if any, is left as it was."""
+    try:
+        save(path, tag, state, norm0, chunks, done)
+    except OSError as err:
+        return f"cannot write {path}: {err.strerror or err}"
+    return None
+
+
 def load(path: Path, tag: str, fresh_state: Any) -> tuple[Any, np.ndarray, dict, int] | None:
     """(state, norm0, records so far, windows done) of a matching checkpoint, else None.
 

@@ -277,8 +277,6 @@ def _calibrate(args: argparse.Namespace) -> int:
             raise ConfigError(f"--seeds {args.seeds}: the number of seeds must be >= 1")
         out = args.out if args.out is not None else cache_dir() / "calibrate"
         check_location(out, what="output folder", hint="choose another --out")
-        if not args.no_cache:
-            check_location(cache_dir())
         changes = parse_assignments(args.assignments)
         selected = calibrate.regimes(args.data, args.optimizers, changes)
         log = (lambda message: print(message, file=sys.stderr)) if args.json else print
@@ -319,18 +317,17 @@ def _map(args: argparse.Namespace) -> int:
     try:
         axes = []
         for flag, text in (("--x", args.x), ("--y", args.y)):
-            parsed = _parse_grid([text])
-            if len(parsed) != 1:
-                raise ConfigError(f"{flag} {text!r}: expected NAME=V1,V2,...")
+            parsed = _parse_grid([text], flag)
             axes.append(next(iter(parsed.items())))
+        changes = parse_assignments(args.assignments)
+        maps.check_axes(args.law, axes[0], axes[1], changes=changes, row=args.row)
         out = args.out if args.out is not None else cache_dir() / "maps"
         check_location(out, what="output folder", hint="choose another --out")
-        check_location(cache_dir())
         result = maps.validity_map(
             args.law,
             axes[0],
             axes[1],
-            changes=parse_assignments(args.assignments),
+            changes=changes,
             row=args.row,
             progress=lambda line: print(line, flush=True),
         )
@@ -348,20 +345,30 @@ def _map(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_grid(items: list[str]) -> dict[str, list[float]]:
+def _parse_grid(items: list[str], flag: str = "--grid") -> dict[str, list[float]]:
+    """NAME=V1,V2,... items as {name: values}; ConfigError naming `flag` when malformed,
+    non-finite or repeated."""
+    import math
+
     from normtheory.config import ConfigError
 
     grid: dict[str, list[float]] = {}
     for item in items:
         name, sep, values = item.partition("=")
-        if name.strip() in grid:
-            raise ConfigError(f"--grid {name.strip()}= is given twice; list all values once")
+        name = name.strip()
+        if name in grid:
+            raise ConfigError(f"{flag} {name}= is given twice; list all values once")
         try:
-            grid[name.strip()] = [float(v) for v in values.split(",") if v.strip()]
+            parsed = [float(v) for v in values.split(",") if v.strip()]
         except ValueError:
-            raise ConfigError(f"--grid {item!r}: values must be numbers") from None
-        if not sep or not grid[name.strip()]:
-            raise ConfigError(f"--grid {item!r}: expected NAME=V1,V2,...")
+            raise ConfigError(f"{flag} {item!r}: values must be numbers") from None
+        if not sep or not name or not parsed:
+            raise ConfigError(f"{flag} {item!r}: expected NAME=V1,V2,...")
+        if not all(math.isfinite(v) for v in parsed):
+            raise ConfigError(f"{flag} {item!r}: values must be finite")
+        if len(set(parsed)) != len(parsed):
+            raise ConfigError(f"{flag} {item!r} repeats a value; give each once")
+        grid[name] = parsed
     return grid
 
 
@@ -379,23 +386,33 @@ def _parse_shard(text: str) -> tuple[int, int]:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from normtheory.experiments import EXPERIMENTS
+
+    if args.list:
+        for name, (_, text) in EXPERIMENTS.items():
+            print(f"{name:22s} {text}")
+        return 0
+    if not args.experiment:
+        print(
+            "normtheory simulate: name an experiment (`normtheory simulate --list` shows them)",
+            file=sys.stderr,
+        )
+        return 2
     import jax
     import numpy as np
 
-    from normtheory.cache import CacheLocationError, CorruptCacheError, cache_dir, check_location
+    from normtheory.cache import CacheLocationError, CorruptCacheError
     from normtheory.checkpoint import RunInterrupted
     from normtheory.config import ConfigError, override
     from normtheory.engine import check_execution
-    from normtheory.experiments import EXPERIMENTS, get_experiment
+    from normtheory.experiments import get_experiment
     from normtheory.runs import merge, run
 
-    if args.list or not args.experiment:
-        for name, (_, text) in EXPERIMENTS.items():
-            print(f"{name:22s} {text}")
-        return 0 if args.list else 2
     try:
         config = override(get_experiment(args.experiment), args.assignments)
         grid = _parse_grid(args.grid)
+        if args.merge is not None and args.shard:
+            raise ConfigError("--shard and --merge exclude each other: run the shards, then merge")
         if config.dtype == "float64":
             jax.config.update("jax_enable_x64", True)
         if args.merge is not None:
@@ -406,8 +423,6 @@ def _simulate(args: argparse.Namespace) -> int:
         else:
             shard = _parse_shard(args.shard) if args.shard else None
             check_execution(config, args.seeds, args.chunk, args.keep_divergent)
-            if not args.no_cache:
-                check_location(cache_dir())
             print(f"simulating {args.experiment} ({config.dtype}) with {args.seeds} seed(s)")
             traj, path, cached = run(
                 config,
@@ -432,6 +447,9 @@ def _simulate(args: argparse.Namespace) -> int:
     except RunInterrupted as stopped:
         print(f"normtheory simulate: {stopped}", file=sys.stderr)
         return 130
+    except KeyboardInterrupt:
+        print("normtheory simulate: stopped; nothing was saved (--no-cache)", file=sys.stderr)
+        return 130
     norms = traj.norm[..., -1, :]
     print(
         f"final norm: mean {np.mean(norms):.4g}, min {np.min(norms):.4g}, max {np.max(norms):.4g}"
@@ -439,6 +457,8 @@ def _simulate(args: argparse.Namespace) -> int:
     )
     if path is not None:
         print(f"{'loaded from cache' if cached else 'wrote'} {path} (+ .json sidecar)")
+    elif not args.no_cache:
+        print("the result could not be saved (see the warning above)")
     return 0
 
 

@@ -26,6 +26,8 @@ OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "adamw")
 DTYPES = ("float32", "float64")
 FREQUENCY_MODES = ("coupled", "decoupled")
 ACTIVATIONS = ("relu", "tanh", "gelu")
+# Random keys are made from unsigned 32-bit seeds; larger or negative seeds would alias.
+SEED_LIMIT = 2**32
 
 # Which models and losses each data family supports.
 SUPPORTED = {
@@ -115,7 +117,7 @@ class SimConfig:
         dtype: "float32" or "float64" (verification runs are float64).
         stride: steps per traced window; >= 1.
         tracked: items whose norm budget is traced (the first ones; 0 = all).
-        seed: first seed (seed s of a vmapped run uses seed + s).
+        seed: first seed (seed s of a vmapped run uses seed + s); in [0, 2**32).
         depth, branching: the concept tree (hierarchy data); >= 1 and >= 2.
         frequency_mode: "coupled" or "decoupled" anchor frequencies (hierarchy, wordnet).
         towers: 1 (positives embedded by the same model) or 2 (a separate table).
@@ -124,7 +126,8 @@ class SimConfig:
         latent_dim, input_dim, noise: the fixed inputs of the MLP families.
         width, layers, activation: the MLP (hidden width, hidden layers, "relu", "tanh"
             or "gelu").
-        data_seed: seed of the fixed data (tree, soft labels, inputs, class geometry).
+        data_seed: seed of the fixed data (tree, soft labels, inputs, class geometry); in
+            [0, 2**32).
     """
 
     data: str = "frequency"
@@ -246,6 +249,10 @@ class SimConfig:
             self.init_scale**2 > 1e6 * tiny,
             f"is too small for {self.dtype}: squared norms would underflow to 0",
         )
+        for name in ("seed", "data_seed"):
+            # Keys are built from uint32 seeds: -1 and 2**32 - 1 would alias.
+            value = getattr(self, name)
+            _require(name, value, 0 <= value < SEED_LIMIT, "must be in [0, 2**32)")
         _require("branching", self.branching, self.branching >= 2, "must be >= 2")
         if self.data == "wordnet":
             _require("num_items", self.num_items, self.num_items >= 2, "must be >= 2 (words)")

@@ -41,6 +41,7 @@ import optax
 from tqdm.auto import tqdm
 
 from normtheory import checkpoint as _checkpoint
+from normtheory import execution as _execution
 from normtheory import losses
 from normtheory.config import ConfigError, SimConfig
 from normtheory.laws.budget import budget_fn
@@ -479,6 +480,19 @@ def _eta_lam(config: SimConfig) -> Callable[[Mapping[str, jax.Array]], jax.Array
     return lambda hp: hp["lr"] * hp["weight_decay"]
 
 
+def inert_fields(config: SimConfig) -> dict[str, str]:
+    """Traced hyper-parameters that cannot change `config`'s numbers, with the reason."""
+    out = {}
+    if config.optimizer not in ("momentum", "nesterov"):
+        out["momentum"] = f"optimizer={config.optimizer!r} has no momentum"
+    if config.optimizer not in ("adam", "adamw"):
+        for name in ("b1", "b2"):
+            out[name] = f"optimizer={config.optimizer!r} has no Adam moments"
+    if config.data != "frequency":
+        out["view_noise"] = f"data={config.data!r} draws no views"
+    return out
+
+
 def _grid_points(config: SimConfig, grid: Mapping[str, Sequence[float]] | None):
     grid = dict(grid or {})
     traced = SimConfig.traced_fields()
@@ -491,6 +505,11 @@ def _grid_points(config: SimConfig, grid: Mapping[str, Sequence[float]] | None):
             raise ConfigError(f"grid[{name!r}]={values!r}: expected a sequence of numbers")
         if len(values) == 0:
             raise ConfigError(f"grid[{name!r}] is empty: give at least one value")
+        if len({float(v) for v in values}) != len(values):
+            raise ConfigError(f"grid[{name!r}]={list(values)!r} repeats a value; give each once")
+        inert = inert_fields(config).get(name)
+        if inert:
+            raise ConfigError(f"grid[{name!r}]: {inert}, so its grid points would be identical")
     names = list(grid)
     points = list(itertools.product(*(grid[n] for n in names))) or [()]
     for point in points:  # every grid point must be a valid config
@@ -498,19 +517,38 @@ def _grid_points(config: SimConfig, grid: Mapping[str, Sequence[float]] | None):
     return names, points
 
 
-def default_chunk(config: SimConfig, target: int = 500) -> int:
-    """Steps per jitted call when none is given: about `target`, a multiple of the stride.
+def _shard_slice(shard: Any, n_points: int) -> slice:
+    """The grid points of shard (i, n) of `n_points`; ConfigError for a bad or empty one."""
+    try:
+        index, count = shard
+    except (TypeError, ValueError):
+        raise ConfigError(f"shard={shard!r}: expected a pair (i, n)") from None
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (index, count)):
+        raise ConfigError(f"shard={shard!r}: expected two integers")
+    if not 0 <= index < count:
+        raise ConfigError(f"shard {index}/{count}: need 0 <= i < n")
+    if index >= n_points:
+        raise ConfigError(f"shard {index}/{count} has no grid point ({count} > grid size)")
+    return slice(index, None, count)
 
-    Prefers a length that divides the run into equal calls (each distinct length
-    compiles once), when one is within a factor 4 of the target.
-    """
-    windows = config.steps // config.stride
-    want = max(1, round(target / config.stride))
-    if windows <= want:
-        return config.steps
-    divisors = [w for w in range(1, want + 1) if windows % w == 0]
-    best = max(divisors)
-    return config.stride * (best if 4 * best >= want else want)
+
+def count_runs(
+    config: SimConfig,
+    seeds: int,
+    grid: Mapping[str, Sequence[float]] | None,
+    shard: tuple[int, int] | None = None,
+) -> int:
+    """Runs vmapped together by `simulate(config, seeds, grid, shard=shard)`, validating
+    the grid and the shard (ConfigError) without computing anything."""
+    _, points = _grid_points(config, grid)
+    if shard is not None:
+        points = points[_shard_slice(shard, len(points))]
+    return len(points) * seeds
+
+
+def default_chunk(config: SimConfig, target: int = 500) -> int:
+    """Steps per jitted call when none is given (`execution.default_chunk`)."""
+    return _execution.default_chunk(config.steps, config.stride, target)
 
 
 def simulate(
@@ -585,17 +623,46 @@ def check_execution(config: SimConfig, seeds: Any, chunk: Any, record_divergence
     """Validate the execution arguments of a run; return the chunk length to use."""
     if not isinstance(config, SimConfig):
         raise ConfigError(f"config: expected a SimConfig, got {type(config).__name__}")
-    if isinstance(seeds, bool) or not isinstance(seeds, int | np.integer) or seeds < 1:
-        raise ConfigError(f"seeds={seeds!r} must be an integer >= 1")
-    if not isinstance(record_divergence, bool | np.bool_):
-        raise ConfigError(f"record_divergence={record_divergence!r}: expected True or False")
-    if chunk is None:
-        return default_chunk(config)
-    if isinstance(chunk, bool) or not isinstance(chunk, int | np.integer) or chunk < 1:
-        raise ConfigError(f"chunk={chunk!r} must be an integer >= 1")
-    if chunk % config.stride:
-        raise ConfigError(f"chunk={chunk} must be a multiple of stride={config.stride}")
-    return int(chunk)
+    _execution.check_seeds(seeds, config.seed)
+    _execution.check_flag("record_divergence", record_divergence)
+    return _execution.check_chunk(chunk, config.steps, config.stride)
+
+
+def check_fits(config: SimConfig, n_runs: int, trace_budget: bool) -> None:
+    """Refuse, before allocating, `n_runs` runs of `config` that cannot fit in memory."""
+    _execution.check_memory(
+        estimate_bytes(config, n_runs, trace_budget),
+        hint="use fewer seeds or grid points, fewer steps or a larger stride, or track "
+        "fewer items (tracked=...)",
+    )
+
+
+def _parameter_count(config: SimConfig) -> int:
+    """A lower bound on the trainable numbers of `config`'s model (one run)."""
+    if config.model == "mlp":
+        hidden = config.input_dim * config.width + (config.layers - 1) * config.width**2
+        return hidden + config.width * config.dim + config.num_classes * config.dim
+    rows = config.num_tracked_max * (2 if config.towers == 2 else 1)
+    return rows * config.dim
+
+
+def estimate_bytes(config: SimConfig, n_runs: int, trace_budget: bool) -> dict[str, float]:
+    """A lower bound on a run's memory, by part (bytes): the records kept on the host
+    (twice: the chunks and their concatenation) and the parameters with their gradient
+    and optimizer state on the device."""
+    itemsize = 8 if config.dtype == "float64" else 4
+    windows = config.steps // config.stride
+    tracked = config.tracked or config.num_tracked_max
+    fields = len(TRACE_FIELDS) if trace_budget else 2
+    per_run = windows * (tracked * fields + len(SCALAR_FIELDS)) * itemsize
+    slots = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2, "adamw": 2}[config.optimizer]
+    return {
+        "records": 2.0 * n_runs * per_run,
+        "parameters and optimizer state": float(n_runs)
+        * _parameter_count(config)
+        * (2 + slots)
+        * itemsize,
+    }
 
 
 def drive(
@@ -646,13 +713,21 @@ def drive(
             done += n
             bar.update(n * stride)
             if checkpoint is not None and done < total and (stop.is_set() or clock.due()):
-                _checkpoint.save(checkpoint.path, checkpoint.tag, state, norm0, chunks, done)
+                failed = _checkpoint.try_save(
+                    checkpoint.path, checkpoint.tag, state, norm0, chunks, done
+                )
                 if stop.is_set():
                     bar.close()
-                    raise _checkpoint.RunInterrupted(
-                        f"stopped at step {done * stride} of {steps}; state "
-                        f"saved to {checkpoint.path}; rerun the same command to resume"
+                    where = (
+                        f"the state could not be saved ({failed}); the work is lost"
+                        if failed
+                        else f"state saved to {checkpoint.path}; rerun the same command to resume"
                     )
+                    raise _checkpoint.RunInterrupted(
+                        f"stopped at step {done * stride} of {steps}; {where}"
+                    )
+                if failed:
+                    tqdm.write(f"warning: checkpoint skipped ({failed}); the run goes on")
             elif checkpoint is None and stop.is_set():
                 raise KeyboardInterrupt
     bar.close()
@@ -681,12 +756,8 @@ def _simulate(
     dtype = _dtype(config)
     names, points = _grid_points(config, grid)
     if shard is not None:
-        index, count = shard
-        if not 0 <= index < count:
-            raise ConfigError(f"shard {index}/{count}: need 0 <= i < n")
-        points = points[index::count]
-        if not points:
-            raise ConfigError(f"shard {index}/{count} has no grid point ({count} > grid size)")
+        points = points[_shard_slice(shard, len(points))]
+    check_fits(config, len(points) * seeds, trace_budget)
     hp_rows = []
     for point in points:
         values = config.hyperparameters()
@@ -798,8 +869,10 @@ def check_finite(records: Mapping[str, np.ndarray], windows_done: int, stride: i
             run, window = np.argwhere(bad)[0][:2]
             step = (windows_done + window + 1) * stride
             raise FloatingPointError(
-                f"non-finite {name} by step {step} (run {run} of the vmapped batch); "
-                "lower the learning rate, or pass record_divergence=True to keep the run"
+                f"non-finite {name} by step {step} (run {run} of the vmapped batch): the "
+                "run diverged (a step too large for this regime: learning rate, "
+                "temperature, scale) or received non-finite input; to keep such a run, "
+                "use record_divergence=True (on the command line: --keep-divergent)"
             )
 
 

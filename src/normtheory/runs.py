@@ -31,6 +31,9 @@ from normtheory.engine import (
     Checkpoint,
     Trajectory,
     check_execution,
+    check_fits,
+    count_runs,
+    estimate_bytes,
     simulate,
 )
 
@@ -51,7 +54,8 @@ def run_spec(
     spec = {
         "config": dataclasses.asdict(config),
         "seeds": seeds,
-        "grid": {k: [float(v) for v in vals] for k, vals in (grid or {}).items()},
+        # Axis order sets the layout of the grid-point axis, so it is part of the key.
+        "grid": [[k, [float(v) for v in vals]] for k, vals in (grid or {}).items()],
         "trace_budget": trace_budget,
     }
     if trace_split:
@@ -131,8 +135,14 @@ def run(
     def compute():
         return compute_trajectory(point).arrays(), {"config": spec}
 
-    entry = cache.load_or_compute(directory, key, compute, log=log, expected_config=spec)
-    point.path.unlink(missing_ok=True)
+    n_runs = count_runs(config, seeds, grid, shard)
+    check_fits(config, n_runs, trace_budget)
+    need = estimate_bytes(config, n_runs, trace_budget)["records"] / 2
+    entry = cache.load_or_compute(
+        directory, key, compute, log=log, expected_config=spec, need_bytes=need
+    )
+    if entry.path is not None:  # else the last checkpoint is all that is kept on disk
+        point.path.unlink(missing_ok=True)
     trajectory = from_arrays(config, entry.arrays)
     if entry.from_cache and not record_divergence:
         fields = TRACE_FIELDS if trace_budget else ("norm", "g2")
@@ -142,7 +152,8 @@ def run(
             if not np.isfinite(getattr(trajectory, name)).all():
                 raise FloatingPointError(
                     f"the cached run {entry.path} holds non-finite {name} (it was kept with "
-                    "record_divergence=True); pass record_divergence=True to load it"
+                    "record_divergence=True); pass record_divergence=True to load it "
+                    "(--keep-divergent on the command line)"
                 )
     return trajectory, entry.path, entry.from_cache
 
@@ -180,7 +191,11 @@ def merge(
         raise ConfigError(f"--merge {shards!r}: the number of shards must be an integer >= 1")
     if not grid:
         raise ConfigError("merge needs the grid the shards ran (--grid)")
-    directory = cache.check_location(directory or cache.cache_dir())
+    directory = Path(directory or cache.cache_dir())
+    merged_spec = run_spec(config, seeds, grid, trace_budget, merged_from=shards)
+    done = cache.load(directory, cache.config_key(merged_spec), expected_config=merged_spec)
+    if done is not None:  # merged before (a read-only archive needs no write)
+        return from_arrays(config, done.arrays), done.path
     parts, missing = [], []
     for index in range(shards):
         spec = run_spec(config, seeds, grid, trace_budget, (index, shards))
@@ -205,6 +220,6 @@ def merge(
             arrays[name] = np.stack([parts[s][name][i] for s, i in order])
         else:
             arrays[name] = first
-    spec = run_spec(config, seeds, grid, trace_budget, merged_from=shards)
-    path = cache.save(directory, cache.config_key(spec), arrays, {"config": spec})
-    return from_arrays(config, arrays), path
+    cache.check_location(directory)
+    entry = cache.store(directory, cache.config_key(merged_spec), arrays, {"config": merged_spec})
+    return from_arrays(config, entry.arrays), entry.path

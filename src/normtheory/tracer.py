@@ -24,6 +24,7 @@ User runs are not cached: functions have no identity the cache could key on.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from normtheory import engine
+from normtheory import execution as _execution
 from normtheory.config import ConfigError
 from normtheory.problems import Problem
 
@@ -64,6 +66,12 @@ def _shapes(model: Model) -> tuple[int, int, Any]:
     """(rows R, tracked items I, dtype), checking every function's output shape."""
     key = jax.random.key(0)
     params = jax.eval_shape(model.init, key)
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        if not jnp.issubdtype(leaf.dtype, jnp.floating):
+            raise ConfigError(
+                f"Model.init must return floating-point parameters; "
+                f"params{jax.tree_util.keystr(path)} is {leaf.dtype}"
+            )
     batch = jax.eval_shape(model.sample, key)
     z = jax.eval_shape(model.embed, params, batch)
     if not hasattr(z, "shape") or len(z.shape) != 2:
@@ -88,6 +96,34 @@ def _shapes(model: Model) -> tuple[int, int, Any]:
     return z.shape[0], probe.shape[0], z.dtype
 
 
+def _check_optimizer(optimizer: Any) -> None:
+    """optax's calling convention: init(params) and update(updates, state, params)."""
+    for name, args in (("init", ("params",)), ("update", ("updates", "state", "params"))):
+        try:
+            inspect.signature(getattr(optimizer, name)).bind(*args)
+        except TypeError as error:
+            raise ConfigError(
+                f"optimizer.{name} must accept ({', '.join(args)}) as an optax "
+                f"GradientTransformation's does; {error}"
+            ) from None
+        except ValueError:  # a builtin without a signature: nothing to check
+            continue
+
+
+def _check_own_rows(model: Model, n_items: int, seed: int, seeds: int) -> None:
+    """own_rows on each seed's first batch must lie in [-1, n_items)."""
+    if model.own_rows is None:
+        return
+    for s in range(seed, seed + min(seeds, 4)):
+        own = np.asarray(model.own_rows(model.sample(jax.random.key(s))))
+        bad = own[(own < -1) | (own >= n_items)]
+        if bad.size:
+            raise ConfigError(
+                f"Model.own_rows returned {int(bad[0])}: ids must be tracked items in "
+                f"[0, {n_items}) or -1 for a row of no tracked item"
+            )
+
+
 def _problem(model: Model, n_items: int, dtype: Any) -> Problem:
     def item_grads(grads, cot, batch):
         if model.own_rows is None:
@@ -95,7 +131,10 @@ def _problem(model: Model, n_items: int, dtype: Any) -> Problem:
         own = model.own_rows(batch)
         valid = own >= 0
         rows = jnp.where(valid[:, None], cot[0], jnp.zeros_like(cot[0]))
-        return jax.ops.segment_sum(rows, jnp.where(valid, own, 0), num_segments=n_items)
+        grads = jax.ops.segment_sum(rows, jnp.where(valid, own, 0), num_segments=n_items)
+        # An id outside [-1, I) in a later batch poisons g2 (NaN), never a silent 0.
+        stray = jnp.any((own < -1) | (own >= n_items))
+        return jnp.where(stray, jnp.nan, grads)
 
     return Problem(
         num_items=n_items,
@@ -133,8 +172,9 @@ def trace(
         optimizer: an `optax.GradientTransformation` (anything with init and update).
         steps: optimizer steps, a multiple of `stride`.
         stride: steps per recorded window.
-        seeds: runs vmapped together, with keys seed, seed + 1, ...
-        chunk, progress, record_divergence: as `normtheory.simulate`.
+        seeds: runs vmapped together, with keys seed, seed + 1, ... (below 2**32).
+        chunk, progress, record_divergence: as `normtheory.simulate`, validated alike
+            (`normtheory.execution`).
 
     Returns:
         A `Trajectory` with a leading seed axis (config None, items 0..I-1): norm, g2,
@@ -150,15 +190,18 @@ def trace(
             f"optimizer: expected an optax.GradientTransformation (with init and update), "
             f"got {type(optimizer).__name__}"
         )
-    for name, value, low in (("steps", steps, 1), ("stride", stride, 1), ("seeds", seeds, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigError(f"{name}={value!r} must be an integer >= {low}")
+    for name, value in (("steps", steps), ("stride", stride)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name}={value!r} must be an integer >= 1")
     if steps % stride:
         raise ConfigError(f"steps={steps} must be a multiple of stride={stride}")
-    chunk = chunk or min(steps, stride * max(1, 500 // stride))
-    if chunk % stride:
-        raise ConfigError(f"chunk={chunk} must be a multiple of stride={stride}")
+    _execution.check_seeds(seeds, seed)
+    _execution.check_flag("record_divergence", record_divergence)
+    _execution.check_flag("progress", progress)
+    chunk = _execution.check_chunk(chunk, steps, stride)
     _, n_items, dtype = _shapes(model)
+    _check_optimizer(optimizer)
+    _check_own_rows(model, n_items, seed, seeds)
     problem = _problem(model, n_items, dtype)
     init, run_windows = engine.build_windows(
         problem, lambda hp: optimizer, stride=stride, dtype=dtype, trace_budget=True

@@ -117,8 +117,6 @@ def main(args: argparse.Namespace) -> int:
             raise ConfigError(f"--n-boot {args.n_boot}: the number of resamples must be >= 2")
         out = args.out if args.out is not None else cache_dir() / "bridge"
         check_location(out, what="output folder", hint="choose another --out")
-        if not args.no_cache:
-            check_location(cache_dir())
         selected = regimes(
             args.words,
             args.models,

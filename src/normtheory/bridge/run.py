@@ -91,13 +91,14 @@ def regimes(
             if opt not in OPTIMIZERS:
                 raise ConfigError(f"unknown optimizer {opt!r}; known: {list(OPTIMIZERS)}")
             for mode in modes:
-                config = BASE.replace(
-                    num_items=words,
-                    model=model,
-                    frequency_mode=mode,
+                fields = {
+                    "num_items": words,
+                    "model": model,
+                    "frequency_mode": mode,
                     **OPTIMIZERS[opt],
-                    **dict(changes or {}),
-                )
+                    **dict(changes or {}),  # the user's changes win
+                }
+                config = BASE.replace(**fields)
                 out.append(Regime(f"{model}/{opt}/{mode}", config))
     if not out:
         raise ConfigError("no regime: give at least one model, optimizer and mode")

@@ -92,6 +92,73 @@ class ValidityMap:
         }
 
 
+# A derived axis sets these fields in every cell; naming them too would be overwritten.
+SETS = {"eta_lam": ("weight_decay",)}
+
+
+def _axis_value(field: dataclasses.Field, value: float) -> int | float:
+    """`value` as the field's type; ConfigError for a non-finite or non-integral int."""
+    if not math.isfinite(value):
+        raise ConfigError(f"map axis {field.name}={value!r}: values must be finite")
+    if field.type in ("int", int):
+        if value != int(value):
+            raise ConfigError(f"map axis {field.name}={value!r}: expected an integer")
+        return int(value)
+    return float(value)
+
+
+def check_axes(
+    check: str,
+    x: tuple[str, Sequence[float]],
+    y: tuple[str, Sequence[float]],
+    *,
+    changes: Mapping[str, Any] | None = None,
+    row: int = 0,
+) -> None:
+    """Refuse a map that cannot be drawn as asked, before anything runs or is written.
+
+    Raises KeyError for an unknown check and ConfigError (one line) for an unknown,
+    repeated or conflicting axis (an axis, or a fixed change, that a derived axis
+    overwrites: eta_lam sets weight_decay), an empty axis, a repeated, non-finite or
+    non-integral value, or a negative row.
+    """
+    from normtheory.verify import CHECKS
+
+    if check not in CHECKS:
+        raise KeyError(f"unknown check {check!r}; known: {', '.join(CHECKS)}")
+    if isinstance(row, bool) or not isinstance(row, int) or row < 0:
+        raise ConfigError(f"--row {row!r}: expected an integer >= 0")
+    (x_name, x_values), (y_name, y_values) = x, y
+    if x_name == y_name:
+        raise ConfigError(f"the two axes must differ (both are {x_name!r})")
+    fixed = dict(changes or {})
+    for name in (x_name, y_name):
+        for other in SETS.get(name, ()):
+            if other in (x_name, y_name) or other in fixed:
+                raise ConfigError(
+                    f"axis {name} sets {other} in every cell, so {other} cannot also be an "
+                    "axis or a --set; choose one of them"
+                )
+        if name in fixed:
+            raise ConfigError(f"{name} is both an axis and a --set; choose one")
+    fields = {f.name: f for f in dataclasses.fields(SimConfig)}
+    for name, values in ((x_name, x_values), (y_name, y_values)):
+        if not len(values):
+            raise ConfigError(f"axis {name} needs at least one value")
+        if name not in fields and name not in DERIVED:
+            known = ", ".join([*fields, *DERIVED])
+            raise ConfigError(f"unknown map axis {name!r}; known: {known}")
+        if name in fields:
+            typed = [_axis_value(fields[name], float(v)) for v in values]
+        else:
+            typed = [float(v) for v in values]
+            if not all(math.isfinite(v) for v in typed):
+                raise ConfigError(f"map axis {name}: values must be finite")
+        if len(set(typed)) != len(typed):
+            raise ConfigError(f"map axis {name}={list(values)!r} repeats a value")
+    CHECKS[check][1].replace(**fixed)
+
+
 def _cell_changes(base: SimConfig, cell: Mapping[str, float]) -> dict[str, Any]:
     """Config changes of one cell: fields as given, eta_lam turned into weight_decay."""
     fields = {f.name: f for f in dataclasses.fields(SimConfig)}
@@ -102,7 +169,7 @@ def _cell_changes(base: SimConfig, cell: Mapping[str, float]) -> dict[str, Any]:
         if name not in fields:
             known = ", ".join([*fields, *DERIVED])
             raise ConfigError(f"unknown map axis {name!r}; known: {known}")
-        changes[name] = int(value) if fields[name].type in ("int", int) else float(value)
+        changes[name] = _axis_value(fields[name], float(value))
     if "eta_lam" in cell:
         lr = changes.get("lr", base.lr)
         changes["weight_decay"] = float(cell["eta_lam"]) / lr
@@ -129,16 +196,14 @@ def validity_map(
 
     Returns:
         The `ValidityMap`.
+
+    Raises:
+        KeyError, ConfigError: as `check_axes`, before any cell runs.
     """
     from normtheory.verify import CHECKS, run_checks
 
-    if check not in CHECKS:
-        raise KeyError(f"unknown check {check!r}; known: {', '.join(CHECKS)}")
+    check_axes(check, x, y, changes=changes, row=row)
     (x_name, x_values), (y_name, y_values) = x, y
-    if x_name == y_name:
-        raise ConfigError(f"the two axes must differ (both are {x_name!r})")
-    if not len(x_values) or not len(y_values):
-        raise ConfigError("each axis needs at least one value")
     base = CHECKS[check][1].replace(**dict(changes or {}))
     _cell_changes(base, {x_name: x_values[0], y_name: y_values[0]} | dict.fromkeys(DERIVED, 0))
     shape = (len(y_values), len(x_values))
@@ -157,8 +222,7 @@ def validity_map(
             except ConfigError as error:
                 note[i, j] = str(error)
                 continue
-            assignments = [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}"
-                           for k, v in cell_changes.items()]  # fmt: skip
+            assignments = [f"{k}={v}" for k, v in cell_changes.items()]
             results, crashes = run_checks([check], assignments)
             if crashes:
                 verdict[i, j] = "crashed"
