@@ -2,14 +2,18 @@
 
 A loss of cosines sees only directions, so it must satisfy three exact identities for
 every embedding x: L(c x) = L(x) for c > 0, x . grad L = 0 (Euler), and
-grad L(c x) = grad L(x) / c (homogeneity). The strategies draw inputs that stress them
-(norms from 1e-3 to 1e3, nearly parallel and antiparallel pairs, temperatures from
-0.01 to 10); the checkers raise AssertionError naming the offending input. Default
-tolerances assume float64, so enable ``jax_enable_x64``. Example::
+grad L(c x) = grad L(x) / c (homogeneity). The strategies draw the inputs that break
+hand-written losses and gradients: norms from 1e-3 to 1e3, nearly parallel and
+antiparallel pairs, exactly duplicated and antipodal rows, labels that occur once (an
+anchor without a positive), and temperatures from 0.01 to 10 with both ends drawn
+often. The checkers raise AssertionError naming the offending input and how to replay
+it; a NaN or infinite gradient (the gradient of a norm at a duplicated row, of
+sqrt(1 - cos^2) at an antipodal one) fails every gradient check. Default tolerances
+assume float64, so enable ``jax_enable_x64``. Example::
 
     import jax
     import jax.numpy as jnp
-    from hypothesis import given, settings
+    from hypothesis import given
     from normtheory import testing
 
     jax.config.update("jax_enable_x64", True)
@@ -18,7 +22,7 @@ tolerances assume float64, so enable ``jax_enable_x64``. Example::
         cos = z @ v / (jnp.linalg.norm(z) * jnp.linalg.norm(v))
         return jax.nn.softplus((0.5 - cos) / 0.1)
 
-    @settings(deadline=None)  # the first example pays for compilation
+    @testing.settings_profile("fast")  # 20 examples, no shrinking, replayable failures
     @given(testing.embedding_pairs())
     def test_margin_loss(pair):
         testing.check_scale_invariant(margin_loss, *pair)
@@ -26,19 +30,35 @@ tolerances assume float64, so enable ``jax_enable_x64``. Example::
         testing.check_homogeneous_gradient(margin_loss, *pair)
         testing.check_gradient_finite_differences(margin_loss, *pair, argnums=(0, 1))
 
-Shapes are drawn from small fixed sets (`DIMENSIONS`, `BATCH_SIZES`,
-`CANDIDATE_COUNTS`) so that a jitted loss compiles a handful of times, not once per
-example. Needs the ``test`` extra (hypothesis).
+Speed: the checkers jit the loss, `jax.grad` of it and a closed-form gradient once per
+function and shape (a function that cannot be traced runs eagerly), and shapes are
+drawn from small fixed sets (`DIMENSIONS`, `BATCH_SIZES`, `CANDIDATE_COUNTS`), so a
+test compiles a handful of times, not once per example. Define the loss once (at module
+level), not as a new closure in every example, so that its compilation is reused.
+
+Failures: `settings_profile` gives hypothesis settings that bound the work of a failing
+test ("fast": no shrinking, so the first failing example is reported at once;
+"thorough": 500 examples and shrinking) and print a ``@reproduce_failure(...)`` line
+that replays the failing example when added to the test as a decorator; the "fast"
+profile is also derandomized, so rerunning the test draws the same examples. The
+profiles are registered as "normtheory-fast" and "normtheory-thorough" for
+``settings.load_profile`` or pytest's ``--hypothesis-profile``. A checker's message
+prints every input exactly (shortest round-trip float64 digits), so the single failing
+call can also be replayed by pasting it, with ``from numpy import array``.
+
+Needs the ``test`` extra (hypothesis).
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 try:
+    from hypothesis import Phase, settings
     from hypothesis import strategies as st
 except ModuleNotFoundError as err:  # pragma: no cover - depends on the environment
     raise ImportError(
@@ -54,6 +74,7 @@ __all__ = [
     "CANDIDATE_COUNTS",
     "DIMENSIONS",
     "PAIR_KINDS",
+    "PROFILES",
     "candidate_sets",
     "check_gradient_finite_differences",
     "check_gradient_matches",
@@ -64,6 +85,7 @@ __all__ = [
     "embeddings",
     "labelled_batches",
     "norms",
+    "settings_profile",
     "temperatures",
     "vectors",
 ]
@@ -71,13 +93,62 @@ __all__ = [
 DIMENSIONS = (2, 3, 8)
 BATCH_SIZES = (2, 4, 6)
 CANDIDATE_COUNTS = (2, 5)
-PAIR_KINDS = ("generic", "parallel", "antiparallel")
+# How a second row relates to a first: independent; nearly parallel or antiparallel
+# (EDGE_ANGLES away); or an exact copy / exact negative of it (same norm).
+PAIR_KINDS = ("generic", "parallel", "antiparallel", "duplicate", "antipodal")
 EDGE_ANGLES = (1e-6, 1e-3)  # angle (radians) of a "nearly" parallel/antiparallel pair
 DEFAULT_SCALES = (1e-3, 0.3, 7.0, 1e3)
+_EXACT_KINDS = {"duplicate": 1.0, "antipodal": -1.0}
 
 Loss = Callable[..., Any]
 Argnums = int | Sequence[int] | None
 Size = int | Sequence[int] | None  # a fixed size, the choices to draw from, or the default set
+
+
+# -------------------------------------------------------------------- settings profiles
+
+PROFILES = ("fast", "thorough")
+
+
+def settings_profile(name: str = "fast", **overrides: Any) -> settings:
+    """Hypothesis settings for property tests of a loss; use as a decorator or a parent.
+
+    Args:
+        name: "fast" (CI: 20 examples, derandomized, so a rerun draws the same examples;
+            no shrink or explain phase, so a failure is reported as soon as it is found
+            instead of after minutes of shrinking; the first failure only) or
+            "thorough" (local: 500 random examples, shrinking on, every distinct
+            failure reported).
+        **overrides: any `hypothesis.settings` field, replacing the profile's value.
+
+    Returns:
+        A `hypothesis.settings`. Both profiles set deadline=None (the first example of
+        each shape pays for JIT compilation) and print_blob=True (a failure prints the
+        ``@reproduce_failure(...)`` decorator that replays it). No health check is
+        suppressed: the strategies here draw little data and draw it quickly.
+        ``@testing.settings_profile("fast")`` decorates a test;
+        ``settings.register_profile("mine", testing.settings_profile("fast"))`` makes
+        it a parent. The same are registered as "normtheory-fast" and
+        "normtheory-thorough".
+    """
+    if name not in PROFILES:
+        raise ValueError(f"unknown settings profile {name!r}; known: {', '.join(PROFILES)}")
+    common = {"deadline": None, "print_blob": True}
+    if name == "fast":
+        values = {
+            "max_examples": 20,
+            "derandomize": True,
+            "database": None,
+            "phases": (Phase.explicit, Phase.reuse, Phase.generate),
+            "report_multiple_bugs": False,
+        }
+    else:
+        values = {"max_examples": 500}
+    return settings(**{**common, **values, **overrides})
+
+
+for _name in PROFILES:
+    settings.register_profile(f"normtheory-{_name}", settings_profile(_name))
 
 
 # --------------------------------------------------------------------------- strategies
@@ -90,9 +161,28 @@ def _log_uniform(min_value: float, max_value: float) -> st.SearchStrategy[float]
     return st.floats(low, high).map(lambda t: min(max(math.exp(t), min_value), max_value))
 
 
-def temperatures(min_value: float = 0.01, max_value: float = 10.0) -> st.SearchStrategy[float]:
-    """Softmax temperatures tau, log-uniform in [min_value, max_value] (Python floats)."""
-    return _log_uniform(min_value, max_value)
+def temperatures(
+    min_value: float = 0.01, max_value: float = 10.0, ends: float = 0.25
+) -> st.SearchStrategy[float]:
+    """Softmax temperatures tau (Python floats) in [min_value, max_value].
+
+    Args:
+        min_value, max_value: the range; 0 < min_value <= max_value.
+        ends: probability of drawing exactly min_value or max_value (each half of it),
+            where a wrong power of tau is largest; otherwise log-uniform. 0 gives the
+            log-uniform draw only.
+
+    Returns:
+        A strategy of floats.
+    """
+    inner = _log_uniform(min_value, max_value)
+    if not 0 <= ends <= 1:
+        raise ValueError(f"ends is a probability in [0, 1]; got {ends!r}")
+    if ends == 0:
+        return inner
+    cut = round(ends * 1000)
+    extremes = st.sampled_from((min_value, max_value))
+    return st.integers(0, 999).flatmap(lambda r: extremes if r < cut else inner)
 
 
 def norms(min_value: float = 1e-3, max_value: float = 1e3) -> st.SearchStrategy[float]:
@@ -104,6 +194,14 @@ def _size(value: Size, default: Sequence[int]) -> st.SearchStrategy[int]:
     if value is None:
         return st.sampled_from(default)
     return st.just(value) if isinstance(value, int) else st.sampled_from(tuple(value))
+
+
+def _check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
+    kinds = tuple(kinds)
+    unknown = [k for k in kinds if k not in PAIR_KINDS]
+    if not kinds or unknown:
+        raise ValueError(f"kinds must be a non-empty subset of {PAIR_KINDS}; got {kinds!r}")
+    return kinds
 
 
 def _rngs() -> st.SearchStrategy[np.random.Generator]:
@@ -125,10 +223,13 @@ def _related(u: np.ndarray, kind: str, angle: float, rng: np.random.Generator) -
     """A unit vector of the given kind relative to the unit vector u.
 
     "parallel" / "antiparallel" sit exactly `angle` radians from +u / -u, in a random
-    direction orthogonal to u; "generic" is independent of u.
+    direction orthogonal to u; "duplicate" / "antipodal" are +u / -u exactly; "generic"
+    is independent of u.
     """
     if kind == "generic":
         return _unit(rng, u.shape[0])
+    if kind in _EXACT_KINDS:
+        return _EXACT_KINDS[kind] * u
     if kind not in ("parallel", "antiparallel"):
         raise ValueError(f"unknown pair kind {kind!r}; known: {PAIR_KINDS}")
     while True:
@@ -142,8 +243,12 @@ def _related(u: np.ndarray, kind: str, angle: float, rng: np.random.Generator) -
     return out / np.linalg.norm(out)
 
 
+def _norm_list(draw: st.DrawFn, count: int) -> list[float]:
+    return draw(st.lists(norms(), min_size=count, max_size=count))
+
+
 def _norm_column(draw: st.DrawFn, count: int) -> np.ndarray:
-    return np.asarray(draw(st.lists(norms(), min_size=count, max_size=count)))[:, None]
+    return np.asarray(_norm_list(draw, count))[:, None]
 
 
 @st.composite
@@ -171,27 +276,33 @@ def embedding_pairs(
     batch: bool | Size = False,
     kinds: Sequence[str] = PAIR_KINDS,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (z, v) with independent norms in [1e-3, 1e3] and a drawn relative direction.
+    """Pairs (z, v) with norms in [1e-3, 1e3] and a drawn relative direction.
 
-    Each pair is "generic" (independent directions), "parallel" or "antiparallel"
-    (v at 1e-6 or 1e-3 radians from +z or -z), drawn uniformly from `kinds`, so the edge
-    cases come up in about two of three examples. Shapes: (dim,) each when `batch` is
-    False; (B, dim) with a kind per row otherwise, B drawn from `BATCH_SIZES` when
-    `batch` is True, else as for `embeddings`' count.
+    Each pair's kind is drawn uniformly from `kinds` (default `PAIR_KINDS`):
+    "generic" (independent directions and norms), "parallel" or "antiparallel" (v at
+    1e-6 or 1e-3 radians from +z or -z, independent norm), "duplicate" (v = z exactly)
+    or "antipodal" (v = -z exactly), so an edge case comes up in about four of five
+    pairs. Shapes: (dim,) each when `batch` is False; (B, dim) with a kind per row
+    otherwise, B drawn from `BATCH_SIZES` when `batch` is True, else as for
+    `embeddings`' count.
     """
+    kinds = _check_kinds(kinds)
     d = draw(_size(dim, DIMENSIONS))
     n = 1 if batch is False else draw(_size(None if batch is True else batch, BATCH_SIZES))
     if n < 1:
         raise ValueError(f"batch must be at least 1; got {n}")
     rng = draw(_rngs())
-    z_dirs, v_dirs = [], []
+    z_dirs, v_dirs, row_kinds = [], [], []
     for _ in range(n):
         u = _unit(rng, d)
         kind = draw(st.sampled_from(kinds))
         z_dirs.append(u)
         v_dirs.append(_related(u, kind, draw(st.sampled_from(EDGE_ANGLES)), rng))
-    z = np.stack(z_dirs) * _norm_column(draw, n)
-    v = np.stack(v_dirs) * _norm_column(draw, n)
+        row_kinds.append(kind)
+    z_norms, v_norms = _norm_column(draw, n), _norm_column(draw, n)
+    exact = np.asarray([k in _EXACT_KINDS for k in row_kinds])[:, None]
+    z = np.stack(z_dirs) * z_norms
+    v = np.stack(v_dirs) * np.where(exact, z_norms, v_norms)
     return (z[0], v[0]) if batch is False else (z, v)
 
 
@@ -205,27 +316,48 @@ def candidate_sets(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(z (dim,), candidates (K, dim), targets (K,)) for a one-anchor InfoNCE.
 
-    Each candidate is generic, nearly parallel or nearly antiparallel to z (see
-    `embedding_pairs`); norms in [1e-3, 1e3]. Targets sum to 1: one-hot at a drawn
-    candidate, or soft (Dirichlet weights) when `soft` is True; None draws either.
-    K defaults to a draw from `CANDIDATE_COUNTS`.
+    Each candidate is related to z as a pair of `embedding_pairs` is (a duplicate or
+    antipodal candidate is +z or -z exactly); other norms in [1e-3, 1e3]. Targets sum
+    to 1: one-hot at a drawn candidate, or soft (Dirichlet weights) when `soft` is
+    True; None draws either. K defaults to a draw from `CANDIDATE_COUNTS`.
     """
+    kinds = _check_kinds(kinds)
     d = draw(_size(dim, DIMENSIONS))
     k = draw(_size(count, CANDIDATE_COUNTS))
     rng = draw(_rngs())
     u = _unit(rng, d)
-    rows = [
-        _related(u, draw(st.sampled_from(kinds)), draw(st.sampled_from(EDGE_ANGLES)), rng)
-        for _ in range(k)
+    row_kinds = [draw(st.sampled_from(kinds)) for _ in range(k)]
+    rows = [_related(u, kind, draw(st.sampled_from(EDGE_ANGLES)), rng) for kind in row_kinds]
+    z_norm = draw(norms())
+    row_norms = [
+        z_norm if kind in _EXACT_KINDS else n
+        for kind, n in zip(row_kinds, _norm_list(draw, k), strict=True)
     ]
-    z = u * draw(norms())
-    candidates = np.stack(rows) * _norm_column(draw, k)
+    candidates = np.stack(rows) * np.asarray(row_norms)[:, None]
     if draw(st.booleans()) if soft is None else soft:
         weights = rng.dirichlet(np.ones(k))
         targets = weights / weights.sum()
     else:
         targets = np.eye(k)[draw(st.integers(0, k - 1))]
-    return z, candidates, targets
+    return u * z_norm, candidates, targets
+
+
+def _labels(draw: st.DrawFn, n: int, singletons: bool | None) -> np.ndarray:
+    """Labels for n rows: some classes of two or more, and `singletons` classes of one."""
+    if singletons is None:
+        # 0, the simplest choice, gives singletons: hypothesis' early examples have them.
+        lonely = draw(st.integers(1, n - 2)) if n >= 3 and draw(st.integers(0, 1)) == 0 else 0
+    elif singletons:
+        if n < 3:
+            raise ValueError(f"singletons=True needs batches of at least 3 rows; got {n}")
+        lonely = draw(st.integers(1, n - 2))
+    else:
+        lonely = 0
+    paired = n - lonely
+    classes = draw(st.integers(1, paired // 2))
+    extra = [draw(st.integers(0, classes - 1)) for _ in range(paired - 2 * classes)]
+    members = [*range(classes), *range(classes), *extra, *range(classes, classes + lonely)]
+    return np.asarray(draw(st.permutations(members)), dtype=np.int64)
 
 
 @st.composite
@@ -234,26 +366,37 @@ def labelled_batches(
     dim: Size = None,
     count: Size = None,
     kinds: Sequence[str] = PAIR_KINDS,
+    singletons: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(z (B, dim), labels (B,) int64) in which every label occurs at least twice.
+    """(z (B, dim), labels (B,) int64) for a supervised (SupCon) loss.
 
-    Each row after the first is generic or nearly (anti)parallel to an earlier row;
-    norms in [1e-3, 1e3]. B defaults to a draw from `BATCH_SIZES` (B >= 2).
+    Args:
+        dim, count: sizes as for `embeddings`; B >= 2.
+        kinds: how each row after the first relates to a drawn earlier row (see
+            `embedding_pairs`; a duplicate or antipodal row has that row's norm, the
+            others norms in [1e-3, 1e3]).
+        singletons: whether some labels occur once, i.e. anchors without a positive:
+            None draws them in about half of the batches with B >= 3; True in every
+            batch (B >= 3); False never (every label occurs at least twice).
+
+    Returns:
+        (z, labels). At least one label occurs twice, so some anchor has a positive.
     """
+    kinds = _check_kinds(kinds)
     d = draw(_size(dim, DIMENSIONS))
     n = draw(_size(count, BATCH_SIZES))
     if n < 2:
         raise ValueError(f"a labelled batch needs at least 2 rows; got {n}")
-    classes = draw(st.integers(1, n // 2))
-    extra = [draw(st.integers(0, classes - 1)) for _ in range(n - 2 * classes)]
-    labels = np.asarray(draw(st.permutations([*range(classes), *range(classes), *extra])))
+    labels = _labels(draw, n, singletons)
     rng = draw(_rngs())
-    rows = [_unit(rng, d)]
+    free = _norm_list(draw, n)
+    rows, row_norms = [_unit(rng, d)], [free[0]]
     for i in range(1, n):
-        anchor = rows[draw(st.integers(0, i - 1))]
+        j = draw(st.integers(0, i - 1))
         kind = draw(st.sampled_from(kinds))
-        rows.append(_related(anchor, kind, draw(st.sampled_from(EDGE_ANGLES)), rng))
-    return np.stack(rows) * _norm_column(draw, n), labels.astype(np.int64)
+        rows.append(_related(rows[j], kind, draw(st.sampled_from(EDGE_ANGLES)), rng))
+        row_norms.append(row_norms[j] if kind in _EXACT_KINDS else free[i])
+    return np.stack(rows) * np.asarray(row_norms)[:, None], labels
 
 
 # ------------------------------------------------------------------ input bookkeeping
@@ -283,17 +426,65 @@ def _loss_name(loss: Loss) -> str:
 
 
 def _describe(loss: Loss, args: Sequence[Any]) -> str:
-    """The inputs, printed to full float64 precision so that a failure can be replayed."""
+    """The inputs, each on its own line in shortest round-trip float64 digits (exact)."""
     lines = []
-    with np.printoptions(precision=17, threshold=200, linewidth=100):
+    with np.printoptions(floatmode="unique", threshold=2000, linewidth=120):
         for name, value in zip(_arg_names(loss, len(args)), args, strict=True):
             text = repr(value) if isinstance(value, int | float) else repr(np.asarray(value))
             lines.append(f"  {name} = {text}")
     return "inputs:\n" + "\n".join(lines)
 
 
-def _fail(loss: Loss, args: Sequence[Any], message: str) -> AssertionError:
-    return AssertionError(f"{_loss_name(loss)}: {message}\n{_describe(loss, args)}")
+def _fail(
+    loss: Loss, args: Sequence[Any], check: str, message: str, formula: Loss | None = None
+) -> AssertionError:
+    """The AssertionError of `check`: what failed, the exact inputs, how to replay it."""
+    names = [_loss_name(loss), *([_loss_name(formula)] if formula else [])]
+    names += _arg_names(loss, len(args))
+    replay = (
+        f"replay: testing.{check}({', '.join(names)}, ...) with these inputs "
+        "(from numpy import array); in a hypothesis test under "
+        "testing.settings_profile(), the @reproduce_failure(...) line printed with "
+        "this failure replays the whole example"
+    )
+    return AssertionError(f"{_loss_name(loss)}: {message}\n{_describe(loss, args)}\n{replay}")
+
+
+class _Compiled:
+    """`fn` under jax.jit, or eagerly once tracing it has failed (Python control flow
+    on values, non-array arguments): jit retraces only for a new shape or dtype."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.jitted = jax.jit(fn)
+        self.eager = False
+
+    def __call__(self, *args: Any) -> Any:
+        if not self.eager:
+            try:
+                return self.jitted(*args)
+            except Exception:  # the eager call below re-raises a genuine error
+                out = self.fn(*args)
+                self.eager = True
+                return out
+        return self.fn(*args)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached(fn: Callable[..., Any], nums: tuple[int, ...] | None) -> _Compiled:
+    return _Compiled(fn if nums is None else jax.grad(fn, argnums=nums))
+
+
+def _compiled(fn: Callable[..., Any], nums: tuple[int, ...] | None = None) -> Callable[..., Any]:
+    """fn (nums None) or jax.grad(fn, argnums=nums), compiled once per function and shape.
+
+    The 64 most recently used (function, argnums) are kept, so a test that checks the
+    same loss on many examples compiles it once per shape.
+    """
+    try:
+        return _cached(fn, nums)
+    except TypeError:  # an unhashable callable: compile for this call only
+        return _Compiled(fn if nums is None else jax.grad(fn, argnums=nums))
 
 
 def _rows(x: Any) -> np.ndarray:
@@ -335,13 +526,17 @@ def _scalings(x: Any, scales: Sequence[float]) -> Iterator[tuple[str, np.ndarray
 
 
 def _gradients(
-    loss: Loss, gradient: Loss | None, args: Sequence[Any], nums: tuple[int, ...]
+    loss: Loss, gradient: Loss | None, args: Sequence[Any], nums: tuple[int, ...], check: str
 ) -> tuple[np.ndarray, ...]:
-    """Gradients with respect to args[nums] from jax.grad, or from `gradient` if given."""
+    """Gradients with respect to args[nums] from jax.grad, or from `gradient` if given.
+
+    A NaN or infinite entry fails `check` (e.g. the NaN gradient of a norm at 0, at a
+    duplicated row): every identity compared later would fail on it less clearly.
+    """
     if gradient is None:
-        out = jax.grad(loss, argnums=nums)(*args)
+        out = _compiled(loss, nums)(*args)
     else:
-        out = gradient(*args)
+        out = _compiled(gradient)(*args)
         if not isinstance(out, tuple | list):
             out = (out,)
     if len(out) != len(nums):
@@ -351,6 +546,17 @@ def _gradients(
         if g.shape != np.shape(args[i]):
             raise ValueError(
                 f"gradient for argument {i} has shape {g.shape}, not {np.shape(args[i])}"
+            )
+        bad = ~np.isfinite(_rows(g)).all(axis=-1)
+        if bad.any():
+            source = "jax.grad" if gradient is None else _loss_name(gradient)
+            names = _arg_names(loss, len(args))
+            raise _fail(
+                loss,
+                args,
+                check,
+                f"{source} w.r.t. argument {names[i]!r} is not finite in rows "
+                f"{np.flatnonzero(bad).tolist()}: first bad row {_rows(g)[bad][0]!r}",
             )
     return grads
 
@@ -375,18 +581,20 @@ def check_scale_invariant(
     the normalisation only, so the default rtol=1e-9 is loose by ~10^6 ulps while any
     genuine dependence on scale shows up at O(1); atol covers a loss that is ~0.
     """
-    base = float(loss(*args))
+    compiled = _compiled(loss)
+    base = float(compiled(*args))
     if not math.isfinite(base):
-        raise _fail(loss, args, f"loss is not finite ({base!r})")
+        raise _fail(loss, args, "check_scale_invariant", f"loss is not finite ({base!r})")
     names = _arg_names(loss, len(args))
     for i in _argnums(argnums, len(args)):
         for label, factor in _scalings(args[i], scales):
             scaled = _replace(args, i, np.asarray(args[i], dtype=np.float64) * factor)
-            value = float(loss(*scaled))
+            value = float(compiled(*scaled))
             if not abs(value - base) <= atol + rtol * abs(base):
                 raise _fail(
                     loss,
                     args,
+                    "check_scale_invariant",
                     f"not scale-invariant in argument {names[i]!r}: {label} changes the "
                     f"loss from {base!r} to {value!r} (deviation {abs(value - base):.3e})",
                 )
@@ -412,7 +620,9 @@ def check_tangent_gradient(
     """
     nums = _argnums(argnums, len(args))
     names = _arg_names(loss, len(args))
-    for i, g in zip(nums, _gradients(loss, gradient, args, nums), strict=True):
+    for i, g in zip(
+        nums, _gradients(loss, gradient, args, nums, "check_tangent_gradient"), strict=True
+    ):
         x, gr = _rows(args[i]), _rows(g)
         radial = np.abs(np.sum(x * gr, axis=-1))
         energy = _row_norms(x) * _row_norms(gr)
@@ -422,6 +632,7 @@ def check_tangent_gradient(
             raise _fail(
                 loss,
                 args,
+                "check_tangent_gradient",
                 f"gradient w.r.t. argument {names[i]!r} is not tangent: row {worst} has "
                 f"|x . grad| = {radial[worst]:.3e} > {bound:.3e} "
                 f"(|x| |grad| = {energy[worst]:.3e}, gradient row {gr[worst]!r})",
@@ -449,11 +660,11 @@ def check_homogeneous_gradient(
     """
     nums = _argnums(argnums, len(args))
     names = _arg_names(loss, len(args))
-    base = _gradients(loss, gradient, args, nums)
+    base = _gradients(loss, gradient, args, nums, "check_homogeneous_gradient")
     for i in nums:
         for label, factor in _scalings(args[i], (scale, 1.0 / scale)):
             scaled = _replace(args, i, np.asarray(args[i], dtype=np.float64) * factor)
-            moved = _gradients(loss, gradient, scaled, nums)
+            moved = _gradients(loss, gradient, scaled, nums, "check_homogeneous_gradient")
             for k, g0, g1 in zip(nums, base, moved, strict=True):
                 expected = g0 / factor if k == i else g0
                 weights = _row_weights(scaled[k])
@@ -464,6 +675,7 @@ def check_homogeneous_gradient(
                     raise _fail(
                         loss,
                         args,
+                        "check_homogeneous_gradient",
                         f"gradient w.r.t. argument {names[k]!r} is not homogeneous when "
                         f"argument {names[i]!r} takes {label}: row {worst} deviates by "
                         f"|x| |delta grad| = {dev[worst]:.3e} > {bound:.3e}",
@@ -490,8 +702,8 @@ def check_gradient_matches(
     """
     nums = _argnums(argnums, len(args))
     names = _arg_names(loss, len(args))
-    actual = _gradients(loss, None, args, nums)
-    expected = _gradients(loss, formula, args, nums)
+    actual = _gradients(loss, None, args, nums, "check_gradient_matches")
+    expected = _gradients(loss, formula, args, nums, "check_gradient_matches")
     for i, a, e in zip(nums, actual, expected, strict=True):
         weights = _row_weights(args[i])
         dev = weights * _row_norms(a - e)
@@ -503,11 +715,13 @@ def check_gradient_matches(
             raise _fail(
                 loss,
                 args,
+                "check_gradient_matches",
                 f"jax.grad w.r.t. argument {names[i]!r} differs from "
                 f"{_loss_name(formula)}: max abs deviation {np.abs(a - e).max():.3e}; "
                 f"row {worst}: |x| |delta grad| = {dev[worst]:.3e} > {bound:.3e} "
                 f"(relative {rel:.3e})\n  jax.grad row {_rows(a)[worst]!r}\n"
                 f"  formula row  {_rows(e)[worst]!r}",
+                formula,
             )
 
 
@@ -521,6 +735,8 @@ def _with_gradient(
         for i, value in zip(nums, diff, strict=True):
             out[i] = value
         return out
+
+    loss, gradient = _compiled(loss), _compiled(gradient)
 
     @jax.custom_vjp
     def f(*diff: Any) -> Any:
@@ -564,6 +780,7 @@ def check_gradient_finite_differences(
     nums = _argnums(argnums, len(args))
     names = _arg_names(loss, len(args))
     target = _with_gradient(loss, gradient, args, nums) if gradient is not None else None
+    compiled = _compiled(loss)
     row_scale = []
     for i in nums:
         x = np.asarray(args[i], dtype=np.float64)
@@ -580,7 +797,7 @@ def check_gradient_finite_differences(
         full = list(args)
         for i, value in zip(nums, values, strict=True):
             full[i] = value
-        return loss(*full)
+        return compiled(*full)
 
     try:
         check_grads(in_units, units, order=order, modes=["rev"], eps=eps, rtol=rtol, atol=atol)
@@ -590,6 +807,7 @@ def check_gradient_finite_differences(
         raise _fail(
             loss,
             args,
+            "check_gradient_finite_differences",
             f"finite differences (eps={eps:g} relative to each row's norm) disagree with "
             f"{source} w.r.t. {wrt}:\n{err}",
         ) from err
