@@ -7,12 +7,20 @@ where the law holds outlined. The maps are written as one JSON record (maps.json
 the report reads. Grids are 3 x 3, or 3 x 2 and 2 x 2 where an axis recompiles or a
 check is slow, at the checks' own default sizes; most axes are traced hyper-parameters,
 so a map's cells share one compiled program.
+
+Each map's candidate claims (`normtheory.verify.claims`: the largest rectangle of
+"holds" cells and of "fails" cells) are then tested off the grid and with the fixed
+settings changed, and recorded with their tests in maps.json. The validation is
+"reduced" by default (the "holds" claim only: one interior point and three unswept
+settings; `make reproduce`) and "full" with `--full` or NORMTHEORY_VALIDATION=full
+(both claims, four interior points and every unswept setting; `make validate`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -21,7 +29,7 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from normtheory import cache, figures
-from normtheory.verify import maps
+from normtheory.verify import claims, maps
 
 NAME = "fig12_validity_maps.png"
 RECORD = "maps.json"
@@ -52,6 +60,31 @@ LABELS = {
     "momentum": r"momentum $\alpha$",
 }
 TINY = {"num_items": 40, "dim": 4, "batch": 16, "steps": 100}
+# Validation levels: which claims are tested, and with how many points.
+VALIDATION = {
+    "reduced": {"verdicts": ("holds",), "interior": 1, "unswept": ("batch", "tau", "dim")},
+    "full": {"verdicts": claims.CLAIMABLE, "interior": 4, "unswept": claims.UNSWEPT},
+    "tiny": {"verdicts": ("holds",), "interior": 1, "unswept": ("batch",)},
+}
+
+
+def validate(data: dict[str, maps.ValidityMap], level: str) -> list[claims.Claim]:
+    """Every map's candidate claims, those of `level`'s verdicts tested (`VALIDATION`)."""
+    spec = VALIDATION[level]
+    out = []
+    for vmap in data.values():
+        grid = {vmap.x: list(vmap.x_values), vmap.y: list(vmap.y_values)}
+        for claim in claims.candidates(vmap):
+            if claim.verdict in spec["verdicts"]:
+                claim = claims.validate(
+                    claim,
+                    grid,
+                    interior=spec["interior"],
+                    unswept=spec["unswept"],
+                    progress=lambda line: print(line, flush=True),
+                )
+            out.append(claim)
+    return out
 
 
 def measure(tiny: bool = False) -> dict[str, maps.ValidityMap]:
@@ -89,12 +122,24 @@ def _panel(ax: plt.Axes, vmap: maps.ValidityMap, shared: bool) -> plt.cm.ScalarM
     return image
 
 
-def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
-    """Draw the figure and write maps.json into out_dir; return the figure's record."""
+def main(out_dir: Path, tiny: bool = False, level: str | None = None) -> figures.FigureRecord:
+    """Draw the figure and write maps.json into out_dir; return the figure's record.
+
+    `level`: the validation level of `VALIDATION` (default: NORMTHEORY_VALIDATION, else
+    "reduced"; "tiny" when `tiny`).
+    """
     figures.enable_x64()
+    level = level or ("tiny" if tiny else os.environ.get("NORMTHEORY_VALIDATION", "reduced"))
+    if level not in VALIDATION:
+        raise SystemExit(f"fig12: unknown validation level {level!r}; known: {list(VALIDATION)}")
     data = measure(tiny)
+    tested = validate(data, level)
     out_dir = Path(out_dir)
-    record = {name: vmap.to_json() for name, vmap in data.items()}
+    record = {
+        "validation": level,
+        "maps": {name: vmap.to_json() for name, vmap in data.items()},
+        "claims": [claim.to_json() for claim in tested],
+    }
     cache.write_text(out_dir / RECORD, json.dumps(record, indent=1) + "\n")
     with figures.style():
         cols = min(4, len(data))
@@ -128,4 +173,6 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
 
 
 if __name__ == "__main__":
-    print(f"wrote {main(Path(__file__).resolve().parent, tiny='--tiny' in sys.argv).path}")
+    level = "full" if "--full" in sys.argv else None
+    here = Path(__file__).resolve().parent
+    print(f"wrote {main(here, tiny='--tiny' in sys.argv, level=level).path}")

@@ -52,7 +52,6 @@ def test_bad_axes_are_refused():
 
 
 def test_the_report_states_the_default_verdict_beside_the_map_count():
-    from normtheory.report import _validity_maps
     from normtheory.verify._record import Result
 
     vmap = maps.validity_map(
@@ -62,14 +61,13 @@ def test_the_report_states_the_default_verdict_beside_the_map_count():
         law=vmap.law, item=6, config=SimConfig(), quantity="q", predicted=1.0, measured=1.0,
         spread=0.0, rel_error=0.0, tolerance=0.1, basis="b", verdict="holds",
     )  # fmt: skip
-    lines = _validity_maps({"accumulation": vmap.to_json()}, [default])
+    lines = maps.section({"maps": {"accumulation": vmap.to_json()}}, [default])
     [row] = [line for line in lines if line.startswith(f"| {vmap.law} |")]
-    assert "| 6 | holds | 2 holds, 2 invalid | lr x eta_lam |" in row
-    assert "lr=0.1, eta_lam=0; lr=0.5, eta_lam=0" in row
+    assert "| 6 | holds | 2 of 4 | lr x eta_lam | none |" in row
+    assert vmap.base["num_items"] == TINY["num_items"] and vmap.base["weight_decay"] == 0
 
 
 def test_two_rows_of_one_check_are_told_apart():
-    from normtheory.report import _validity_maps
     from normtheory.verify._record import Result
 
     law = "drift_heat_equilibrium"
@@ -89,6 +87,6 @@ def test_two_rows_of_one_check_are_told_apart():
 
     data = {law: record("table, heavy ball", "fails"), f"{law}/2": record("comp", "holds")}
     results = [default("table, heavy ball", "fails"), default("comp (--set lr)", "holds")]
-    lines = _validity_maps(data, results)
+    lines = maps.section({"maps": data}, results)
     assert any(line.startswith(f"| {law} (table, heavy ball) | 12 | fails |") for line in lines)
-    assert any(line.startswith(f"| {law} (comp) | 12 | holds | 1 holds |") for line in lines)
+    assert any(line.startswith(f"| {law} (comp) | 12 | holds | 1 of 1 |") for line in lines)

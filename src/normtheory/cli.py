@@ -142,6 +142,13 @@ def _parser() -> argparse.ArgumentParser:
         help="also write the Markdown report (make reproduce: figures/REPORT.md)",
     )
     ver.add_argument("--list", action="store_true", help="list the checks and exit")
+    ver.add_argument(
+        "--claims",
+        type=Path,
+        metavar="PATH",
+        help="the validated claims (a maps.json; default: the repository's "
+        "figures/maps.json): --json's `claimed` says what they state about each regime",
+    )
 
     vmap = sub.add_parser(
         "map",
@@ -236,9 +243,14 @@ def _verify(args: argparse.Namespace) -> int:
     except (KeyError, ConfigError) as error:
         print(f"normtheory verify: {error.args[0]}", file=sys.stderr)
         return 2
+    from normtheory.verify import claims
+
+    stated = claims.load_claims(args.claims or claims.DEFAULT_CLAIMS)
     if args.json:
         for result in results:
-            print(json.dumps(result.to_json(), sort_keys=True))
+            record = result.to_json()
+            record["claimed"] = claims.claimed(result.config, result.law, result.row, stated)
+            print(json.dumps(record, sort_keys=True))
     else:
         header = f"{'law':34s} {'item':>4s} {'verdict':14s} {'predicted':>11s} {'measured':>11s}"
         print(header + f" {'rel.err':>9s} {'tol':>9s}")

@@ -39,46 +39,6 @@ COMMAND_FIGURES = {
 }
 
 
-def _validity_maps(data: Mapping | None, results: Sequence[Result]) -> list[str]:
-    """Each law's verdict at its default regime beside its verdicts over its map."""
-    if not data:
-        return []
-    default, rows = {}, {}
-    for r in results:
-        default.setdefault(r.law, r.verdict)
-        rows[(r.law, r.row.split(" (--set ")[0])] = r.verdict
-    laws = [record.get("law", record["check"]) for record in data.values()]
-    lines = [
-        "## Validity maps",
-        "",
-        "Each approximate law's check run over a grid of two regime axes (figure 12, "
-        "`figures/maps.json`; `normtheory map` draws any other). The count is over the "
-        "cells of the map; the last column names the cells where the law holds.",
-        "",
-        "| law | item | at its default | over the map | axes | where it holds |",
-        "|---|---|---|---|---|---|",
-    ]
-    for record in data.values():
-        counts = ", ".join(f"{n} {v}" for v, n in sorted(record["counts"].items()))
-        held = [
-            f"{record['x']}={record['x_values'][j]:g}, {record['y']}={record['y_values'][i]:g}"
-            for i, row in enumerate(record["verdict"])
-            for j, verdict in enumerate(row)
-            if verdict == "holds"
-        ]
-        cells = sum(len(row) for row in record["verdict"])
-        where = "; ".join(held) if len(held) < cells else "everywhere mapped"
-        law, label = record.get("law", record["check"]), record.get("label", "")
-        item = next((r.item for r in results if r.law == law), "")
-        at_default = rows.get((law, label), default.get(law, "not run"))
-        name = f"{law} ({label})" if label and laws.count(law) > 1 else law
-        lines.append(
-            f"| {name} | {item} | {at_default} | {counts} "
-            f"| {record['x']} x {record['y']} | {where or 'nowhere mapped'} |"
-        )
-    return [*lines, ""]
-
-
 def _wordnet_bridge(path: Path) -> list[str]:
     """The toy on WordNet against the real model, from `make bridge`'s bridge.json."""
     record = _read_json(path)
@@ -498,7 +458,9 @@ def write_report(
             lines += [f"### {law}", "", *block, ""]
     lines += _sign_maps(_read_json(path.parent / "signs.json"))
     calibration = _read_json(path.parent / "calibration.json")
-    lines += _validity_maps(_read_json(path.parent / "maps.json"), results)
+    from normtheory.verify import maps
+
+    lines += maps.section(_read_json(path.parent / "maps.json"), results)
     lines += _calibration(calibration)
     lines += _probe(_read_json(path.parent / "probe.json"), calibration, results)
     lines += _wordnet_bridge(path.parent / "bridge.json")

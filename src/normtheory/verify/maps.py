@@ -38,6 +38,8 @@ class ValidityMap:
     rel_error, tolerance: the result row `row` of the check in each cell (NaN where the
     cell did not run); verdict: its verdict, or "invalid" / "crashed"; note: the
     reason for invalid or crashed cells, else the check's note.
+    base: the full regime of that row (config field -> value) that every cell shares
+    apart from the two axes (and weight_decay on an eta_lam axis), as the check ran it.
     """
 
     check: str
@@ -53,6 +55,7 @@ class ValidityMap:
     verdict: np.ndarray
     note: np.ndarray
     label: str = ""
+    base: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """How many cells got each verdict."""
@@ -84,6 +87,7 @@ class ValidityMap:
             "y": self.y,
             "y_values": list(self.y_values),
             "changes": self.changes,
+            "base": self.base,
             "rel_error": clean(self.rel_error),
             "tolerance": clean(self.tolerance),
             "verdict": self.verdict.tolist(),
@@ -211,6 +215,7 @@ def validity_map(
     verdict = np.full(shape, "invalid", dtype=object)
     note = np.full(shape, "", dtype=object)
     law = label = ""
+    regime: dict[str, Any] = {}
     for i, yv in enumerate(y_values):
         for j, xv in enumerate(x_values):
             cell = {x_name: xv, y_name: yv}
@@ -232,6 +237,7 @@ def validity_map(
                 raise ConfigError(f"check {check!r} returns {len(results)} rows; row={row}")
             result = results[row]
             law = law or result.law
+            regime = regime or dict(result.config)
             label = label or result.row.split(" (--set ")[0]
             rel_error[i, j], tolerance[i, j] = result.rel_error, result.tolerance
             verdict[i, j], note[i, j] = result.verdict, result.note
@@ -249,6 +255,7 @@ def validity_map(
         tolerance=tolerance,
         verdict=verdict.astype(str),
         note=note.astype(str),
+        base=regime,
     )
 
 
@@ -286,3 +293,82 @@ def draw(vmap: ValidityMap, path: Path | str) -> Path:
         fig.text(0.5, 0.01, key, ha="center", va="bottom", fontsize=8)
         fig.tight_layout(rect=(0, 0.05, 1, 1))
         return figures.save(fig, Path(path))
+
+
+def _row_verdict(results: Sequence[Any], law: str, label: str) -> str:
+    """The verdict of `law`'s result row named `label` (a row whose fields a --set
+    replaced is named "label (--set ...)"), else the law's first verdict, else "not run"."""
+    first = None
+    for r in results:
+        if r.law != law:
+            continue
+        first = first or r.verdict
+        if r.row == label or r.row.startswith(f"{label} (--set "):
+            return r.verdict
+    return first or "not run"
+
+
+def section(record: Mapping[str, Any] | None, results: Sequence[Any]) -> list[str]:
+    """REPORT.md's validity-map section from a maps.json record (`fig12_validity_maps`):
+    per law, its verdict at the default, the cells holding, and each claim with its
+    validation (test points agreeing) and the region stated only where it passed."""
+    from normtheory.verify import claims as _claims
+
+    if not record:
+        return []
+    data = record.get("maps", {})
+    found = [_claims.Claim.from_json(c) for c in record.get("claims", [])]
+    laws = [m.get("law", m["check"]) for m in data.values()]
+    level = record.get("validation", "none")
+    lines = [
+        "## Validity maps",
+        "",
+        "Each approximate law's check run over a grid of two regime axes (figure 12, "
+        "`figures/maps.json`; `normtheory map` draws any other), everything else at the "
+        "check's base regime. A map's largest rectangle of cells with one verdict is a "
+        "candidate claim; it is tested where the map did not look (random off-grid values "
+        "of the two axes inside it, and one setting the map held fixed changed at a "
+        f"time) and stated only when at least {_claims.MIN_AGREEMENT:.0%} of at least "
+        f"{_claims.MIN_POINTS} test points agree. Validation here: {level} "
+        "(`make validate` runs the full one). `normtheory verify --json` reports, as "
+        "`claimed`, what a stated claim says about the regime it ran.",
+        "",
+        "| law | item | at its default | cells holding | axes | claim | test points agreeing "
+        "| stated |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for m in data.values():
+        law, label = m.get("law", m["check"]), m.get("label", "")
+        shown = f"{law} ({label})" if label and laws.count(law) > 1 else law
+        item = next((r.item for r in results if r.law == law), "")
+        cells = sum(len(row) for row in m["verdict"])
+        held = sum(v == "holds" for row in m["verdict"] for v in row)
+        mine = [c for c in found if c.check == m["check"] and c.row == m.get("row", 0)]
+        if not mine:
+            mine_rows = [("none", "", "")]
+        else:
+            mine_rows = []
+            for c in mine:
+                n = len(c.tests)
+                agree = sum(t.verdict == c.verdict for t in c.tests)
+                tested = f"{agree} of {n}" if n else "not validated"
+                if c.stated:
+                    stated = f"{c.verdict} for {c.region()}"
+                elif n:
+                    stated = f"{c.verdict} at the tested points only"
+                else:
+                    stated = "not stated (not validated)"
+                mine_rows.append((f"{c.verdict}: {c.region()} ({c.cells} cells)", tested, stated))
+        for claim, tested, stated in mine_rows:
+            lines.append(
+                f"| {shown} | {item} | {_row_verdict(results, law, label)} | {held} of {cells} "
+                f"| {m['x']} x {m['y']} | {claim} | {tested} | {stated} |"
+            )
+    failed = [(c, t) for c in found for t in c.tests if t.verdict != c.verdict and c.tests]
+    if failed:
+        lines += ["", "Test points that disagreed with their claim:", ""]
+        for c, t in failed:
+            changes = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                for k, v in t.changes.items())  # fmt: skip
+            lines.append(f"- {c.law} ({c.verdict} claim, {t.kind}) at {changes}: {t.verdict}")
+    return [*lines, ""]
