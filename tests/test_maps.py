@@ -36,7 +36,7 @@ def test_a_wrong_law_fails_across_the_map(monkeypatch):
     from normtheory import laws
 
     real = laws.get("accumulation")
-    wrong = dataclasses.replace(real, fn=lambda *a: 1.01 * real.fn(*a))
+    wrong = dataclasses.replace(real, fn=lambda *a: 1.05 * real.fn(*a))
     monkeypatch.setattr(laws, "get", lambda name: wrong if name == "accumulation" else real)
     vmap = maps.validity_map("accumulation", ("lr", [0.1, 0.5]), ("tau", [0.1]), changes=TINY)
     assert set(vmap.verdict.ravel()) == {"fails"}

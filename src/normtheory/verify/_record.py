@@ -20,6 +20,13 @@ items do not; "fails" otherwise.
 Tolerances come from the order of the terms a law neglects and are capped at
 MAX_TOLERANCE: a relative (or log) error tolerance of 1 or more could not fail a
 prediction that is too large, so no check may use one.
+
+An approximate law whose dropped term the simulation measures exactly (items 5 and 6)
+is judged against the accuracy it claims, a constant declared beside its check, never
+against the dropped term itself (the law misses exactly that term, so such a tolerance
+could not fail): `within_accuracy` applies the per-item rule to "relative error below
+the declared accuracy". The identity the law truncates (law + dropped term = measured)
+is a separate exact row, at float64 rounding.
 """
 
 from __future__ import annotations
@@ -79,14 +86,16 @@ class Result:
 
     `config` is the regime run, as data: the fields of its SimConfig (a SimConfig given
     here is stored as the dict of its fields). `row` names the check's row when a check
-    runs several regimes (for example "table, heavy ball"), else "". `regime` and
+    returns several (a regime, for example "table, heavy ball", or "exact identity", the
+    identity an approximate law truncates), else "". `regime` and
     `setting` are their display lines (`describe`), for people only.
 
     rel_error = |measured - predicted| / |predicted| (or the absolute error when the
     prediction is 0, as for the Euler identity; equilibrium checks use the symmetric
     |log(measured / predicted)|, which equals the relative error to first order, and say
     so in `basis`); `tolerance` is on that error and comes from the order of the terms
-    the law neglects (stated in `basis`). `spread` is the spread of the measured value
+    the law neglects, or from the accuracy an approximate law declares (stated in
+    `basis`). `spread` is the spread of the measured value
     over seeds or items (say which in `quantity`). `exact` marks THEORY.md's exact
     facts, whose failure is a bug.
 
@@ -210,3 +219,28 @@ def fraction_verdict(ok, frequent=None) -> FractionVerdict:
             verdict = "partial"
             summary += f"; the {int(frequent.sum())} frequent items hold, rarer items miss it"
     return FractionVerdict(verdict, k / n, low, high, summary)
+
+
+def within_accuracy(err, accuracy: float, frequent=None) -> tuple[FractionVerdict, float]:
+    """The per-item rule for an approximate law that claims a relative error below `accuracy`.
+
+    Args:
+        err: (n,) the law's relative error per item (or per item and seed).
+        accuracy: the accuracy the law claims, declared beside its check; in
+            (0, MAX_TOLERANCE).
+        frequent: (n,) bool, optional: the frequent items (for "partial").
+
+    Returns:
+        The `fraction_verdict` of `err <= accuracy`, and the HOLD_FRACTION quantile of
+        `err`: the error the rule turns on (at most `accuracy` when at least HOLD_FRACTION
+        of the items are within it), the one to show beside the tolerance.
+    """
+    if not 0 < accuracy < MAX_TOLERANCE:
+        raise ValueError(
+            f"a declared accuracy must lie in (0, {MAX_TOLERANCE:g}), not {accuracy!r}"
+        )
+    err = np.asarray(err, float).ravel()
+    err = np.where(np.isnan(err), np.inf, err)  # an undefined error is not within accuracy
+    rule = fraction_verdict(err <= accuracy, frequent)
+    shown = float(np.quantile(err, HOLD_FRACTION, method="inverted_cdf")) if err.size else math.nan
+    return rule, shown

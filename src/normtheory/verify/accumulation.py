@@ -1,4 +1,8 @@
-"""THEORY.md items 6-8 under plain SGD: accumulation, effective learning rate, imprint."""
+"""THEORY.md items 6-8 under plain SGD: accumulation, effective learning rate, imprint.
+
+The accumulation law is judged against the accuracy it declares (ACCUMULATION_ACCURACY),
+and the identity it truncates (law + dropped term = N_T^4) is a separate exact row.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from normtheory.verify._common import (
     slope_result,
 )
 from normtheory.verify._common import simulate_cached as _run
-from normtheory.verify._record import Result, capped
+from normtheory.verify._record import Result, capped, judge, within_accuracy
 
 ROUNDING = 1e-11  # float64 rounding of sums over O(1000) steps of O(1) quantities
 
@@ -33,43 +37,68 @@ def _worst(err: np.ndarray, tol: np.ndarray) -> tuple[float, float]:
     return float(err.flat[k]), float(tol.flat[k])
 
 
+ACCUMULATION_ACCURACY = 0.01
+"""What the accumulation law claims (item 6): per item, N_T^4 within 1% of
+N_0^4 + 2 eta^2 sum_t G_t^2 (relative error below 1%).
+
+Under plain SGD the law is short by exactly eta^4 sum_t G_t^4 / N_t^4 >= 0 (item 4 summed),
+which is small for long vectors and small steps and dominates N_T^4 for small initial
+norms or large learning rates, where the check must fail.
+"""
+
+
 def accumulation(config: SimConfig, overridden: frozenset[str] = frozenset()) -> list[Result]:
-    """N_T^4 against N_0^4 + 2 eta^2 sum_t G_t^2, item by item and seed (item 6)."""
+    """N_T^4 against N_0^4 + 2 eta^2 sum_t G_t^2 per item and seed (item 6), to 1%."""
     traj = _run(config.replace(stride=1), seeds=2)
     eta = config.lr
     total = traj.g2.sum(axis=-2)
-    predicted = np.asarray(laws.get("accumulation")(N0=traj.norm0, eta=eta, S=total))
+    predicted = np.asarray(laws.get("accumulation")(N0=traj.norm0, eta=eta, S=total))  # (S, I)
     measured = traj.norm[..., -1, :] ** 4
-    before = norms_before(traj)
-    # The law drops eta^4 sum_t G_t^4 / N_t^4 >= 0: under plain SGD it is a lower bound
-    # short by exactly that term, so per item (N_T^4 - law) / N_T^4 must equal the dropped
-    # term / N_T^4 to 0.1% of it (+ rounding); a law off by any other amount fails.
-    gap = (measured - predicted) / measured
-    neglected = eta**4 * np.sum(traj.g2**2 / before**4, axis=-2) / measured
-    tol = neglected * 1.001 + ROUNDING
-    ok = np.abs(gap - neglected) <= 0.001 * neglected + ROUNDING
-    err, worst_tol = _worst(np.abs(gap), tol)
+    err = np.abs(measured - predicted) / predicted
+    frequent = np.broadcast_to(traj.rate >= np.median(traj.rate), err.shape)
+    rule, shown = within_accuracy(err, ACCUMULATION_ACCURACY, frequent.ravel())
     plain = is_plain_sgd(config)
-    notes = [] if ok.all() else [f"{int((~ok).sum())} of {ok.size} items and seeds outside"]
-    if not plain:
-        notes.append("the law assumes plain SGD (tangent steps, no decay)")
-    return [
-        Result(
-            law="accumulation",
-            item=6,
-            config=config,
-            quantity="N_T^4 per item and seed (median; spread = std over items and seeds)",
-            predicted=float(np.median(predicted)),
-            measured=float(np.median(measured)),
-            spread=float(np.std(measured)),
-            rel_error=err,
-            tolerance=worst_tol,
-            basis="per item: (N_T^4 - law) / N_T^4 equals the dropped eta^4 sum G^4/N^4 / "
-            "N_T^4 to 0.1% of it (+ float64 rounding); worst item shown",
-            verdict="holds" if ok.all() else "fails",
-            note="; ".join(notes),
-        )
-    ]
+    outside = "" if plain else "the law assumes plain SGD (tangent steps, no decay)"
+    approximate = Result(
+        law="accumulation",
+        item=6,
+        config=config,
+        quantity="N_T^4 per item and seed (median; spread = std over items and seeds)",
+        predicted=float(np.median(predicted)),
+        measured=float(np.median(measured)),
+        spread=float(np.std(measured)),
+        rel_error=shown,
+        tolerance=ACCUMULATION_ACCURACY,
+        basis=f"the accuracy the law claims: relative error of N_T^4 below "
+        f"{ACCUMULATION_ACCURACY:g} (per-item rule over items and seeds); the error shown "
+        "is the 90th percentile over items and seeds",
+        verdict=rule.verdict,
+        note="; ".join(x for x in (rule.note, outside) if x),
+        **rule.fields(),
+    )
+    # The identity the law truncates: N_T^4 = law + eta^4 sum_t G_t^4 / N_t^4, exact
+    # under plain SGD (item 4's quartic step, summed), whatever the step size.
+    dropped = eta**4 * np.sum(traj.g2**2 / norms_before(traj) ** 4, axis=-2)
+    identity = predicted + dropped
+    exact_err = np.abs(measured - identity) / measured
+    identity_row = Result(
+        law="accumulation",
+        item=6,
+        config=config,
+        row="exact identity",
+        quantity="N_T^4 per item and seed against the law plus the term it drops, "
+        "eta^4 sum_t G_t^4 / N_t^4 (max rel. error; medians shown)",
+        predicted=float(np.median(identity)),
+        measured=float(np.median(measured)),
+        spread=float(np.std(measured)),
+        rel_error=float(exact_err.max()),
+        tolerance=ROUNDING,
+        basis="float64 rounding (exact for plain SGD)",
+        verdict=judge(float(exact_err.max()), ROUNDING),
+        exact=plain,
+        note=outside,
+    )
+    return [approximate, identity_row]
 
 
 def angle_trace(config: SimConfig, steps: int = 50) -> dict[str, np.ndarray]:

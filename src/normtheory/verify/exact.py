@@ -1,6 +1,8 @@
 """THEORY.md items 1-5 and 17, the exact facts, on real InfoNCE batches and runs (float64).
 
-A failure here in the regime a fact assumes is a bug. Where `--set` moves the run
+Item 5's modified flow is an approximation: it is judged against the accuracy it declares
+(MODIFIED_FLOW_ACCURACY), and the identity it truncates is a separate exact row. A failure
+of an exact row in the regime a fact assumes is a bug. Where `--set` moves the run
 outside the assumptions (items 4-5 assume plain SGD; item 17 SGD with coupled L2 and an
 encoder homogeneous in its parameters), the report measures the same quantity and says
 that the assumption is broken.
@@ -24,7 +26,7 @@ from normtheory.verify._common import (
     replay_refusal,
     simulate_cached,
 )
-from normtheory.verify._record import Result, judge
+from normtheory.verify._record import Result, judge, within_accuracy
 
 ROUNDING = 1e-11  # float64 identities through O(10) operations on O(1) quantities
 
@@ -183,45 +185,77 @@ def gd_norm_step(config: SimConfig, overridden: frozenset[str] = frozenset()) ->
     ]
 
 
+MODIFIED_FLOW_ACCURACY = 0.01
+"""What the modified flow claims (item 5): per step, (N'^4 - N^4) / eta is 2 eta G^2 to a
+relative error below 1%, at every step of an item.
+
+Under plain SGD the step adds exactly eta^3 G^4 / N^4 more (item 4), so the law's relative
+error is eta^2 G^2 / (2 N^4): small for long vectors and small steps, large for small
+initial norms or large learning rates, where the check must fail.
+"""
+
+
 def modified_flow(config: SimConfig, overridden: frozenset[str] = frozenset()) -> list[Result]:
-    """(N'^4 - N^4) / eta against the modified flow's 2 eta G^2 per step (item 5)."""
+    """(N'^4 - N^4) / eta against the modified flow's 2 eta G^2 per step (item 5), to 1%."""
     n0, n1, g2 = _step_trace(config)
     eta = config.lr
-    rate = np.asarray(laws.get("modified_flow_quartic_rate")(eta=eta, G2=g2))
+    rate = np.asarray(laws.get("modified_flow_quartic_rate")(eta=eta, G2=g2))  # (T, I)
     measured = (n1**4 - n0**4) / eta
     moving = rate > 0
-    signed = measured[moving] / rate[moving] - 1
-    err = np.abs(signed)
-    neglected = (eta**2 * g2 / (2 * n0**4))[moving]  # the eta^4 G^4/N^4 term, relative
+    # Judged: the error beyond float64 cancellation, which loses about eps N^4 in
+    # N'^4 - N^4 (relative eps N^4 / (eta rate): visible only at steps whose gradient
+    # nearly vanishes, where the law says nothing measurable).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cancellation = 100 * np.finfo(np.float64).eps * n0**4 / (eta * rate)
+        err = np.where(moving, np.maximum(np.abs(measured / rate - 1) - cancellation, 0), 0.0)
+    updated = moving.any(axis=0)  # items with at least one update
+    per_item = err.max(axis=0)[updated]  # each item's worst step
+    rate_of = moving.mean(axis=0)[updated]
+    rule, shown = within_accuracy(per_item, MODIFIED_FLOW_ACCURACY, rate_of >= np.median(rate_of))
     plain = is_plain_sgd(config)
-    # Per step, the law must miss exactly the term it neglects (to 0.1% of it, + rounding),
-    # so its error is within that term and a law off by any other amount fails. Rounding:
-    # N'^4 - N^4 loses eps N^4 to cancellation, relative eps N^4 / (eta rate) to the law.
-    cancellation = 100 * np.finfo(np.float64).eps * (n0**4)[moving] / (eta * rate[moving])
-    slack = 0.001 * neglected + cancellation + ROUNDING
-    tols = neglected + slack
-    worst = int(np.argmax(err / tols))
-    tol = float(tols[worst])
-    ok = bool(np.all(np.abs(signed - neglected) <= slack))
-    return [
-        Result(
-            law="modified_flow_quartic_rate",
-            item=5,
-            config=config,
-            quantity="per step and item: (N'^4 - N^4)/eta against 2 eta G^2 (medians)",
-            predicted=float(np.median(rate[moving])),
-            measured=float(np.median(measured[moving])),
-            spread=float(np.std(measured[moving])),
-            rel_error=float(err[worst]),
-            tolerance=tol,
-            basis="per step: the error equals the neglected eta^2 G^2 / (2 N^4) of the "
-            "modified flow to 0.1% of it (+ float64 rounding and cancellation); worst step "
-            "shown",
-            verdict="holds" if ok else "fails",
-            exact=plain,
-            note="" if plain else "outside the law's assumption of plain SGD without decay",
-        )
-    ]
+    outside = "" if plain else "outside the law's assumption of plain SGD without decay"
+    approximate = Result(
+        law="modified_flow_quartic_rate",
+        item=5,
+        config=config,
+        quantity="per step and item: (N'^4 - N^4)/eta against 2 eta G^2 (medians over "
+        "steps with an update)",
+        predicted=float(np.median(rate[moving])),
+        measured=float(np.median(measured[moving])),
+        spread=float(np.std(measured[moving])),
+        rel_error=shown,
+        tolerance=MODIFIED_FLOW_ACCURACY,
+        basis=f"the accuracy the law claims: relative error below {MODIFIED_FLOW_ACCURACY:g} "
+        "at every step of an item, beyond float64 cancellation (per-item rule over the "
+        "updated items); the error shown is the 90th percentile over items of each item's "
+        "worst step",
+        verdict=rule.verdict,
+        note="; ".join(x for x in (rule.note, outside) if x),
+        **rule.fields(),
+    )
+    # The identity the law truncates (item 4, squared): N'^4 = N^4 + eta (law + eta^3
+    # G^4 / N^4), exact under plain SGD whatever the step size.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        identity = n0**4 + eta * (rate + eta**3 * g2**2 / n0**4)
+    exact_err = float(np.max(np.abs(n1**4 - identity) / n1**4))
+    identity_row = Result(
+        law="modified_flow_quartic_rate",
+        item=5,
+        config=config,
+        row="exact identity",
+        quantity="per step and item: N'^4 against N^4 + eta (2 eta G^2 + eta^3 G^4 / N^4), "
+        "the law plus the term it drops (max rel. error; medians shown)",
+        predicted=float(np.median(identity)),
+        measured=float(np.median(n1**4)),
+        spread=float(np.std(n1**4)),
+        rel_error=exact_err,
+        tolerance=ROUNDING,
+        basis="float64 rounding (exact for plain SGD)",
+        verdict=judge(exact_err, ROUNDING),
+        exact=plain,
+        note=outside,
+    )
+    return [approximate, identity_row]
 
 
 def parameter_pythagoras(

@@ -15,7 +15,9 @@ items longer, ambiguous shorter) are kept only to be reported beside it. A cell 
 predicted sign holds when the measured correlation has that sign beyond two standard
 errors (about 2 / sqrt(n - 1)), fails when it has the opposite sign beyond them, and is
 partial in between; a cell predicted 0 holds when the measured interval contains 0 and
-fails when it excludes it. A cell's
+fails when it excludes it. With five items or fewer two standard errors reach 1, so no
+correlation could fail a predicted 0 or confirm a sign: such a cell is "not applicable".
+A cell's
 optimizer settings apply only to the fields the user did not set with --set; cells that
 the user's settings make identical are run once.
 """
@@ -46,7 +48,10 @@ OPTIMIZERS = {
 
 
 def _verdict(rho: float, sign: int, se: float) -> str:
-    """Sign test of `rho` against a predicted sign in {-1, 0, +1}, at two standard errors."""
+    """Sign test of `rho` against a predicted sign in {-1, 0, +1}, at two standard errors;
+    "not applicable" when two standard errors reach 1 (|rho| <= 1 could not decide)."""
+    if 2 * se >= 1:
+        return "not applicable"
     if sign == 0:
         return "holds" if abs(rho) <= 2 * se else "fails"
     if rho * sign > 2 * se:
