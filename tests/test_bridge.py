@@ -331,6 +331,13 @@ def test_signs_on_known_norms() -> None:
 # ----------------------------------------------------------------------------- end to end
 
 
+def test_bridge_refuses_an_unknown_model_in_one_line(tmp_path, capsys) -> None:
+    args = ["bridge", "--model", "minilm-l99", "--words", "40", "--out", str(tmp_path)]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unknown model 'minilm-l99'" in err
+
+
 def test_bridge_command_end_to_end(probe_extra, system_wordnet, tmp_path, capsys) -> None:
     args = ["bridge", "--words", "40", "--seeds", "2", "--models", "table", "compositional",
             "--optimizers", "sgd", "--modes", "coupled", "--set", "steps=60", "--set",
@@ -359,6 +366,13 @@ def test_bridge_command_end_to_end(probe_extra, system_wordnet, tmp_path, capsys
     ood = record["ood"]
     assert ood["counts"] == {"id": 40, "rare": 20, "multiword": 20}
     assert [s["score"] for s in ood["id_vs_ood"]] == ["norm", "top1_cosine", "margin", "combined"]
+    controlled = ood["controlled"]["all"]
+    assert (controlled["n_id"], controlled["n_ood"]) == (40, 40)
+    assert {"word pieces", "characters", "log frequency"} <= {r["score"] for r in controlled["raw"]}
+    assert controlled["pieces"]["ood_mean"] > controlled["pieces"]["id_mean"]
+    raw_norm = next(r for r in controlled["raw"] if r["score"] == "norm")
+    old_norm = next(r for r in ood["id_vs_ood"] if r["score"] == "norm")
+    assert raw_norm["auroc"] == pytest.approx(old_norm["auroc"])  # the same queries
     markdown = (tmp_path / "bridge.md").read_text()
     assert all(name in markdown for name in names) and "Most like the real model" in markdown
     png = tmp_path / "fig13_bridge.png"

@@ -3,8 +3,8 @@
 The symbolic laws of normtheory.laws.imprint_sign against their twins and independent
 oracles (explicit orthonormal targets, counted trees, the expectation of a quadratic form
 as a trace); deliberately wrong formulas caught by the named symbolic checks; the mean
-field against law 6 where they coincide; and the regime maps' verdicts following the
-predicted sign, including a flipped and a zero prediction.
+field of normtheory.mean_field against law 6 where they coincide; and the regime maps'
+verdicts following the predicted sign, including a flipped and a zero prediction.
 """
 
 import jax
@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from normtheory import laws
+from normtheory import mean_field as mf
 from normtheory.data import make_tree, soft_labels
 from normtheory.laws import imprint_sign as imp
 from normtheory.laws._law import Check
@@ -129,7 +130,7 @@ def test_leaf_positive_noise_matches_explicit_orthonormal_leaves():
     w = weights / weights.sum()
     mean = w @ pulls
     oracle = float(w @ np.sum((pulls - mean) ** 2, axis=1))
-    np.testing.assert_allclose(imp.leaf_positive_noise(leaves[path], weights), oracle, rtol=1e-12)
+    np.testing.assert_allclose(mf.leaf_positive_noise(leaves[path], weights), oracle, rtol=1e-12)
 
 
 # --- wrong formulas are caught -----------------------------------------------------------------
@@ -174,7 +175,7 @@ def test_mean_field_of_a_table_under_sgd_is_law_6():
     """Constant energy, no transient: N_T^4 = N_0^4 + 2 eta^2 c^2 n f T (the N^4 law)."""
     cfg = HIERARCHY.replace(model="table", optimizer="sgd", lr=0.5, steps=3000)
     n = 3
-    stats = imp.ItemStats(
+    stats = mf.ItemStats(
         occurrences=np.stack([np.array([0.2, 0.5, 1.0]), np.zeros(n)]),
         floor=np.stack([np.full(n, 0.7), np.zeros(n)]),
         start=np.stack([np.full(n, 0.7), np.zeros(n)]),
@@ -183,7 +184,7 @@ def test_mean_field_of_a_table_under_sgd_is_law_6():
         block_rate=np.full(n, 0.5),
     )
     n0 = np.array([0.8, 1.0, 1.3])
-    growth = imp._integrate(cfg, stats, n0, None, chunks=3000)
+    growth = mf._integrate(cfg, stats, n0, None, chunks=3000)
     c2 = 1 / (cfg.tau * cfg.batch) ** 2
     law6 = 0.25 * np.log(1 + 2 * cfg.lr**2 * c2 * 0.7 * stats.occurrences[0] * cfg.steps / n0**4)
     np.testing.assert_allclose(growth, law6, rtol=2e-3)
@@ -191,27 +192,27 @@ def test_mean_field_of_a_table_under_sgd_is_law_6():
 
 def test_generic_nodes_of_a_table_are_predicted_longer_under_sgd():
     """Free table, SGD, equal frequency: generic nodes keep the impurity 1 - 1/L."""
-    sign, rho = imp.predicted_sign(HIERARCHY.replace(model="table", frequency_mode="decoupled"))
+    sign, rho = mf.predicted_sign(HIERARCHY.replace(model="table", frequency_mode="decoupled"))
     assert sign == -1 and rho < -0.3
 
 
 def test_ambiguous_inputs_of_a_table_are_predicted_longer_under_sgd():
     """Ambiguity table under SGD: the Gini impurity rises with the entropy."""
     cfg = AMBIGUITY.replace(model="table", num_items=60, steps=600, stride=100)
-    sign, rho = imp.predicted_sign(cfg)
+    sign, rho = mf.predicted_sign(cfg)
     assert sign == 1 and rho > 0.3
 
 
 def test_predicted_sign_is_zero_below_the_margin(monkeypatch):
     growth = np.random.default_rng(0).normal(size=101)
     feature = np.r_[np.zeros(50), np.ones(51)]
-    monkeypatch.setattr(imp, "predicted_growth", lambda cfg, seeds=2, **kw: (growth, feature))
-    sign, rho = imp.predicted_sign(HIERARCHY)
+    monkeypatch.setattr(mf, "predicted_growth", lambda cfg, seeds=2, **kw: (growth, feature))
+    sign, rho = mf.predicted_sign(HIERARCHY)
     assert abs(rho) < 2 / np.sqrt(100) and sign == 0
     monkeypatch.setattr(
-        imp, "predicted_growth", lambda cfg, seeds=2, **kw: (growth + 3 * feature, feature)
+        mf, "predicted_growth", lambda cfg, seeds=2, **kw: (growth + 3 * feature, feature)
     )
-    assert imp.predicted_sign(HIERARCHY)[0] == 1
+    assert mf.predicted_sign(HIERARCHY)[0] == 1
 
 
 # --- the regime map follows the predicted sign ------------------------------------------------
@@ -258,12 +259,12 @@ def test_the_self_closure_drops_only_the_cross_heat():
     the kernel closure adds the cross heat, never less."""
     table = HIERARCHY.replace(model="table", frequency_mode="decoupled", steps=600, stride=100)
     np.testing.assert_allclose(
-        imp.predicted_growth(table, closure="self")[0], imp.predicted_growth(table)[0], rtol=1e-12
+        mf.predicted_growth(table, closure="self")[0], mf.predicted_growth(table)[0], rtol=1e-12
     )
     comp = table.replace(model="compositional")
-    assert np.all(imp.predicted_growth(comp)[0] >= imp.predicted_growth(comp, closure="self")[0])
+    assert np.all(mf.predicted_growth(comp)[0] >= mf.predicted_growth(comp, closure="self")[0])
     with pytest.raises(ValueError, match="closure"):
-        imp.predicted_growth(comp, closure="cross")
+        mf.predicted_growth(comp, closure="cross")
 
 
 def test_predicted_heat_is_the_integration_behind_the_predicted_growth():
@@ -274,15 +275,15 @@ def test_predicted_heat_is_the_integration_behind_the_predicted_growth():
     comp = table.replace(model="compositional")
     heats = {}
     for config in (table, comp):
-        heats[config.model] = heat = imp.predicted_heat(config, seeds=1)
+        heats[config.model] = heat = mf.predicted_heat(config, seeds=1)
         for closure in ("self", "kernel"):
             np.testing.assert_array_equal(
-                heat[f"growth_{closure}"], imp.predicted_growth(config, 1, closure=closure)[0]
+                heat[f"growth_{closure}"], mf.predicted_growth(config, 1, closure=closure)[0]
             )
         assert heat["self"].shape == heat["feature"].shape and float(heat["gain2"]) == 1.0
     np.testing.assert_array_equal(heats["table"]["kernel"], heats["table"]["self"])
     assert np.all(heats["compositional"]["kernel"] > heats["compositional"]["self"])
-    momentum = imp.predicted_heat(comp.replace(optimizer="momentum", lr=0.05), seeds=1)
+    momentum = mf.predicted_heat(comp.replace(optimizer="momentum", lr=0.05), seeds=1)
     assert float(momentum["gain2"]) == pytest.approx(1 / (1 - comp.momentum) ** 2)
 
 

@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from normtheory import laws
+from normtheory.data import make_tree
 from normtheory.laws import kernel
 from normtheory.models import compositional, mlp, table
 
@@ -348,3 +349,25 @@ def test_kernel_laws_refuse_a_nonpositive_step():
     K = np.eye(2)[:, :, None, None] * np.eye(2)
     with pytest.raises(ValueError, match="'eta'"):
         laws.get("kernel_first_order")(K=K, g=np.ones((2, 2)), eta=-0.1)
+
+
+@pytest.mark.parametrize("shape", [(1, 2), (2, 2), (2, 3), (3, 2)])
+def test_the_derivations_tree_is_the_samplers_tree(shape):
+    """The laws build their explicit trees without normtheory.data; node for node they are
+    the trees the hierarchy data samples from, so a derivation's node i is the data's."""
+    ours, theirs = kernel.complete_tree(*shape), make_tree(*shape)
+    assert ours.num_nodes == theirs.num_nodes
+    np.testing.assert_array_equal(ours.parent, theirs.parent)
+    np.testing.assert_array_equal(ours.depth, theirs.depth)
+    for node in range(theirs.num_nodes):
+        assert ours.ancestors[node] == tuple(int(a) for a in theirs.ancestors[node] if a >= 0)
+    # The law's twin over the data's padded paths is the count over the derivation's tree.
+    overlap = [[kernel.path_overlap(a, b) for b in ours.ancestors] for a in ours.ancestors]
+    twin = laws.get("compositional_sgd_kernel")(paths=jnp.asarray(theirs.ancestors), dim=2)
+    np.testing.assert_array_equal(np.asarray(twin)[..., 0, 0], overlap)
+
+
+@pytest.mark.parametrize(("shape", "field"), [((0, 2), "height"), ((2, 1), "branching")])
+def test_a_degenerate_derivation_tree_is_refused_by_name(shape, field):
+    with pytest.raises(ValueError, match=field):
+        kernel.complete_tree(*shape)

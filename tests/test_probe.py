@@ -288,7 +288,7 @@ def test_missing_wordnet_runs_the_frequency_part(probe_extra, tmp_path: Path, ca
     assert "apt-get install wordnet-base" in captured.err
     record = json.loads(captured.out)
     assert record["wordnet"]["available"] is False
-    assert set(record["skipped"]) == {"depth_generality", "sign_test", "retrieval"}
+    assert set(record["skipped"]) == {"depth_generality", "sign_test", "retrieval", "ood"}
     assert "wordnet-base" in record["skipped"]["retrieval"]
     assert record["correlations"][0]["name"] == "norm ~ log frequency"
     assert math.isfinite(record["correlations"][0]["rho"])
@@ -321,6 +321,19 @@ def test_cli_smoke_run(probe_extra, system_wordnet: Path, tmp_path: Path) -> Non
     assert 0 < retrieval["accuracy"] < 1
     png = (tmp_path / "fig10_probe.png").read_bytes()
     assert png.startswith(b"\x89PNG")
+    ood = record["ood"]
+    assert ood["counts"]["held_out"] >= 10 and ood["counts"]["rare"] == 15
+    held = ood["splits"]["held_out"]
+    assert held["n_id"] == ood["counts"]["id"] and held["n_ood"] == ood["counts"]["held_out"]
+    assert [r["score"] for r in held["raw"]] == [
+        "norm", "top1_cosine", "margin", "word pieces", "characters", "log frequency"
+    ]  # fmt: skip
+    multi = ood["splits"]["multiword"]
+    assert multi["pieces"]["ood_mean"] > multi["pieces"]["id_mean"]
+    from normtheory.report import _probe
+
+    text = "\n".join(_probe(record, None, [], [record]))
+    assert "### The encoders side by side" in text and "held-out WordNet subtrees" in text
 
 
 def test_missing_extra_names_the_install_command(monkeypatch, tmp_path: Path, capsys) -> None:
@@ -342,3 +355,160 @@ def test_importing_the_cli_loads_no_model_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+# ----------------------------------------------------------------------------- encoders and OOD
+
+
+@pytest.fixture(scope="module")
+def onnx_extra(probe_extra) -> None:
+    from normtheory.probe import encoders
+    from normtheory.probe.model import ProbeExtraMissing
+
+    try:
+        encoders.require("minilm-l3")
+    except ProbeExtraMissing as error:
+        require(False, str(error))
+
+
+def test_registry_refuses_an_unknown_model_in_one_line(tmp_path: Path, capsys) -> None:
+    from normtheory import cli
+    from normtheory.probe import encoders
+
+    assert {"minilm-l6", "minilm-l3"} <= set(encoders.names())
+    with pytest.raises(encoders.UnknownModel) as caught:
+        encoders.load("minilm-l99")
+    message = str(caught.value)
+    assert "\n" not in message and "'minilm-l99'" in message and "minilm-l3" in message
+    assert cli.main(["probe", "--model", "minilm-l99", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unknown model 'minilm-l99'" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_onnx_encoder_returns_unnormalised_pooled_vectors(onnx_extra) -> None:
+    from normtheory.probe import encoders
+
+    l3 = encoders.load("minilm-l3")
+    texts = ["dog", "puppy", "car", "high school", "I saw the cat yesterday.", "dog"]
+    pooled = l3.embed(texts, batch_size=4)
+    assert pooled.shape == (6, 384) and pooled.dtype == np.float32
+    assert np.all(np.isfinite(pooled))
+    norms = np.linalg.norm(pooled, axis=1)
+    assert 2 < norms.min() and norms.max() < 20  # before normalisation: not 1
+    single = l3.embed(["dog"])  # padding in a batch does not change a text's vector
+    np.testing.assert_allclose(pooled[0], single[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(pooled[0], pooled[5], rtol=1e-5, atol=1e-5)
+    norm, unit = encoders.embed_norms(l3, texts)
+    np.testing.assert_allclose(norm, norms, rtol=1e-6)
+    cos = unit @ unit.T  # the vocabulary maps pieces to the model's ids: meaning survives
+    assert cos[0, 1] > cos[0, 2] + 0.3 and cos[0, 1] > 0.6
+
+
+def test_piece_counts_of_both_encoders(onnx_extra) -> None:
+    from normtheory.probe import encoders
+
+    texts = ["dog", "high school", "antidisestablishmentarianism", "I saw the cat."]
+    l3, l6 = encoders.load("minilm-l3"), encoders.load("minilm-l6")
+    counts = l3.tokenize_counts(texts)
+    assert counts.dtype == np.int64 and counts[[0, 1, 3]].tolist() == [1, 2, 5]
+    assert counts[2] > 3  # a long rare word is split into several pieces
+    assert counts.tolist() == l6.tokenize_counts(texts).tolist()  # the same WordPiece vocab
+
+
+def test_default_encoder_keeps_the_probe_numbers(probe_extra) -> None:
+    from normtheory.probe import encoders, model
+
+    texts = ["dog", "an elephant", "This is a hypernym."]
+    norm, unit = encoders.embed_norms(encoders.load("minilm-l6"), texts)
+    want_norm, want_unit = model.embed_norms(texts, model=model.load_model())
+    np.testing.assert_allclose(norm, want_norm, rtol=1e-6)
+    np.testing.assert_allclose(unit, want_unit, atol=1e-6)
+
+
+def _planted(rng: np.random.Generator, n: int = 1200) -> tuple[np.ndarray, ...]:
+    is_id = rng.random(n) < 0.5
+    pieces = np.where(is_id, rng.choice([1, 1, 1, 2, 3], n), rng.choice([1, 2, 3, 3, 4], n))
+    chars = 3.0 * pieces + rng.integers(0, 4, n)
+    log_freq = rng.normal(4.0, 1.0, n)
+    return is_id, pieces, chars, log_freq
+
+
+def test_length_matched_auroc_sees_through_a_pure_length_norm() -> None:
+    from normtheory.probe import ood
+
+    rng = np.random.default_rng(5)
+    is_id, pieces, chars, log_freq = _planted(rng)
+    norm = 10.0 - pieces + 1e-3 * rng.normal(size=is_id.size)  # a function of length only
+    r = ood.analyse({"norm": norm}, is_id, pieces, chars, log_freq, n_boot=200)
+    raw = next(x for x in r["raw"] if x["score"] == "norm")
+    within = next(x for x in r["within_strata"] if x["score"] == "norm")
+    matched = next(x for x in r["matched"]["scores"] if x["score"] == "norm")
+    assert raw["auroc"] > 0.7 and raw["auroc_lo"] > 0.65
+    assert within["lo"] < 0.5 < within["hi"] and abs(within["auroc"] - 0.5) < 0.05
+    assert matched["auroc_lo"] < 0.5 < matched["auroc_hi"] and abs(matched["auroc"] - 0.5) < 0.06
+    pieces_matched = next(x for x in r["matched"]["scores"] if x["score"] == "word pieces")
+    assert pieces_matched["auroc"] == 0.5  # matched: same piece counts in both classes
+    assert not r["norm_adds"]
+    rows = ood.matched_indices(is_id, ood.strata_of(pieces))
+    for s in np.unique(pieces):
+        at = rows[pieces[rows] == s]
+        assert np.sum(is_id[at]) == np.sum(~is_id[at])
+    # A norm that also knows membership beyond length: the controls must show it.
+    signal = norm + 0.8 * is_id
+    r = ood.analyse({"norm": signal}, is_id, pieces, chars, log_freq, n_boot=200)
+    within = next(x for x in r["within_strata"] if x["score"] == "norm")
+    assert within["lo"] > 0.6 and r["norm_adds"]
+    assert r["logistic"]["all"]["gain"]["value"] > 0.05
+
+
+def test_within_strata_auroc_against_pairs_by_hand() -> None:
+    from normtheory.probe import ood
+
+    score = np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.9, 0.9])
+    is_id = np.array([True, False, True, False, True, False, True])
+    strata = np.array([1, 1, 1, 2, 2, 2, 2])
+    wins = pairs = 0.0
+    for i in np.flatnonzero(is_id):
+        for j in np.flatnonzero(~is_id):
+            if strata[i] == strata[j]:
+                pairs += 1
+                wins += 1.0 if score[i] > score[j] else 0.5 if score[i] == score[j] else 0.0
+    assert ood.within_strata_auroc(score, is_id, strata) == pytest.approx(wins / pairs)
+    with pytest.raises(ValueError, match="no stratum"):
+        ood.within_strata_auroc(score, is_id, np.arange(7))
+
+
+def test_held_out_subtrees_are_whole(tiny_db) -> None:
+    from normtheory.probe import unseen
+
+    db, _ = tiny_db
+    words = ["dog", "cat", "animal", "puppy", "car", "auto", "artifact", "pet", "organism"]
+    held, roots = unseen.held_out_subtrees(db, words, 0.3, min_size=2, max_size=4, seed=1)
+    assert held.sum() >= 0.3 * len(words) and roots
+    for root in roots:  # every word under a chosen root is held out
+        for i, w in enumerate(words):
+            if root in unseen.ancestors(db, db.senses[w][0]):
+                assert held[i], (w, root)
+    car, auto = words.index("car"), words.index("auto")
+    assert held[car] == held[auto]  # synonyms: one first sense, one side
+
+
+def test_a_negligible_gain_over_the_baselines_is_not_counted(monkeypatch) -> None:
+    from normtheory.probe import ood
+
+    rng = np.random.default_rng(5)
+    is_id, pieces, chars, log_freq = _planted(rng)
+    signal = 10.0 - pieces + 0.8 * is_id + 1e-3 * rng.normal(size=is_id.size)
+
+    def logistic_with_gain(value):
+        def fake(norm, base, y, n_boot, seed):
+            return {"gain": {"value": value, "lo": value / 2, "hi": 2 * value}}
+
+        return fake
+
+    # The within-strata AUROC clearly excludes 0.5; only the gain differs.
+    monkeypatch.setattr(ood, "_logistic", logistic_with_gain(ood.MIN_GAIN / 25))
+    assert not ood.analyse({"norm": signal}, is_id, pieces, chars, log_freq, n_boot=50)["norm_adds"]
+    monkeypatch.setattr(ood, "_logistic", logistic_with_gain(4 * ood.MIN_GAIN))
+    assert ood.analyse({"norm": signal}, is_id, pieces, chars, log_freq, n_boot=50)["norm_adds"]

@@ -556,10 +556,7 @@ def store(
             "returned but not saved"
         )
         return CacheEntry(arrays=_check_meta(meta, arrays), meta={}, path=None, from_cache=False)
-    log(
-        f"warning: {failed}; saved it to {path} instead (move it into {directory} to "
-        "reuse it)"
-    )
+    log(f"warning: {failed}; saved it to {path} instead (move it into {directory} to reuse it)")
     return CacheEntry(arrays=stored, meta=sidecar, path=path, from_cache=False)
 
 

@@ -41,7 +41,12 @@ import dataclasses
 import numpy as np
 from scipy.signal import lfilter
 
+from normtheory import cache
+from normtheory._replay import replay
 from normtheory.config import ConfigError, SimConfig
+from normtheory.data.hierarchy import make_tree
+from normtheory.parameter_budget import path_membership
+from normtheory.problems import tracked_items
 
 __all__ = [
     "KernelBudget",
@@ -118,12 +123,7 @@ def feature_kernel(config: SimConfig) -> np.ndarray:
     if reason:
         raise ConfigError(f"feature_kernel: {reason}")
     if config.model == "table":
-        from normtheory.problems import tracked_items
-
         return np.eye(len(tracked_items(config)))
-    from normtheory.data.hierarchy import make_tree
-    from normtheory.parameter_budget import path_membership
-
     member = path_membership(make_tree(config.depth, config.branching).ancestors)
     return member @ member.T
 
@@ -152,8 +152,6 @@ def kernel_budget(
     Returns:
         A `KernelBudget` over the run's `steps // stride` windows.
     """
-    from normtheory._replay import replay
-
     reason = kernel_refusal(config)
     if reason:
         raise ConfigError(f"kernel_budget: {reason}")
@@ -208,8 +206,6 @@ def kernel_budget(
 def kernel_budget_cached(config: SimConfig, seed: int | None = None) -> KernelBudget:
     """`kernel_budget` with the structural kernel, through the results cache (keyed by the
     config, the seed and the code), so a rerun of verify does not replay the run."""
-    from normtheory import cache
-
     seed = config.seed if seed is None else int(seed)
     spec = {"computation": "kernel_budget", "config": dataclasses.asdict(config), "seed": seed}
 

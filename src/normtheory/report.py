@@ -288,10 +288,125 @@ def _correlation(probe: Mapping, name: str, controls: Sequence[str]) -> Mapping 
     return None
 
 
+def _other_probes(folder: Path) -> list[dict]:
+    """The probe records of the encoders other than the default (probe_NAME.json)."""
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("probe_*.json"))]
+
+
+def _ci_cell(value: float | None, lo: float | None, hi: float | None, fmt: str) -> str:
+    if value is None:
+        return "n/a"
+    if lo is None or hi is None:
+        return format(value, fmt)
+    return f"{value:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
+
+
+def _score(records: Sequence[Mapping], name: str) -> Mapping | None:
+    return next((r for r in records if r["score"] == name), None)
+
+
+def _models(probes: Sequence[Mapping]) -> list[str]:
+    """The encoders side by side: frequency, depth given frequency, retrieval AUROC."""
+    rows = [
+        ("Spearman norm ~ log frequency", "norm ~ log frequency", []),
+        ("Spearman norm ~ log frequency given word pieces", "norm ~ log frequency",
+         ["word pieces"]),
+        ("partial Spearman norm ~ depth given log frequency, word pieces", "norm ~ depth",
+         ["log frequency", "word pieces"]),
+    ]  # fmt: skip
+    lines = [
+        "### The encoders side by side",
+        "",
+        "| measurement | " + " | ".join(p.get("encoder", p["model"]) for p in probes) + " |",
+        "|---|" + "---|" * len(probes),
+    ]
+    for label, name, controls in rows:
+        cells = []
+        for p in probes:
+            c = _correlation(p, name, controls)
+            cells.append(_ci_cell(c["rho"], c["lo"], c["hi"], "+.3f") if c else "n/a")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for score in ("norm", "combined_without_norm", "combined"):
+        cells = []
+        for p in probes:
+            sc = _score(p.get("retrieval", {}).get("scores", []), score)
+            cells.append(
+                _ci_cell(sc["auroc"], sc["auroc_lo"], sc["auroc_hi"], ".3f") if sc else "n/a"
+            )
+        lines.append(f"| retrieval AUROC (top-1 correct), {score} | " + " | ".join(cells) + " |")
+    lines.append("| checkpoint | " + " | ".join(p["model"] for p in probes) + " |")
+    return [*lines, ""]
+
+
+_SPLITS = {"held_out": "held-out WordNet subtrees", "rare": "rarer nouns",
+           "multiword": "multi-word lemmas"}  # fmt: skip
+
+
+def _ood_probe(probe: Mapping) -> list[str]:
+    """One encoder's OOD table: every AUROC beside the baselines, within piece strata,
+    on a length-matched sample, and what the norm adds to the baselines."""
+    o = probe.get("ood")
+    if not o or not o.get("splits"):
+        return []
+    counts = o["counts"]
+    lines = [
+        f"**Out of distribution, {probe.get('encoder', probe['model'])}** (gallery: the "
+        f"definitions of {counts['id']} in-distribution nouns; OOD: {counts['held_out']} nouns "
+        f"of held-out WordNet subtrees, {counts['rare']} rarer nouns, {counts['multiword']} "
+        "multi-word lemmas). AUROC for *query is in distribution*, 95% bootstrap intervals; "
+        "baselines oriented a priori (fewer pieces, fewer characters, more frequent = in). "
+        "Within strata: ID and OOD queries compared only at equal word-piece count; "
+        "matched: a sample with the same piece-count distribution in both classes; gain: "
+        "out-of-fold AUROC of a logistic regression on the three baselines plus the norm "
+        "minus without it.",
+        "",
+        "| OOD set | mean pieces ID / OOD | score | raw | within strata | matched (n per class) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, split in o["splits"].items():
+        pieces = split["pieces"]
+        matched = split["matched"].get("scores", [])
+        for score in ("norm", "top1_cosine", "margin", "word pieces", "characters",
+                      "log frequency"):  # fmt: skip
+            raw = _score(split["raw"], score)
+            within = next((w for w in split["within_strata"] if w["score"] == score), None)
+            m = _score(matched, score)
+            inside = (
+                _ci_cell(within["auroc"], within["lo"], within["hi"], ".3f") if within else "n/a"
+            )
+            lines.append(
+                f"| {_SPLITS.get(key, key)} | {pieces['id_mean']:.2f} / {pieces['ood_mean']:.2f} "
+                f"| {score} | {_ci_cell(raw['auroc'], raw['auroc_lo'], raw['auroc_hi'], '.3f')} "
+                f"| {inside} "
+                f"| {_ci_cell(m['auroc'], m['auroc_lo'], m['auroc_hi'], '.3f') if m else 'n/a'}"
+                f" ({split['matched']['n_per_class']}) |"
+            )
+    lines += ["", "What the norm adds once the baselines are in:", ""]
+    for key, split in o["splits"].items():
+        logistic = split["logistic"].get("all")
+        if not logistic:
+            continue
+        g, w = logistic["gain"], logistic["without_norm"]
+        norm_within = next(x for x in split["within_strata"] if x["score"] == "norm")
+        lines.append(
+            f"- {_SPLITS.get(key, key)}: baselines alone "
+            f"{_ci_cell(w['value'], w['lo'], w['hi'], '.3f')}, gain from the norm "
+            f"{_ci_cell(g['value'], g['lo'], g['hi'], '+.3f')}; norm within strata "
+            f"{_ci_cell(norm_within['auroc'], norm_within['lo'], norm_within['hi'], '.3f')}: "
+            f"the norm **{'adds' if split['norm_adds'] else 'adds nothing shown'}** "
+            "beyond length and frequency."
+        )
+    return [*lines, ""]
+
+
 def _probe(
-    probe: Mapping | None, calibration: Mapping | None, results: Sequence[Result]
+    probe: Mapping | None,
+    calibration: Mapping | None,
+    results: Sequence[Result],
+    others: Sequence[Mapping] = (),
 ) -> list[str]:
-    """The real-model section and the bridge to the simulated regimes (if probe.json)."""
+    """The real-model section and the bridge to the simulated regimes (if probe.json);
+    `others` are the other encoders' records (`_other_probes`), shown side by side."""
     if probe is None:
         return []
     wordnet = probe["wordnet"]
@@ -326,7 +441,12 @@ def _probe(
             )
     for reason in probe.get("skipped", []) or []:
         lines.append(f"| skipped | {reason} | |")
-    lines += ["", *_bridge(probe, calibration, results)]
+    lines.append("")
+    if others:
+        lines += _models([probe, *others])
+    for p in (probe, *others):
+        lines += _ood_probe(p)
+    lines += [*_bridge(probe, calibration, results)]
     return lines
 
 
@@ -462,7 +582,12 @@ def write_report(
 
     lines += maps.section(_read_json(path.parent / "maps.json"), results)
     lines += _calibration(calibration)
-    lines += _probe(_read_json(path.parent / "probe.json"), calibration, results)
+    lines += _probe(
+        _read_json(path.parent / "probe.json"),
+        calibration,
+        results,
+        _other_probes(path.parent),
+    )
     lines += _wordnet_bridge(path.parent / "bridge.json")
     figure_lines = _figures(path.parent)
     if figure_lines:

@@ -73,6 +73,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="change a config field of every regime, e.g. --set steps=1000 (repeatable)",
     )
+    parser.add_argument(
+        "--model",
+        default="minilm-l6",
+        metavar="NAME",
+        help="the real encoder: a name of normtheory.probe.encoders (minilm-l6, minilm-l3; "
+        "default %(default)s)",
+    )
     parser.add_argument("--no-ood", action="store_true", help="skip the OOD-filter analysis")
     parser.add_argument(
         "--n-boot", type=int, default=1000, help="bootstrap resamples per interval (default 1000)"
@@ -130,6 +137,7 @@ def main(args: argparse.Namespace) -> int:
             n_boot=args.n_boot,
             seed=args.seed,
             ood=not args.no_ood,
+            model_name=args.model,
             use_cache=not args.no_cache,
             progress=not args.quiet,
             log=log,

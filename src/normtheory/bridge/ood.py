@@ -12,7 +12,8 @@ nouns the vocabulary leaves out, half of each kind:
   embedded with spaces ("high school").
 
 Every query has a distinct first noun sense (a query whose sense another query already
-has is skipped). Two questions, with bootstrap intervals:
+has is skipped; the selection is `normtheory.probe.unseen.choose_unseen`). Three
+questions, with bootstrap intervals:
 
 1. ID versus OOD: AUROC of each score (norm, top-1 cosine, margin, and their 5-fold
    logistic combination, all out-of-fold) for "the query is in distribution", on all
@@ -20,7 +21,12 @@ has is skipped). Two questions, with bootstrap intervals:
 2. word -> definition retrieval on the mixed set (gallery: the definitions of every
    query's first sense): selective accuracy against coverage, AUROC for "top-1 is
    correct" and AURC, by norm, top-1 cosine, margin and combination
-   (`probe.analysis.retrieval`).
+   (`probe.analysis.retrieval`);
+3. the same separation controlled for what the norm trivially tracks
+   (`probe.ood.analyse`, under "controlled"): every AUROC beside word-piece count,
+   character length and log frequency, within word-piece strata, on a length-matched
+   sample, and what the norm adds to a logistic regression on those baselines; for
+   each OOD kind alone and for both together.
 """
 
 from __future__ import annotations
@@ -32,10 +38,10 @@ import numpy as np
 
 from normtheory import confidence
 from normtheory.probe import analysis as probe_analysis
+from normtheory.probe import ood as probe_ood
+from normtheory.probe.unseen import RARE_ZIPF
 
 __all__ = ["RARE_ZIPF", "OodResult", "choose_ood", "run_ood", "separation"]
-
-RARE_ZIPF = 3.0
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -55,41 +61,9 @@ def choose_ood(vocab: Any, n_rare: int, n_multi: int) -> tuple[list[str], list[s
     """(rare nouns, multi-word lemmas with "_"), each as long as asked when WordNet and
     wordfreq have enough, by the module's rules; `vocab` is the in-distribution
     `normtheory.data.wordnet.Vocabulary` (its senses are not reused)."""
-    from wordfreq import word_frequency, zipf_frequency
+    from normtheory.probe import unseen
 
-    from normtheory.probe import vocabulary, wordnet
-
-    db = vocab.database
-    taken = set(vocab.senses)
-    other = {pos: wordnet.load_pos_index(db.path, pos) for pos in vocabulary.OTHER_POS}
-    ranked = vocabulary.ranked_english_words()
-    rare_pool = (w for w in ranked if zipf_frequency(w, "en") < RARE_ZIPF)
-    rare = []
-    for word in vocabulary.choose_nouns(rare_pool, 4 * n_rare + 50, db, other):
-        sense = db.senses[word][0]
-        if sense not in taken and len(rare) < n_rare:
-            taken.add(sense)
-            rare.append(word)
-
-    def plain_multiword(lemma: str) -> bool:
-        parts = lemma.split("_")
-        return (
-            len(parts) >= 2
-            and all(p.isascii() and p.isalpha() and p.islower() for p in parts)
-            and lemma in db.synsets[db.senses[lemma][0]].words
-        )
-
-    candidates = [lemma for lemma in db.senses if plain_multiword(lemma)]
-    candidates.sort(key=lambda m: (-db.tagsense[m], -word_frequency(m.replace("_", " "), "en"), m))
-    multi = []
-    for lemma in candidates:
-        sense = db.senses[lemma][0]
-        if sense not in taken:
-            taken.add(sense)
-            multi.append(lemma)
-        if len(multi) == n_multi:
-            break
-    return rare, multi
+    return unseen.choose_unseen(vocab.database, set(vocab.senses), n_rare, n_multi)
 
 
 def separation(
@@ -110,25 +84,32 @@ def run_ood(
 
     Args:
         vocab: the in-distribution `normtheory.data.wordnet.Vocabulary` (W words).
-        encoder: the loaded model (`probe.model.load_model()`).
+        encoder: a `probe.encoders.Encoder`, an encoder name ("minilm-l6", ...), or the
+            SentenceTransformer of `probe.model.load_model()` (the minilm-l6 encoder).
         n_boot, seed: bootstrap resamples, bootstrap and CV seed.
         progress: progress bars while embedding.
 
     Returns:
         The `OodResult`; W / 2 rare nouns and W - W / 2 multi-word lemmas are asked for.
     """
-    from normtheory.probe import model, wordnet
+    from wordfreq import zipf_frequency
 
+    from normtheory.probe import encoders, wordnet
+
+    if isinstance(encoder, str):
+        encoder = encoders.load(encoder)
+    elif not isinstance(encoder, encoders.Encoder):
+        encoder = encoders.load(encoders.DEFAULT)
     db = vocab.database
     n = len(vocab.words)
     rare, multi = choose_ood(vocab, n // 2, n - n // 2)
     texts = [*vocab.words, *rare, *(m.replace("_", " ") for m in multi)]
     lemmas = [*vocab.words, *rare, *multi]
     kind = np.array(["id"] * n + ["rare"] * len(rare) + ["multiword"] * len(multi))
-    norm, unit = model.embed_norms(texts, model=encoder, progress=progress, desc="OOD queries")
+    norm, unit = encoders.embed_norms(encoder, texts, progress=progress, desc="OOD queries")
     senses = [db.senses[lemma][0] for lemma in lemmas]
     glosses = [wordnet.definition(db.synsets[s].gloss) or db.synsets[s].gloss for s in senses]
-    _, gallery = model.embed_norms(glosses, model=encoder, progress=progress, desc="definitions")
+    _, gallery = encoders.embed_norms(encoder, glosses, progress=progress, desc="definitions")
     target = np.arange(len(texts))
     retrieval, scores, correct = probe_analysis.retrieval(
         unit, norm, gallery, target, n_boot=n_boot, seed=seed
@@ -162,5 +143,42 @@ def run_ood(
         "id_vs_multiword": split["multiword"],
         "mean_norm": {k: float(np.mean(norm[kind == k])) for k in ("id", "rare", "multiword")},
         "retrieval": retrieval,
+        "model": encoder.model_name,
+        "controlled": _controlled(base, kind, texts, encoder, zipf_frequency, n_boot, seed),
     }
     return OodResult(record, tuple(texts), kind, scores, correct)
+
+
+def _controlled(
+    scores: dict[str, np.ndarray],
+    kind: np.ndarray,
+    texts: list[str],
+    encoder: Any,
+    zipf: Any,
+    n_boot: int,
+    seed: int,
+) -> dict:
+    """`probe.ood.analyse` for ID against each OOD kind and against both: scores maps
+    names to (n,) arrays (with "norm"); kind (n,) "id", "rare" or "multiword"."""
+    pieces = encoder.tokenize_counts(texts).astype(np.float64)
+    chars = np.array([len(t) for t in texts], dtype=np.float64)
+    log_freq = np.array([zipf(t, "en") for t in texts])
+    out = {}
+    for name, other in (
+        ("all", ("rare", "multiword")),
+        ("rare", ("rare",)),
+        ("multiword", ("multiword",)),
+    ):
+        rows = (kind == "id") | np.isin(kind, other)
+        if min(int(np.sum(kind == "id")), int(np.sum(rows)) - int(np.sum(kind == "id"))) < 2:
+            continue
+        out[name] = probe_ood.analyse(
+            {k: v[rows] for k, v in scores.items()},
+            kind[rows] == "id",
+            pieces[rows],
+            chars[rows],
+            log_freq[rows],
+            n_boot=n_boot,
+            seed=seed,
+        )
+    return out

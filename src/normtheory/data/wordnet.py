@@ -50,6 +50,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from normtheory.config import ConfigError
+from normtheory.probe import vocabulary, wordnet
+
 __all__ = [
     "INSTALL_EXTRA",
     "INSTALL_WORDNET",
@@ -315,15 +318,11 @@ class Vocabulary:
 
 
 def _wordnet_folder(directory: Path | str | None) -> Path:
-    from normtheory.probe.wordnet import wordnet_dir
-
-    return wordnet_dir(directory).resolve()
+    return wordnet.wordnet_dir(directory).resolve()
 
 
 @functools.lru_cache(maxsize=4)
 def _database(folder: Path) -> Any:
-    from normtheory.probe import wordnet
-
     try:
         return wordnet.load(folder)
     except wordnet.WordNetMissing as error:
@@ -340,10 +339,7 @@ def _require_wordfreq() -> None:
 
 @functools.lru_cache(maxsize=8)
 def _vocabulary(num_words: int, folder: Path) -> Vocabulary:
-    from wordfreq import word_frequency
-
-    from normtheory.config import ConfigError
-    from normtheory.probe import vocabulary, wordnet
+    from wordfreq import word_frequency  # the probe extra, checked by _require_wordfreq
 
     db = _database(folder)
     other = {pos: wordnet.load_pos_index(folder, pos) for pos in vocabulary.OTHER_POS}

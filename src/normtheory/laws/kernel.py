@@ -40,14 +40,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
-from normtheory.data.hierarchy import Tree, make_tree
 from normtheory.laws import _symbols as s
 from normtheory.laws._calculus import GramBasis
 from normtheory.laws._law import POSITIVE, Check, Law, scalar_law
@@ -74,6 +73,48 @@ LATEX = {
 
 # The explicit tree of the compositional derivations: root, two children, four leaves.
 TREE_DEPTH, TREE_BRANCHING, DIM = 2, 2, 2
+
+
+class CompleteTree(NamedTuple):
+    """A complete tree as plain tuples, for the symbolic derivations.
+
+    Nodes are numbered breadth-first (root 0, node n > 0 has parent (n - 1) // branching),
+    the numbering of the sampler's trees (normtheory.data.hierarchy), so a derivation's
+    node i is the data's node i. parent (n,) with -1 for the root; depth (n,);
+    ancestors (n,) root-to-node paths, the node itself last (unpadded).
+    """
+
+    parent: tuple[int, ...]
+    depth: tuple[int, ...]
+    ancestors: tuple[tuple[int, ...], ...]
+
+    @property
+    def num_nodes(self) -> int:
+        """Number of nodes, sum_{k=0..height} branching^k."""
+        return len(self.parent)
+
+
+@functools.cache
+def complete_tree(height: int, branching: int) -> CompleteTree:
+    """The complete tree with `height` >= 1 levels below the root and `branching` >= 2.
+
+    Args:
+        height: levels below the root.
+        branching: children per node.
+
+    Returns:
+        The `CompleteTree` of sum_{k=0..height} branching^k nodes.
+    """
+    if int(height) != height or height < 1:
+        raise ValueError(f"height must be an int >= 1, got {height!r}")
+    if int(branching) != branching or branching < 2:
+        raise ValueError(f"branching must be an int >= 2, got {branching!r}")
+    size = (branching ** (height + 1) - 1) // (branching - 1)
+    parent = [-1] + [(n - 1) // branching for n in range(1, size)]
+    paths: list[tuple[int, ...]] = [(0,)]
+    for n in range(1, size):
+        paths.append((*paths[parent[n]], n))
+    return CompleteTree(tuple(parent), tuple(len(p) - 1 for p in paths), tuple(paths))
 
 
 def _vector(name: str, size: int, **assumptions: Any) -> sp.Matrix:
@@ -482,7 +523,7 @@ def path_overlap(path_i: np.ndarray, path_j: np.ndarray) -> int:
     return len(path_nodes(path_i) & path_nodes(path_j))
 
 
-def _lca_depth(tree: Tree, i: int, j: int) -> int:
+def _lca_depth(tree: CompleteTree, i: int, j: int) -> int:
     """Depth of the lowest common ancestor, by walking parents (independent of the paths)."""
     i, j = int(i), int(j)
     while i != j:
@@ -497,10 +538,10 @@ def _lca_depth(tree: Tree, i: int, j: int) -> int:
 def _compositional_model(height: int, branching: int, generic_precond: bool) -> dict[str, Any]:
     """Features F (n_nodes x DIM symbols), z_i = sum of path features, J_i, and K_ij.
 
-    The tree is make_tree(height, branching); every node is a probed item.
+    The tree is complete_tree(height, branching); every node is a probed item.
     generic_precond: P = diag of positive symbols q (one per parameter), else P = I.
     """
-    tree = make_tree(height, branching)
+    tree = complete_tree(height, branching)
     n = tree.num_nodes
     features = sp.Matrix(n, DIM, sp.symbols(f"F_0:{n * DIM}", real=True))
     theta = list(features)

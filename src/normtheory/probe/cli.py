@@ -19,13 +19,19 @@ from normtheory.probe.frames import DEFAULT_FRAMES
 __all__ = ["add_parser", "main"]
 
 DESCRIPTION = """\
-Embed the N most frequent English nouns (wordfreq order, WordNet noun senses) with
-all-MiniLM-L6-v2 and test whether the norm of the mean-pooled vector before its final
+Embed the N most frequent English nouns (wordfreq order, WordNet noun senses) with a
+real encoder (--model: minilm-l6 = all-MiniLM-L6-v2, minilm-l3 = paraphrase-MiniLM-L3-v2
+as ONNX, or all) and test whether the norm of the mean-pooled vector before its final
 normalisation carries (1) frequency and specificity (rank correlations with log
 frequency, WordNet depth and hyponym count, partial given frequency and word pieces),
 (2) hypernym -> hyponym order (sign test per sentence frame) and (3) confidence for
-word -> definition retrieval (AUROC, AURC, selective accuracy). Prints a table (or the
-JSON record with --json) and writes OUT/probe.json and OUT/fig10_probe.png.
+word -> definition retrieval (AUROC, AURC, selective accuracy), and (4) out of
+distribution: held-out WordNet subtrees, rarer nouns and multi-word lemmas, each AUROC
+beside word pieces, characters and log frequency, within piece-count strata, on a
+length-matched sample and as what the norm adds to those baselines (--no-ood skips it).
+Prints a table (or the JSON record with --json) and writes OUT/probe.json and
+OUT/fig10_probe.png for minilm-l6, OUT/probe_NAME.json and OUT/fig10_probe_NAME.png for
+another model NAME.
 Needs the probe extra: pip install -e '.[probe]' (or make probe).
 """
 
@@ -39,6 +45,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "--model",
+        default="minilm-l6",
+        metavar="NAME",
+        help="encoder: a name of normtheory.probe.encoders (minilm-l6, minilm-l3) or all "
+        "(default %(default)s)",
+    )
+    parser.add_argument("--no-ood", action="store_true", help="skip the OOD analysis (4)")
     parser.add_argument("--words", type=int, default=5000, help="vocabulary size (default 5000)")
     parser.add_argument(
         "--frames",
@@ -81,20 +95,53 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def record_names(model: str) -> tuple[str, str]:
+    """(record file, figure file) of `model` in the output folder: probe.json and
+    fig10_probe.png for the default encoder, probe_NAME.json and fig10_probe_NAME.png
+    for another."""
+    from normtheory.probe.encoders import DEFAULT
+
+    suffix = "" if model == DEFAULT else f"_{model}"
+    return f"probe{suffix}.json", f"fig10_probe{suffix}.png"
+
+
 def main(args: argparse.Namespace) -> int:
     """Run the probe with parsed `args`; 0 on success, 2 for a missing extra or bad input."""
     from normtheory.cache import CacheLocationError, cache_dir, check_location
+    from normtheory.probe import encoders
     from normtheory.probe.model import ProbeExtraMissing
-    from normtheory.probe.run import run_probe
-    from normtheory.probe.table import format_table
 
-    start = time.perf_counter()
     out = args.out if args.out is not None else cache_dir() / "probe"
     try:
         check_location(out, what="output folder", hint="choose another --out")
     except CacheLocationError as error:
         print(f"normtheory probe: {error}", file=sys.stderr)
         return 2
+    models = list(encoders.names()) if args.model == "all" else [args.model]
+    if encoders.DEFAULT in models:  # the default first, as the report lists it
+        models.insert(0, models.pop(models.index(encoders.DEFAULT)))
+    for name in models:
+        try:
+            encoders.require(name)
+        except (encoders.UnknownModel, ProbeExtraMissing) as error:
+            known = f"{error} (or all)" if isinstance(error, encoders.UnknownModel) else error
+            print(f"normtheory probe: {known}", file=sys.stderr)
+            return 2
+    for name in models:
+        code = _run_one(args, name, out)
+        if code:
+            return code
+    return 0
+
+
+def _run_one(args: argparse.Namespace, name: str, out: Path) -> int:
+    """Run the probe for encoder `name`; write its record and figure into `out`."""
+    from normtheory.cache import write_text
+    from normtheory.probe.model import ProbeExtraMissing
+    from normtheory.probe.run import run_probe
+    from normtheory.probe.table import format_table
+
+    start = time.perf_counter()
     try:
         result = run_probe(
             args.words,
@@ -103,18 +150,20 @@ def main(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             n_boot=args.n_boot,
             seed=args.seed,
+            model_name=name,
+            ood_test=not args.no_ood,
             progress=not args.quiet,
         )
     except (ProbeExtraMissing, ValueError) as error:
         print(f"normtheory probe: {error}", file=sys.stderr)
         return 2
-    from normtheory.cache import write_text
     from normtheory.probe.figure import draw
 
     record = _finite(result.record)
+    json_name, fig_name = record_names(name)
     text = json.dumps(record, indent=2, allow_nan=False) + "\n"
-    json_path = write_text(out / "probe.json", text)
-    fig_path = draw(result, out)
+    json_path = write_text(out / json_name, text)
+    fig_path = draw(result, out, fig_name)
     elapsed = time.perf_counter() - start
     if args.json:
         sys.stdout.write(text)

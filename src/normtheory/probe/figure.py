@@ -202,10 +202,12 @@ def _auroc(ax: plt.Axes, record: dict) -> None:
     ax.set_ylim(min(0.4, float(np.min(value)) - 0.05), 1.0)
 
 
-def draw(result: ProbeResult, out_dir: Path | str) -> Path:
-    """Draw the six panels of `result` into out_dir/fig10_probe.png; return the path.
+def draw(result: ProbeResult, out_dir: Path | str, name: str = NAME) -> Path:
+    """Draw the six panels of `result` into out_dir/name (default fig10_probe.png);
+    return the path.
 
-    Also writes fig10_probe.json beside it: `caption(record)` and `measured(record)`.
+    Also writes the record beside it (fig10_probe.json): `caption(record)` and
+    `measured(record)`.
     """
     record = result.record
     with figures.style():
@@ -231,5 +233,5 @@ def draw(result: ProbeResult, out_dir: Path | str) -> Path:
         )
         fig.tight_layout()
         return figures.save(
-            fig, Path(out_dir) / NAME, caption=caption(record), measured=measured(record)
+            fig, Path(out_dir) / name, caption=caption(record), measured=measured(record)
         )

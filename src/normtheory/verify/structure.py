@@ -6,7 +6,7 @@ frequency held equal per node in the "decoupled" mode) or soft-label entropy (it
 The growth ratio removes the initial norm, which in the compositional encoder already
 rises with depth. Every cell's sign is predicted from the data's sampling and soft-label
 noise, the optimizer's step and the model at initialisation, THEORY.md item 18
-(`normtheory.laws.imprint_sign.predicted_sign`): item 16's mean field with each item's
+(`normtheory.mean_field.predicted_sign`): item 16's mean field with each item's
 own heat through its own kernel block (the self-heat closure); the predicted sign is 0
 when the predicted correlation is below two standard errors. Item 16's kernel closure
 (the whole kernel heat, refuted for shared encoders under Adam) and items 13-14's rule by
@@ -30,7 +30,7 @@ import numpy as np
 
 from normtheory.confidence import spearman
 from normtheory.config import SimConfig
-from normtheory.laws.imprint_sign import predicted_growth, predicted_sign
+from normtheory.mean_field import predicted_growth, predicted_sign
 from normtheory.regimes import AMBIGUITY, HIERARCHY
 from normtheory.verify._common import row_config
 from normtheory.verify._common import simulate_cached as _run
@@ -83,7 +83,7 @@ def _cell(law, item, cfg, feature_name, rule_sign, seeds=2) -> Result:
         "self-heat closure (THEORY.md item 18), 0 when its |rho| is below two standard errors",
         verdict=verdict,
         note=f"predicted value is the sign; predicted rho {rho_pred:+.3f} "
-        f"(normtheory.laws.imprint_sign, item 18); item 16's kernel closure predicts rho "
+        f"(normtheory.mean_field, item 18); item 16's kernel closure predicts rho "
         f"{rho_kernel:+.3f}; the rule by model family (items 13-14) says {rule_sign:+d}"
         + ("; no significant correlation" if verdict == "partial" else "")
         + ("; too few items for a sign test (2 se >= 1)" if 2 * se >= 1 else ""),
