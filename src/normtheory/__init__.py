@@ -10,6 +10,8 @@ neither jax nor sympy; the first use of a name below does):
 - `simulate`, `train`, `Trajectory`: simulations of toy InfoNCE models with exact
   norm-budget tracing; `run`, `merge`: the same through the results cache.
 - `Model`, `trace`: the exact norm budget of your own encoder and optax optimizer.
+- `analysis` (`imprint_slope`, `budget_shares`, `compare_law`, `plot_norms`,
+  `plot_budget`): what the norms of a named experiment or a traced run encode.
 - `testing` (needs the `test` extra): hypothesis strategies and checkers for
   scale-invariant losses.
 """
@@ -22,8 +24,14 @@ from typing import TYPE_CHECKING, Any
 from normtheory._version import __version__ as __version__
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use
+    from normtheory import analysis as analysis
     from normtheory import laws as laws
     from normtheory import losses as losses
+    from normtheory.analysis import budget_shares as budget_shares
+    from normtheory.analysis import compare_law as compare_law
+    from normtheory.analysis import imprint_slope as imprint_slope
+    from normtheory.analysis import plot_budget as plot_budget
+    from normtheory.analysis import plot_norms as plot_norms
     from normtheory.config import ConfigError as ConfigError
     from normtheory.config import SimConfig as SimConfig
     from normtheory.engine import Trajectory as Trajectory
@@ -42,6 +50,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
 
 # public name -> (module, attribute or None for the module itself)
 _LAZY: dict[str, tuple[str, str | None]] = {
+    "analysis": ("normtheory.analysis", None),
+    "budget_shares": ("normtheory.analysis", "budget_shares"),
+    "compare_law": ("normtheory.analysis", "compare_law"),
+    "imprint_slope": ("normtheory.analysis", "imprint_slope"),
+    "plot_budget": ("normtheory.analysis", "plot_budget"),
+    "plot_norms": ("normtheory.analysis", "plot_norms"),
     "laws": ("normtheory.laws", None),
     "losses": ("normtheory.losses", None),
     "ConfigError": ("normtheory.config", "ConfigError"),
