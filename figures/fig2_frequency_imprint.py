@@ -27,7 +27,7 @@ from normtheory.config import SimConfig
 from normtheory.laws.weight_decay import shot_noise_moments
 from normtheory.regimes import ADAMW, SGD_L2
 from normtheory.runs import run
-from normtheory.verify._common import fit_slope
+from normtheory.verify._common import Calibration, calibration_run, fit_slope
 from normtheory.verify.accumulation import CHECKS as ACCUMULATION_CHECKS
 from normtheory.verify.equilibria import kick_energies, shot_noise_domain
 
@@ -78,13 +78,19 @@ def _nan_binned(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     return out
 
 
-def _shot_noise(cfg: SimConfig, rate: np.ndarray) -> np.ndarray:
-    """Item 9c's N* per item (NaN outside its domain), from verify's kick energies."""
-    kicks = kick_energies(cfg)
+def _shot_noise(cfg: SimConfig, rate: np.ndarray, calibration: Calibration) -> np.ndarray:
+    """Item 9c's N* per item (NaN outside its domain), from the kick energies of a
+    calibration run with seeds disjoint from the plotted runs (as verify's check)."""
+    kicks = kick_energies(calibration.config, calibration.seeds)
     inside = (kicks["counts"] > 0) & (shot_noise_domain(rate, cfg.eta_lam) > 2)
     energies, counts = kicks["energies"][inside], kicks["counts"][inside]
     chain = shot_noise_moments(
-        energies, counts, kicks["p"][inside], cfg.lr, cfg.weight_decay, seed=cfg.seed
+        energies,
+        counts,
+        kicks["p"][inside],
+        cfg.lr,
+        cfg.weight_decay,
+        seed=calibration.config.seed,
     )
     valid = np.arange(energies.shape[1]) < counts[:, None]
     n4 = laws.get("sparse_decay_shot_noise")(
@@ -166,14 +172,17 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
             f"fitted slope {slope:.3f} $\\pm$ {se:.3f} (item 8: 1)",
             f"on $\\log\\pi$: {pi_slope:.3f} $\\pm$ {pi_se:.3f} (item 8b: 1)"])  # fmt: skip
 
-        # SGD + L2: equilibrium N* from the measured per-step G^2.
+        # SGD + L2: equilibrium N* from the per-step G^2 of a calibration run whose seeds
+        # are disjoint from the plotted ones (the prediction never sees the runs it judges).
         cfg, traj = cfgs["sgd_l2"], trajs["sgd_l2"]
+        calibration = calibration_run(cfg, SEEDS, 2, "G^2 per step and per update")
+        fed = run(calibration.config, calibration.seeds, progress=False)[0]
         eta, lam = cfg.lr, cfg.weight_decay
         index, centre = rate_bins(traj.rate)
         fine = np.geomspace(traj.rate.min(), traj.rate.max(), 200)
         n4 = _half(traj.norm) ** 4
         per_seed = n4.mean(axis=-2) ** 0.25  # (seeds, items)
-        g2 = _half(traj.g2).sum(axis=-2) / (n4.shape[-2] * cfg.stride)  # energy per step
+        g2 = _half(fed.g2).sum(axis=-2) / (n4.shape[-2] * cfg.stride)  # energy per step
         law = np.asarray(laws.get("sgd_decay_equilibrium")(eta=eta, lam=lam, G2=g2.mean(axis=0)))
         predicted = law**0.25
         measured = n4.mean(axis=(0, 1)) ** 0.25
@@ -183,7 +192,7 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
             eta=eta, lam=lam, G2=per_update, p=fine
         )
         sparse = np.asarray(sparse) ** 0.25
-        shot = _shot_noise(cfg, traj.rate)
+        shot = _shot_noise(cfg, traj.rate, calibration)
         shot_err = np.abs(shot - measured) / measured
         slope, se = fit_slope(np.log(traj.rate), np.log(measured))
         numbers |= {"sgd_l2_median_rel_error": float(np.median(err)), "sgd_l2_slope": slope,

@@ -31,6 +31,8 @@ FIELDS = {
     "fraction_low",
     "fraction_high",
     "relaxed",
+    "calibration",
+    "claimed",
 }
 
 

@@ -39,6 +39,60 @@ from normtheory.verify._record import (
 )
 
 RELAXATION_TIMES = 3.0
+# A calibration run's seeds start this far above the judged run's first seed (or as far
+# below, near 2**32), so a prediction never sees the run it judges.
+CALIBRATION_OFFSET = 10_007
+
+
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+    """Where a check's prediction takes its measured inputs: `seeds` runs of `config`
+    (seeds config.seed, config.seed + 1, ...), of which `measured` says what is used.
+    A prediction from the configuration alone has seeds 0 and config None."""
+
+    config: SimConfig | None
+    seeds: int
+    measured: str
+
+    def seed_list(self) -> list[int]:
+        if self.config is None:
+            return []
+        return list(range(self.config.seed, self.config.seed + self.seeds))
+
+    def to_json(self) -> dict[str, Any]:
+        """The record's `calibration` field: seeds, regime (or None) and what was measured."""
+        return {
+            "seeds": self.seed_list(),
+            "regime": None if self.config is None else dataclasses.asdict(self.config),
+            "measured": self.measured,
+        }
+
+
+def from_configuration(what: str) -> dict[str, Any]:
+    """The `calibration` field of a prediction that uses the configuration only."""
+    return Calibration(None, 0, f"nothing: the prediction uses {what} only").to_json()
+
+
+def check_independent(calibration: Calibration, judged: SimConfig, judged_seeds: int) -> None:
+    """Refuse a calibration that shares a seed (and so a run) with the judged run."""
+    judged_list = set(range(judged.seed, judged.seed + judged_seeds))
+    shared = sorted(judged_list.intersection(calibration.seed_list()))
+    if shared:
+        raise ValueError(
+            f"calibration seeds {shared} are the judged run's: a prediction must not see "
+            "the run it judges"
+        )
+
+
+def calibration_run(config: SimConfig, judged_seeds: int, seeds: int, measured: str) -> Calibration:
+    """A calibration of `config` on `seeds` seeds disjoint from the judged run's
+    (`judged_seeds` seeds from config.seed), checked by `check_independent`."""
+    first = config.seed + CALIBRATION_OFFSET
+    if first + seeds > 2**32:
+        first = config.seed - CALIBRATION_OFFSET
+    calibration = Calibration(config.replace(seed=first), seeds, measured)
+    check_independent(calibration, config, judged_seeds)
+    return calibration
 
 
 def simulate_cached(config: SimConfig, seeds: int, trace_split: bool = False) -> Trajectory:

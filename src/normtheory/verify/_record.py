@@ -103,6 +103,11 @@ class Result:
     and its 95% Clopper-Pearson interval `fraction_low`..`fraction_high`; equilibrium
     checks fill `relaxed`, the fraction of items that passed the relaxation criterion.
     Checks that do not apply leave them NaN.
+
+    `calibration` says where an approximate prediction took its measured inputs: the
+    seeds and regime of a calibration run disjoint from the judged run, and what it
+    measured (`verify._common.Calibration`); a prediction from the configuration alone
+    says so with no seeds. None for exact facts and refusals.
     """
 
     law: str
@@ -123,6 +128,7 @@ class Result:
     fraction_high: float = math.nan
     relaxed: float = math.nan
     row: str = ""
+    calibration: Mapping[str, Any] | None = dataclasses.field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         config = self.config

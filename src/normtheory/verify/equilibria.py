@@ -10,6 +10,8 @@ of `normtheory.verify._record`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,10 +22,14 @@ from normtheory.engine import replay_inputs
 from normtheory.laws.weight_decay import shot_noise_moments
 from normtheory.regimes import ADAMW, SGD_L2
 from normtheory.verify._common import (
+    Calibration,
     HalfStats,
     Relaxation,
     cached,
+    calibration_run,
+    check_independent,
     fit_slope,
+    from_configuration,
     half_stats,
     judge_items,
     not_applicable,
@@ -37,6 +43,7 @@ from normtheory.verify._common import simulate_cached as _run
 from normtheory.verify._record import Result, capped, judge, log_error
 
 SGD_SLOPE = 0.25  # slope of log N* on log p that SGD + L2 writes (sparse_decay_equilibrium)
+JUDGED_SEEDS = 2  # seeds of the judged run (a calibration run takes as many others)
 BUSY = 0.99  # items in nearly every batch: the angle law assumes a gradient every step
 # Li-Arora: relative size of the twin run's initial perturbation, the deviation allowed
 # for a dynamics that does not amplify rounding, and the largest allowance a check may use.
@@ -84,17 +91,25 @@ def sgd_decay_equilibrium(
             for name in ("sgd_decay_equilibrium", "sparse_decay_equilibrium", "sgd_decay_angle")
         ]
     norm_law, angle_law, sparse_law = DECAY_LAWS[config.optimizer]
-    traj = _run(config, seeds=2)
+    traj = _run(config, seeds=JUDGED_SEEDS)
+    # The gradient energy the laws take comes from a calibration run with other seeds:
+    # the prediction never sees the run it judges.
+    calibration = calibration_run(
+        config, JUDGED_SEEDS, JUDGED_SEEDS, "G^2 per step per item over the second half"
+    )
+    fed = _run(calibration.config, seeds=calibration.seeds)
     eta, lam = config.lr, config.weight_decay
     n4 = half_stats(config, traj.norm**4)
     cv2 = half_stats(config, traj.norm**2).cv2
-    half_steps = second_half(traj.g2).shape[-2] * config.stride
-    g2_per_step = second_half(traj.g2).sum(axis=-2).mean(axis=0) / half_steps
+    half_steps = second_half(fed.g2).shape[-2] * config.stride
+    g2_per_step = second_half(fed.g2).sum(axis=-2).mean(axis=0) / half_steps
+    g2_sem = half_stats(config, fed.g2).sem
     predicted = np.asarray(laws.get(norm_law)(G2=g2_per_step, **_decay_args(config)))
     err = np.asarray(log_error(n4.mean, predicted))
-    # Neglected: fluctuations. Three standard errors of the mean, the Jensen bias of order
-    # the squared relative fluctuation of N^2, and O(eta lam); capped below 1.
-    tol = capped(3 * n4.sem + cv2 + eta * lam)
+    # Neglected: fluctuations. Three standard errors of the difference of the measured
+    # mean and the calibrated energy, the Jensen bias of order the squared relative
+    # fluctuation of N^2, and O(eta lam); capped below 1.
+    tol = capped(3 * np.hypot(n4.sem, g2_sem) + cv2 + eta * lam)
     relax = relaxation(config, n4, tol)
     frequent = traj.rate >= np.median(traj.rate)
     rule = judge_items(err <= tol, relax, frequent)
@@ -114,15 +129,26 @@ def sgd_decay_equilibrium(
             verdict=rule.verdict,
             note=rule.note,
             relaxed=relax.fraction,
+            calibration=calibration.to_json(),
             **rule.fields(),
         )
     ]
-    results.append(_sparse(config, traj.rate, n4.mean, g2_per_step, sparse_law, relax))
+    sparse = [(sparse_law, calibration)]
     if sparse_law == "sparse_decay_equilibrium":  # item 9b: the kick term kept
-        quartic = "sparse_decay_equilibrium_quartic"
-        results.append(_sparse(config, traj.rate, n4.mean, g2_per_step, quartic, relax))
-        results.append(_shot_noise(config, traj, n4))
-    results.append(_angle(config, traj, tol, angle_law, relax))
+        sparse.append(("sparse_decay_equilibrium_quartic", calibration))
+    for name, cal in sparse:
+        row = _sparse(config, traj.rate, n4.mean, g2_per_step, name, relax)
+        results.append(dataclasses.replace(row, calibration=cal.to_json()))
+    if sparse_law == "sparse_decay_equilibrium":
+        kicks = calibration_run(
+            config,
+            JUDGED_SEEDS,
+            JUDGED_SEEDS,
+            "G^2 of every update of every item over the second half (item 9c's kicks)",
+        )
+        results.append(_shot_noise(config, traj, n4, kicks))
+    angle = _angle(config, traj, tol, angle_law, relax)
+    results.append(dataclasses.replace(angle, calibration=from_configuration("eta and lam")))
     return results
 
 
@@ -160,9 +186,10 @@ def _sparse(config, rate, n4, g2_per_step, law_name, relax: Relaxation) -> Resul
 def kick_energies(config: SimConfig, seeds: int = 2) -> dict[str, np.ndarray]:
     """Per item, the energy G^2 of every update in the second half of the run `config`.
 
-    The run is the same as the check's (same keys and steps), traced every step without
-    the budget, so each step's G^2 is one update's energy (a step in which the item was
-    drawn several times counts as one update, as in the exact step of item 9).
+    Item 9c takes it from a calibration run (`config` with seeds disjoint from the
+    judged run's), traced every step without the budget, so each step's G^2 is one
+    update's energy (a step in which the item was drawn several times counts as one
+    update, as in the exact step of item 9).
     Returns "energies" (I, K) padded with 0 past "counts" (I,), and "p" (I,): the
     fraction of second-half steps with an update, pooled over seeds.
     """
@@ -193,8 +220,10 @@ def shot_noise_domain(rate: np.ndarray, eta_lam: float) -> np.ndarray:
     return np.log1p(-np.asarray(rate)) / (2 * np.log1p(-eta_lam))
 
 
-def _shot_noise(config: SimConfig, traj, n4: HalfStats) -> Result:
-    """Item 9c: the slope of log N* on log p with E[1/N^4] from each item's own chain.
+def _shot_noise(config: SimConfig, traj, n4: HalfStats, calibration: Calibration) -> Result:
+    """Item 9c: the slope of log N* on log p with E[1/N^4] from each item's chain, its
+    kicks drawn from the energies of a calibration run (`calibration`: seeds disjoint
+    from the judged run's, checked here), never from the judged run.
 
     Judged over the items in the law's domain (`shot_noise_domain` > 2). The chain is
     stationary, so the run must be: an item counts as relaxed when the decay alone has
@@ -206,7 +235,8 @@ def _shot_noise(config: SimConfig, traj, n4: HalfStats) -> Result:
     rate = traj.rate
     if np.ptp(rate) == 0:
         return not_applicable(law_name, 9, config, quantity, "every item has the same rate")
-    kicks = kick_energies(config)
+    check_independent(calibration, config, traj.norm.shape[0])
+    kicks = kick_energies(calibration.config, calibration.seeds)
     counts = kicks["counts"]
     kappa = shot_noise_domain(rate, config.eta_lam)
     inside = (counts > 0) & (kappa > 2)
@@ -219,7 +249,12 @@ def _shot_noise(config: SimConfig, traj, n4: HalfStats) -> Result:
     energies = kicks["energies"][inside]
     count = counts[inside]
     chain = shot_noise_moments(
-        energies, count, kicks["p"][inside], config.lr, config.weight_decay, seed=config.seed
+        energies,
+        count,
+        kicks["p"][inside],
+        config.lr,
+        config.weight_decay,
+        seed=calibration.config.seed,
     )
     valid = np.arange(energies.shape[1]) < count[:, None]
     m1 = np.where(valid, energies, 0).sum(1) / count
@@ -253,7 +288,8 @@ def _shot_noise(config: SimConfig, traj, n4: HalfStats) -> Result:
         f"{np.min(kurtosis):.2g} to {np.max(kurtosis):.2g}"
     )
     fit = (slope, se)
-    return slope_result(law_name, 9, config, quantity, fit, predicted, note, relaxed.mean())
+    result = slope_result(law_name, 9, config, quantity, fit, predicted, note, relaxed.mean())
+    return dataclasses.replace(result, calibration=calibration.to_json())
 
 
 def _angle(config, traj, tol, law_name, relax: Relaxation) -> Result:
@@ -460,9 +496,10 @@ def adamw_equilibrium(config: SimConfig, overridden: frozenset[str] = frozenset(
             verdict=rule.verdict,
             note=f"{rule.note}; random-walk model: unit-variance Adam updates every step",
             relaxed=relax.fraction,
+            calibration=from_configuration("eta, lam, d and b1"),
             **rule.fields(),
         ),
-        independence,
+        dataclasses.replace(independence, calibration=from_configuration("the optimizer")),
     ]
 
 
