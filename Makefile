@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
-.PHONY: test reproduce derive lint clean-env bench probe probe-env bridge signs
+.PHONY: test reproduce derive lint clean-env bench probe probe-env bridge signs validate
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,12 @@ MODEL ?= all
 
 probe: $(PROBE_STAMP)
 	$(BIN)/normtheory probe --model $(MODEL) --out figures
+
+# The validity maps' claims tested in full (figure 12, figures/maps.json: both claims of
+# every map, four off-grid points and every unswept setting), then the report again.
+validate: $(DERIVED)
+	NORMTHEORY_VALIDATION=full $(BIN)/python figures/fig12_validity_maps.py
+	$(BIN)/normtheory verify --report figures/REPORT.md
 
 # Items 13-14's sign maps at other tree shapes and class counts (figures/signs.json).
 signs: $(STAMP)
