@@ -158,7 +158,7 @@ def main(out_dir: Path, tiny: bool = False, level: str | None = None) -> figures
             ax.axis("off")
         fig.colorbar(image, ax=axes, label=r"$\log_{10}$(rel. error / tolerance)", shrink=0.8)
         fig.get_layout_engine().set(h_pad=0.12, w_pad=0.1)
-        fig.supxlabel("H holds (outlined), P partial, F fails, R not relaxed, "
+        fig.supxlabel("H holds (outlined), P partial, F fails, I inconclusive, R not relaxed, "
                       "- not applicable, x invalid or crashed", fontsize=9)  # fmt: skip
         fig.suptitle("Validity maps: each approximate law over the two axes that matter most")
         numbers = {}

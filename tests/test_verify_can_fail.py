@@ -405,3 +405,16 @@ def test_the_equilibrium_error_is_symmetric():
     assert log_error(1.0, 240.0) == pytest.approx(log_error(240.0, 1.0))
     assert log_error(1.0, 240.0) > MAX_TOLERANCE
     assert log_error(1.0, -1.0) == np.inf
+
+
+def test_a_predicted_zero_needs_an_equivalence_test_not_a_null_result():
+    from normtheory.verify.structure import EQUIVALENCE_MARGIN, _verdict
+
+    se = 0.05
+    assert _verdict(0.02, 0, se) == "holds"  # interval [-0.08, 0.12] inside the margin
+    # Not significant (|rho| < 2 se) but the interval reaches past the margin: no verdict.
+    wide = 0.6 * EQUIVALENCE_MARGIN
+    assert _verdict(0.1, 0, wide) == "inconclusive"
+    assert _verdict(0.0, 0, wide) == "inconclusive"
+    assert _verdict(0.3, 0, se) == "fails"
+    assert _verdict(0.3, 1, se) == "holds" and _verdict(-0.3, 1, se) == "fails"

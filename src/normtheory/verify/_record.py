@@ -5,6 +5,8 @@ Verdicts:
 - "partial": a per-item check where only the frequent items hold (see `fraction_verdict`),
   or a sign test without a significant correlation;
 - "fails": outside tolerance;
+- "inconclusive": a predicted 0 whose measured interval neither excludes 0 nor lies
+  inside the equivalence margin (normtheory.verify.structure);
 - "not relaxed": an equilibrium check whose run had not reached equilibrium (see
   `normtheory.verify._common.relaxation`); the law is not judged, and never "fails"
   on a transient;
@@ -39,7 +41,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-Verdict = Literal["holds", "fails", "partial", "not relaxed", "not applicable"]
+Verdict = Literal["holds", "fails", "partial", "inconclusive", "not relaxed", "not applicable"]
 VERDICTS: tuple[str, ...] = ("holds", "partial", "fails", "not relaxed", "not applicable")
 
 HOLD_FRACTION = 0.9

@@ -26,7 +26,14 @@ import numpy as np
 from normtheory.config import ConfigError, SimConfig
 
 DERIVED = ("eta_lam",)
-MARKS = {"holds": "H", "partial": "P", "fails": "F", "not relaxed": "R", "not applicable": "-"}
+MARKS = {
+    "holds": "H",
+    "partial": "P",
+    "fails": "F",
+    "inconclusive": "I",
+    "not relaxed": "R",
+    "not applicable": "-",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -289,7 +296,10 @@ def draw(vmap: ValidityMap, path: Path | str) -> Path:
         row = f" ({vmap.label})" if vmap.label else ""
         ax.set_title(f"{vmap.check}{row}: {counts}", fontsize=10)
         fig.colorbar(image, ax=ax, label=r"$\log_{10}$(rel. error / tolerance)")
-        key = "H holds (outlined), P partial, F fails, R not relaxed, - not applicable"
+        key = (
+            "H holds (outlined), P partial, F fails, I inconclusive, R not relaxed, "
+            "- not applicable"
+        )
         fig.text(0.5, 0.01, key, ha="center", va="bottom", fontsize=8)
         fig.tight_layout(rect=(0, 0.05, 1, 1))
         return figures.save(fig, Path(path))

@@ -14,8 +14,9 @@ model family (free tables: generic and ambiguous items longer; shared encoders: 
 items longer, ambiguous shorter) are kept only to be reported beside it. A cell with a
 predicted sign holds when the measured correlation has that sign beyond two standard
 errors (about 2 / sqrt(n - 1)), fails when it has the opposite sign beyond them, and is
-partial in between; a cell predicted 0 holds when the measured interval contains 0 and
-fails when it excludes it. With five items or fewer two standard errors reach 1, so no
+partial in between; a cell predicted 0 holds only when the measured interval lies inside
++-EQUIVALENCE_MARGIN (an equivalence test), fails when it excludes 0, and is
+inconclusive otherwise. With five items or fewer two standard errors reach 1, so no
 correlation could fail a predicted 0 or confirm a sign: such a cell is "not applicable".
 A cell's
 optimizer settings apply only to the fields the user did not set with --set; cells that
@@ -47,13 +48,23 @@ OPTIMIZERS = {
 }
 
 
+# A predicted 0 is confirmed only by an equivalence test: the interval rho +- 2 se must
+# lie inside +-EQUIVALENCE_MARGIN (a rank correlation below 0.2 in size is "no effect"
+# here). A measurement that is merely not significant is inconclusive, never a confirmation.
+EQUIVALENCE_MARGIN = 0.2
+
+
 def _verdict(rho: float, sign: int, se: float) -> str:
     """Sign test of `rho` against a predicted sign in {-1, 0, +1}, at two standard errors;
-    "not applicable" when two standard errors reach 1 (|rho| <= 1 could not decide)."""
+    a predicted 0 by the equivalence test above ("inconclusive" when its interval neither
+    excludes 0 nor lies inside the margin); "not applicable" when two standard errors
+    reach 1 (|rho| <= 1 could not decide)."""
     if 2 * se >= 1:
         return "not applicable"
     if sign == 0:
-        return "holds" if abs(rho) <= 2 * se else "fails"
+        if abs(rho) > 2 * se:
+            return "fails"
+        return "holds" if abs(rho) + 2 * se <= EQUIVALENCE_MARGIN else "inconclusive"
     if rho * sign > 2 * se:
         return "holds"
     return "fails" if rho * sign < -2 * se else "partial"
