@@ -259,7 +259,14 @@ def _verify(args: argparse.Namespace) -> int:
                 f"{r.law:34s} {r.item:4d} {r.verdict:14s} {r.predicted:11.4g} {r.measured:11.4g}"
                 f" {r.rel_error:9.2g} {r.tolerance:9.2g}"
             )
+            print(f"    quantity: {r.quantity}")
+            why = _why(r)
+            if why:
+                print(f"    why: {why}")
             print(f"    regime: {r.regime}" + (f"\n    note: {r.note}" if r.note else ""))
+            claim = claims.claimed(r.config, r.law, r.row, stated)
+            if not r.exact and r.verdict != "not applicable":
+                print(f"    claimed by the validated maps: {claim}")
     for name, trace in crashes.items():
         print(f"normtheory verify: {name} crashed:\n{trace}", file=sys.stderr)
     if args.report:
@@ -271,6 +278,29 @@ def _verify(args: argparse.Namespace) -> int:
     if broken:
         print(f"exact facts failed (a bug): {', '.join(broken)}", file=sys.stderr)
     return 1 if crashes or broken else 0
+
+
+def _why(r) -> str:
+    """One line saying why a verdict is not "holds" (the tolerance or the item rule)."""
+    import math
+
+    from normtheory.verify._record import HOLD_FRACTION
+
+    if r.verdict in ("holds", "not applicable"):
+        return ""
+    if r.verdict == "not relaxed":
+        return "too few items reached their equilibrium in the first half (see note)"
+    if r.verdict == "inconclusive":
+        return "a predicted 0 whose interval neither excludes 0 nor lies inside the margin"
+    if math.isfinite(r.fraction_holding):
+        return (
+            f"{r.fraction_holding:.0%} of the items are within tolerance "
+            f"(95% interval {r.fraction_low:.0%}-{r.fraction_high:.0%}); "
+            f"'holds' needs {HOLD_FRACTION:.0%}"
+        )
+    if math.isfinite(r.rel_error) and math.isfinite(r.tolerance):
+        return f"rel. error {r.rel_error:.3g} exceeds the tolerance {r.tolerance:.3g} ({r.basis})"
+    return ""
 
 
 def _calibrate(args: argparse.Namespace) -> int:
