@@ -23,8 +23,10 @@ from normtheory.verify._record import (
 )
 
 TINY = ["num_items=40", "dim=4", "batch=16", "steps=200"]
-# Sixteen frequent items at a short relaxation time: the SGD + L2 law holds here.
-FREQUENT = ["num_items=16", "dim=8", "batch=32", "zipf=0", "steps=800"]
+# 32 equally frequent items (two draws each per step) at a short relaxation time: the SGD +
+# L2 law, fed G^2 from a calibration run with other seeds, holds here; with 16 items and
+# batch 32 the per-item rule cannot decide (15 of 16 within tolerance, interval from 70%).
+FREQUENT = ["num_items=32", "dim=8", "batch=64", "zipf=0", "steps=800"]
 # Zipf items, one of them in nearly every batch (for the angle law); relaxed.
 BUSY = ["num_items=40", "dim=8", "batch=16", "steps=400", "weight_decay=0.05"]
 ADAMW = ["num_items=40", "dim=4", "batch=16", "steps=800", "lr=0.05"]
