@@ -1,30 +1,103 @@
-"""The figure helpers: deterministic PNGs, the JSON record beside them, the report's use of it.
+"""The figure helpers: deterministic PNG and PDF at a paper's width, fonts of 7 pt or more,
+the JSON record beside them, the report's use of it.
 
 Each figure script is run at its tiny size in test_figure_records.py.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from PIL import Image
 
 from normtheory import figures
 
 
-def test_save_is_byte_identical(tmp_path: Path) -> None:
-    paths = []
-    for name in ("a.png", "b.png"):
+def _small_figure(figsize=(5.0, 3.5)) -> plt.Figure:
+    """A figure with a legend, math text, and a title and tick labels set below 7 pt."""
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.plot([0, 1, 2], [1, 3, 2], "o-", label=r"simulation, $\rho$ = 0.3")
+    figures.legend_note(ax, "median rel. error 0.4%")
+    ax.legend()
+    ax.set_title("a title set at 5 pt", fontsize=5)
+    ax.tick_params(labelsize=4)
+    return fig
+
+
+def _pdf_width(pdf: bytes) -> float:
+    """The page width of a one-page PDF, in inches (its MediaBox)."""
+    box = re.search(rb"/MediaBox \[ *([-\d.]+) +([-\d.]+) +([-\d.]+) +([-\d.]+) *\]", pdf)
+    return (float(box[3]) - float(box[1])) / 72
+
+
+def test_save_writes_png_and_pdf_byte_identical_at_paper_size(tmp_path: Path) -> None:
+    drawn, files = [], []
+    for run in ("first", "second"):
         with figures.style():
-            fig, ax = plt.subplots()
-            ax.plot([0, 1, 2], [1, 3, 2], "o-", label="simulation")
-            figures.legend_note(ax, "median rel. error 0.4%")
+            fig = _small_figure()
+            path = figures.save(
+                fig, tmp_path / run / "fig.png", caption="c", measured={"x": 0.004}, width="column"
+            )
+        drawn.append(fig)
+        files.append((path.read_bytes(), path.with_suffix(".pdf").read_bytes()))
+    (png, pdf), (png_again, pdf_again) = files
+    assert png == png_again and pdf == pdf_again  # a rerun writes the same bytes
+    assert png.startswith(b"\x89PNG") and pdf.startswith(b"%PDF-")
+    for stamp in (b"tIME", b"Software", b"Matplotlib"):  # no date or software tag
+        assert stamp not in png
+    for stamp in (b"CreationDate", b"ModDate", b"Matplotlib"):
+        assert stamp not in pdf
+    assert b"/FontFile2" in pdf and b"/Subtype /Type3" not in pdf  # TrueType, not Type 3
+    # Drawn 5 in wide and saved at one column (3.3 in): at most that wide, not much less.
+    assert 0.85 * figures.WIDTHS["column"] <= _pdf_width(pdf) <= figures.WIDTHS["column"]
+    with Image.open(tmp_path / "first" / "fig.png") as image:
+        width_px = image.size[0]
+    assert width_px == pytest.approx(_pdf_width(pdf) * figures.DPI, abs=2)
+    # Every text the figure draws, tick labels included, is at least 7 pt.
+    smallest = figures.smallest_font(drawn[0])
+    assert smallest >= 7
+    assert min(t.get_fontsize() for t in figures.texts(drawn[0])) == smallest
+    sizes = {t.get_text(): t.get_fontsize() for t in figures.texts(drawn[0])}
+    assert sizes["a title set at 5 pt"] == 7  # raised to the minimum, no further
+    assert figures.read_record(tmp_path / "first" / "fig.png")["measured"] == {"x": 0.004}
+
+
+@pytest.mark.parametrize(("width", "figsize"), [("column", (6.0, 4.0)), ("full", (3.0, 2.0))])
+def test_a_named_width_sets_the_printed_width(tmp_path: Path, width, figsize) -> None:
+    with figures.style():
+        fig = _small_figure(figsize)
+        path = figures.save(fig, tmp_path / "fig.png", width=width)
+    printed = _pdf_width(path.with_suffix(".pdf").read_bytes())
+    assert 0.8 * figures.WIDTHS[width] <= printed <= figures.WIDTHS[width] + 0.01
+    assert figures.smallest_font(fig) >= 7
+
+
+def test_the_style_prints_no_text_below_7_points(tmp_path: Path) -> None:
+    with figures.style():
+        fig, axes = figures.subplots(2, 2, width="column")
+        for ax in axes.flat:
+            ax.plot([0, 1], [0, 1], label="a line")
+            ax.set(title="title", xlabel="x", ylabel="y")
             ax.legend()
-            paths.append(figures.save(fig, tmp_path / name, caption="c", measured={"x": 0.004}))
-    assert paths[0].read_bytes() == paths[1].read_bytes()
-    assert figures.read_record(paths[0])["measured"] == figures.read_record(paths[1])["measured"]
+        fig.suptitle("suptitle")
+        assert fig.get_figwidth() == figures.WIDTHS["column"]
+        assert figures.smallest_font(fig) >= 7  # the style sheet alone, before `save`
+        figures.save(fig, tmp_path / "fig.png")
+
+
+def test_a_bad_width_or_path_is_refused_in_one_line(tmp_path: Path) -> None:
+    with figures.style():
+        fig, _ = plt.subplots()
+        with pytest.raises(ValueError, match="width must be one of 'column', 'full', got 'half'"):
+            figures.save(fig, tmp_path / "fig.png", width="half")
+        with pytest.raises(ValueError, match=r"must end in \.png"):
+            figures.save(fig, tmp_path / "fig.pdf")
+        plt.close(fig)
+    assert not any(tmp_path.iterdir())  # nothing written
 
 
 def test_a_blank_figure_fails_the_smoke_check(tmp_path: Path) -> None:
@@ -180,3 +253,13 @@ def test_per_level_averages_items_then_seeds():
     np.testing.assert_array_equal(levels, [0, 1])
     np.testing.assert_allclose(mean, [3.5, 3.5])  # seed means: (2.5, 2.5) and (4.5, 4.5)
     np.testing.assert_allclose(sd, [1.0, 1.0])
+
+
+def test_a_figure_without_a_paper_width_keeps_its_own_size(tmp_path: Path) -> None:
+    # A wide multi-panel figure is not squeezed to a page (its panels would overlap);
+    # it still gets its PDF and the 7 pt floor.
+    with figures.style():
+        fig = _small_figure((12.0, 4.0))
+        path = figures.save(fig, tmp_path / "wide.png")
+    assert _pdf_width(path.with_suffix(".pdf").read_bytes()) > figures.WIDTHS["full"] + 1
+    assert figures.smallest_font(fig) >= 7

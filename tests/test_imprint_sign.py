@@ -236,9 +236,11 @@ def test_a_map_cell_verdict_follows_the_predicted_sign(monkeypatch):
         assert patched.predicted == sign and f"predicted sign {sign:+d}" in patched.quantity
 
 
-def test_a_cell_predicted_zero_holds_when_the_interval_contains_zero():
+def test_a_cell_predicted_zero_holds_only_by_equivalence():
     se = 0.1
-    assert structure._verdict(0.15, 0, se) == "holds"
+    # Not significant, but the interval [-0.05, 0.35] reaches past the margin: no verdict.
+    assert structure._verdict(0.15, 0, se) == "inconclusive"
+    assert structure._verdict(0.0, 0, structure.EQUIVALENCE_MARGIN / 4) == "holds"
     assert structure._verdict(-0.25, 0, se) == "fails"
     assert structure._verdict(0.15, 1, se) == "partial"
     assert structure._verdict(-0.25, 1, se) == "fails"

@@ -48,6 +48,10 @@ OPTIMIZERS = {
 }
 
 
+# Seeds of every sign-test cell: the judged run's and the mean-field prediction's models
+# at initialisation. Figure 4 draws these runs and these cells (`specificity_cell`).
+SEEDS = 5
+
 # A predicted 0 is confirmed only by an equivalence test: the interval rho +- 2 se must
 # lie inside +-EQUIVALENCE_MARGIN (a rank correlation below 0.2 in size is "no effect"
 # here). A measurement that is merely not significant is inconclusive, never a confirmation.
@@ -70,7 +74,7 @@ def _verdict(rho: float, sign: int, se: float) -> str:
     return "fails" if rho * sign < -2 * se else "partial"
 
 
-def _cell(law, item, cfg, feature_name, rule_sign, seeds=2) -> Result:
+def _cell(law, item, cfg, feature_name, rule_sign, seeds=SEEDS) -> Result:
     traj = _run(cfg, seeds=seeds)
     growth = np.log(traj.norm[..., -1, :] / traj.norm0).mean(axis=0)
     feature = traj.info[feature_name]
@@ -113,6 +117,12 @@ def _cells(config, rows, overridden, law, item, feature, signs) -> list[Result]:
     return results
 
 
+def specificity_cell(config: SimConfig, seeds: int = SEEDS) -> Result:
+    """One cell of `specificity`: the sign of Spearman(norm growth, depth) in `config`
+    (a hierarchy regime) over `seeds` seeds, against item 18's predicted sign."""
+    return _cell("specificity", 13, config, "depth", SPECIFICITY_SIGNS[config.model], seeds)
+
+
 def specificity(config: SimConfig, overridden: frozenset[str] = frozenset()) -> list[Result]:
     """Sign of Spearman(norm growth, tree depth) per cell (item 13) against item 18."""
     rows = [
@@ -148,7 +158,7 @@ CLASS_COUNTS = (3, 8, 6)
 FRESH_CLASS_COUNTS = (6,)
 
 
-def kernel_rho(config: SimConfig, seeds: int = 2) -> float:
+def kernel_rho(config: SimConfig, seeds: int = SEEDS) -> float:
     """Spearman rho predicted by item 16's kernel closure (refuted; reported, not judged).
 
     Memoised per (config, seeds): a cell's note and `sign_maps`' record both ask for it.
