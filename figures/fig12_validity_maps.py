@@ -106,7 +106,13 @@ def measure(tiny: bool = False) -> dict[str, maps.ValidityMap]:
 def _panel(ax: plt.Axes, vmap: maps.ValidityMap, shared: bool) -> plt.cm.ScalarMappable:
     """One map; `shared`: another panel shows the same law, so name the row too."""
     ratio = np.log10(vmap.rel_error / vmap.tolerance)
-    image = ax.imshow(ratio, cmap="RdBu_r", vmin=-2, vmax=2, origin="lower", aspect="auto")
+    # Only judged cells are coloured: a "not relaxed", "not applicable", invalid or
+    # crashed cell has no error to compare and is drawn grey, not as a failure.
+    judged = np.isin(vmap.verdict, ["holds", "partial", "fails", "inconclusive"])
+    ratio = np.where(judged, ratio, np.nan)
+    cmap = plt.get_cmap("RdBu_r").copy()
+    cmap.set_bad("0.88")
+    image = ax.imshow(ratio, cmap=cmap, vmin=-2, vmax=2, origin="lower", aspect="auto")
     for i in range(len(vmap.y_values)):
         for j in range(len(vmap.x_values)):
             dark = np.isfinite(ratio[i, j]) and abs(ratio[i, j]) > 1.2
@@ -158,8 +164,8 @@ def main(out_dir: Path, tiny: bool = False, level: str | None = None) -> figures
             ax.axis("off")
         fig.colorbar(image, ax=axes, label=r"$\log_{10}$(rel. error / tolerance)", shrink=0.8)
         fig.get_layout_engine().set(h_pad=0.12, w_pad=0.1)
-        fig.supxlabel("H holds (outlined), P partial, F fails, I inconclusive, R not relaxed, "
-                      "- not applicable, x invalid or crashed", fontsize=9)  # fmt: skip
+        fig.supxlabel("H holds (outlined), P partial, F fails, I inconclusive; grey: R not "
+                      "relaxed, - not applicable, x invalid or crashed", fontsize=9)  # fmt: skip
         fig.suptitle("Validity maps: each approximate law over the two axes that matter most")
         numbers = {}
         for name, vmap in data.items():

@@ -6,12 +6,13 @@ equilibria's SGD_L2 and ADAMW), five seeds. Points: the items binned by rate (lo
 bins; seed mean of the bin means, bars the standard deviation over the seeds). Solid
 lines: each law evaluated per item with the traced gradient energy and binned the same
 way (plain SGD: accumulation, item 6; SGD + L2: N*^4 = eta G^2 / (lam (2 - eta lam))
-with the measured energy per step, item 9; AdamW: N* = sqrt(eta C / (2 lam)) with C = d,
+with the energy per step of a calibration run with seeds disjoint from the plotted
+ones, item 9; AdamW: N* = sqrt(eta C / (2 lam)) with C = d,
 item 11). Dashed: the laws as smooth functions of p with one energy per update for all
 items (the median): item 8's 2 eta^2 p T G^2 and item 9b's sparse equilibrium. Dash-dot:
 item 8b, 2 eta^2 T B pi epsilon with one energy per occurrence (the median) and the draw
-probability pi of rate p; squares: item 9c, each item's N* from its own per-update
-energies and the shot-noise chain (verify's kick energies, two seeds), binned.
+probability pi of rate p; squares: item 9c, each item's N* from the per-update energies
+of that calibration run (two seeds) and the shot-noise chain, binned.
 """
 
 from __future__ import annotations
@@ -202,12 +203,12 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
                    "sgd_l2_law": binned(predicted, index), "sgd_l2_sparse": sparse,
                    "sgd_l2_shot_noise": _nan_binned(shot, index)}  # fmt: skip
         _points(axes[1], centre, arrays["sgd_l2_measured"], r"simulation $N^*$ (2nd half)")
-        label = r"item 9: $N^{*4} = \eta G^2/(\lambda(2-\eta\lambda))$ (measured $G^2$)"
+        label = r"item 9: $N^{*4} = \eta G^2/(\lambda(2-\eta\lambda))$ ($G^2$ of a calibration run)"
         axes[1].plot(centre, arrays["sgd_l2_law"], "-", color="k", lw=1.2, label=label)
         axes[1].plot(fine, sparse, "--", color="0.45", lw=1.0,
                      label=r"item 9b: sparse equilibrium (median $G^2$ per update)")  # fmt: skip
         axes[1].plot(centre, arrays["sgd_l2_shot_noise"], "s", color="C3", ms=4, mfc="none",
-                     label=r"item 9c: shot-noise chain (each item's $G^2$ per update)")  # fmt: skip
+                     label=r"item 9c: shot-noise chain (calibration run's kicks)")  # fmt: skip
         axes[1].set_ylabel(r"equilibrium norm $N^*$")
         _panel(axes[1], f"SGD + L2, $\\eta$ = {eta:g}, $\\lambda$ = {lam:g}", [
             f"rel. error of $N^*$: median {figures.percent(numbers['sgd_l2_median_rel_error'])}",

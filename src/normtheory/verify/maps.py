@@ -368,7 +368,8 @@ def section(record: Mapping[str, Any] | None, results: Sequence[Any]) -> list[st
                     stated = f"{c.verdict} at the tested points only"
                 else:
                     stated = "not stated (not validated)"
-                mine_rows.append((f"{c.verdict}: {c.region()} ({c.cells} cells)", tested, stated))
+                cells_text = f"{c.cells} cell{'s' if c.cells != 1 else ''}"
+                mine_rows.append((f"{c.verdict}: {c.region()} ({cells_text})", tested, stated))
         for claim, tested, stated in mine_rows:
             lines.append(
                 f"| {shown} | {item} | {_row_verdict(results, law, label)} | {held} of {cells} "
@@ -380,5 +381,6 @@ def section(record: Mapping[str, Any] | None, results: Sequence[Any]) -> list[st
         for c, t in failed:
             changes = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                                 for k, v in t.changes.items())  # fmt: skip
-            lines.append(f"- {c.law} ({c.verdict} claim, {t.kind}) at {changes}: {t.verdict}")
+            name = f"{c.law}, {c.label}" if c.label else c.law
+            lines.append(f"- {name} ({c.verdict} claim, {t.kind}) at {changes}: {t.verdict}")
     return [*lines, ""]
