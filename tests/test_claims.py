@@ -151,6 +151,7 @@ def test_verify_json_carries_claimed(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NORMTHEORY_CACHE", str(tmp_path / "cache"))
     sets = [f"--set={k}={v}" for k, v in claim.changes.items()]
     argv = ["verify", "accumulation", "--json", "--claims", str(path), *sets]
+
     def first_row(argv):
         assert cli.main(argv) == 0
         return json.loads(capsys.readouterr().out.splitlines()[0])
