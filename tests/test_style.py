@@ -32,10 +32,14 @@ def test_the_wheel_declares_the_style_sheet_as_package_data():
 
 def test_the_style_changes_rc_params_only_inside_its_context():
     with plt.style.context("default"):
+        default_size = plt.rcParams["font.size"]
         assert plt.rcParams["axes.spines.top"] is True
         assert plt.rcParams["svg.hashsalt"] is None
         with figures.style():
             assert plt.rcParams["axes.spines.top"] is False
             assert plt.rcParams["svg.hashsalt"] == "normtheory"
-            assert plt.rcParams["font.size"] == 9
+            # The sheet sets its own text size, never below the printed minimum.
+            assert plt.rcParams["font.size"] != default_size
+            assert plt.rcParams["font.size"] >= figures.MIN_FONT
         assert plt.rcParams["axes.spines.top"] is True
+        assert plt.rcParams["font.size"] == default_size
