@@ -103,6 +103,20 @@ def measure(tiny: bool = False) -> dict[str, maps.ValidityMap]:
     return out
 
 
+# The settings a map holds fixed, as written under each panel's title.
+FIXED = {"optimizer": "{}", "batch": "B={}", "num_items": "V={}", "dim": "d={}",
+         "tau": "tau={:g}", "zipf": "zipf={:g}", "loss": "{} loss",
+         "init_scale": "init {:g}", "steps": "T={}"}  # fmt: skip
+
+
+def _fixed(vmap: maps.ValidityMap) -> str:
+    """The map's fixed settings (its base regime less the two axes), for the figure."""
+    swept = {vmap.x, vmap.y} | ({"weight_decay"} if "eta_lam" in (vmap.x, vmap.y) else set())
+    shown = [fmt.format(vmap.base[k]) for k, fmt in FIXED.items()
+             if k in vmap.base and k not in swept]  # fmt: skip
+    return "fixed: " + ", ".join(shown) if shown else ""
+
+
 def _panel(ax: plt.Axes, vmap: maps.ValidityMap, shared: bool) -> plt.cm.ScalarMappable:
     """One map; `shared`: another panel shows the same law, so name the row too."""
     ratio = np.log10(vmap.rel_error / vmap.tolerance)
@@ -127,7 +141,9 @@ def _panel(ax: plt.Axes, vmap: maps.ValidityMap, shared: bool) -> plt.cm.ScalarM
     ax.set_ylabel(LABELS.get(vmap.y, vmap.y))
     held = int(np.sum(vmap.verdict == "holds"))
     row = f"\n{vmap.label}" if shared and vmap.label else ""
-    ax.set_title(f"{vmap.law}: holds in {held} of {vmap.verdict.size}{row}", fontsize=9)
+    ax.set_title(f"{vmap.law}: holds in {held} of {vmap.verdict.size}{row}", fontsize=9, pad=13)
+    ax.text(0.5, 1.01, _fixed(vmap), transform=ax.transAxes, ha="center", va="bottom",
+            fontsize=7, color="0.35")  # fmt: skip
     return image
 
 
