@@ -420,3 +420,17 @@ def test_a_predicted_zero_needs_an_equivalence_test_not_a_null_result():
     assert _verdict(0.0, 0, wide) == "inconclusive"
     assert _verdict(0.3, 0, se) == "fails"
     assert _verdict(0.3, 1, se) == "holds" and _verdict(-0.3, 1, se) == "fails"
+
+
+def test_a_setting_a_row_cannot_take_makes_that_row_not_applicable_not_a_crash(monkeypatch):
+    # The MLP row of drift_heat_equilibrium is ambiguity data with the prototype loss; the
+    # user's --set loss=one_sided cannot apply there: that row is refused, not a crash.
+    from normtheory.verify import drift_heat
+
+    mlp = {"mlp, heavy ball": drift_heat.REGIMES["mlp, heavy ball"]}
+    monkeypatch.setattr(drift_heat, "REGIMES", mlp)
+    results, crashes = run_checks(["drift_heat_equilibrium"], ["loss=one_sided"])
+    assert not crashes
+    [row] = results
+    assert row.verdict == "not applicable" and "loss='one_sided'" in row.note
+    assert row.row == "mlp, heavy ball" and "\n" not in row.note

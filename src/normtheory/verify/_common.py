@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from normtheory import cache, losses
-from normtheory.config import SimConfig
+from normtheory.config import ConfigError, SimConfig
 from normtheory.engine import Trajectory, replay_inputs
 from normtheory.runs import run
 from normtheory.verify._record import (
@@ -176,6 +176,17 @@ def row_config(
     overridden = set(overridden)
     kept = {k: v for k, v in changes.items() if k not in overridden}
     return config.replace(**kept), sorted(set(changes) & overridden)
+
+
+def row_refusal(config: SimConfig, changes: Mapping[str, Any], overridden: Iterable[str]) -> str:
+    """Why a row's `changes` cannot apply beside the user's settings ("" when they can):
+    the combination is not a valid config (the user's --set loss=one_sided beside a row of
+    a data family that has no such loss, say). Such a row is reported as not applicable."""
+    try:
+        row_config(config, changes, overridden)
+    except ConfigError as error:
+        return f"this row's regime cannot take the settings given: {error}"
+    return ""
 
 
 def not_applicable(law: str, item: int, config: SimConfig, quantity: str, reason: str) -> Result:

@@ -44,6 +44,7 @@ from normtheory.verify._common import (
     not_applicable,
     relaxation,
     row_config,
+    row_refusal,
 )
 from normtheory.verify._common import simulate_cached as _run
 from normtheory.verify._record import MAX_TOLERANCE, Result, capped, log_error
@@ -215,6 +216,11 @@ def drift_heat_equilibrium(
     """N*^2 from drift and heat rates of a run at another weight decay (item 12), per row."""
     results, seen = [], set()
     for name, changes in REGIMES.items():
+        refused = row_refusal(config, changes, overridden)
+        if refused:
+            result = not_applicable("drift_heat_equilibrium", 12, config, "N*^2", refused)
+            results.append(dataclasses.replace(result, row=name))
+            continue
         cfg, replaced = row_config(config, changes, overridden)
         if cfg in seen:
             continue

@@ -33,7 +33,7 @@ from normtheory.confidence import spearman
 from normtheory.config import SimConfig
 from normtheory.mean_field import predicted_growth, predicted_sign
 from normtheory.regimes import AMBIGUITY, HIERARCHY
-from normtheory.verify._common import row_config
+from normtheory.verify._common import not_applicable, row_config, row_refusal
 from normtheory.verify._common import simulate_cached as _run
 from normtheory.verify._record import Result
 
@@ -109,6 +109,11 @@ def _cells(config, rows, overridden, law, item, feature, signs) -> list[Result]:
     """One sign-test cell per distinct config of `rows` (changes), its sign predicted."""
     results, seen = [], set()
     for changes in rows:
+        refused = row_refusal(config, changes, overridden)
+        if refused:
+            quantity = f"Spearman(growth, {feature})"
+            results.append(not_applicable(law, item, config, quantity, refused))
+            continue
         cfg, _ = row_config(config, changes, overridden)
         if cfg in seen:
             continue
