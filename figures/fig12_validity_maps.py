@@ -1,9 +1,12 @@
 """Figure 12 (THEORY.md items 5-12): where each approximate law holds.
 
 Each panel is a validity map (`normtheory map`): one verification check run at every
-cell of a grid over the two regime axes that matter most for its law, the cell's
-relative error against its tolerance as colour, the verdict as a letter, and the cells
-where the law holds outlined. The maps are written as one JSON record (maps.json) that
+cell of a grid over the two regime axes that matter most for its law, the verdict as a
+letter, the cells where the law holds outlined, the settings held fixed under the title,
+and as colour the statistic the verdict turns on: for a per-item check the fraction of
+items within tolerance (centred on the 90% that "holds" needs), for the others the
+relative error against the tolerance; cells that were not judged (not relaxed, not
+applicable) are grey. The maps are written as one JSON record (maps.json) that
 the report reads. Grids are 3 x 3, or 3 x 2 and 2 x 2 where an axis recompiles or a
 check is slow, at the checks' own default sizes; most axes are traced hyper-parameters,
 so a map's cells share one compiled program.
@@ -26,10 +29,12 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import TwoSlopeNorm
 from matplotlib.patches import Rectangle
 
 from normtheory import cache, figures
 from normtheory.verify import claims, maps
+from normtheory.verify._record import HOLD_FRACTION
 
 NAME = "fig12_validity_maps.png"
 RECORD = "maps.json"
@@ -114,26 +119,46 @@ def _fixed(vmap: maps.ValidityMap) -> str:
     swept = {vmap.x, vmap.y} | ({"weight_decay"} if "eta_lam" in (vmap.x, vmap.y) else set())
     shown = [fmt.format(vmap.base[k]) for k, fmt in FIXED.items()
              if k in vmap.base and k not in swept]  # fmt: skip
-    return "fixed: " + ", ".join(shown) if shown else ""
+    if not shown:
+        return ""
+    half = (len(shown) + 1) // 2  # two short lines fit a panel's width
+    return "fixed: " + ", ".join(shown[:half]) + "\n" + ", ".join(shown[half:])
 
 
-def _panel(ax: plt.Axes, vmap: maps.ValidityMap, shared: bool) -> plt.cm.ScalarMappable:
-    """One map; `shared`: another panel shows the same law, so name the row too."""
-    ratio = np.log10(vmap.rel_error / vmap.tolerance)
+# A per-item map is coloured by the fraction of items within tolerance (the statistic its
+# verdict turns on: "holds" needs HOLD_FRACTION), centred on that threshold.
+FRACTION_NORM = TwoSlopeNorm(vmin=0.5, vcenter=HOLD_FRACTION, vmax=1.0)
+
+
+def _panel(ax: plt.Axes, vmap: maps.ValidityMap, shared: bool) -> tuple[object, str]:
+    """One map; `shared`: another panel shows the same law, so name the row too.
+
+    Returns the image and what its colour shows: "fraction" for a per-item check (the
+    fraction of items within tolerance), "ratio" for the others (log10 error/tolerance).
+    """
     # Only judged cells are coloured: a "not relaxed", "not applicable", invalid or
     # crashed cell has no error to compare and is drawn grey, not as a failure.
     judged = np.isin(vmap.verdict, ["holds", "partial", "fails", "inconclusive"])
-    ratio = np.where(judged, ratio, np.nan)
-    cmap = plt.get_cmap("RdBu_r").copy()
-    cmap.set_bad("0.88")
-    image = ax.imshow(ratio, cmap=cmap, vmin=-2, vmax=2, origin="lower", aspect="auto")
+    if vmap.fraction is not None:
+        kind, shown = "fraction", np.where(judged, vmap.fraction, np.nan)
+        cmap = plt.get_cmap("RdBu").copy()
+        cmap.set_bad("0.88")
+        image = ax.imshow(shown, cmap=cmap, norm=FRACTION_NORM, origin="lower", aspect="auto")
+        strong = np.isfinite(shown) & ((shown < 0.62) | (shown > 0.985))
+    else:
+        ratio = np.log10(vmap.rel_error / vmap.tolerance)
+        kind, shown = "ratio", np.where(judged, ratio, np.nan)
+        cmap = plt.get_cmap("RdBu_r").copy()
+        cmap.set_bad("0.88")
+        image = ax.imshow(shown, cmap=cmap, vmin=-2, vmax=2, origin="lower", aspect="auto")
+        strong = np.isfinite(shown) & (np.abs(shown) > 1.2)
     for i in range(len(vmap.y_values)):
         for j in range(len(vmap.x_values)):
-            dark = np.isfinite(ratio[i, j]) and abs(ratio[i, j]) > 1.2
+            dark = bool(strong[i, j])
             ax.text(j, i, maps.MARKS.get(vmap.verdict[i, j], "x"), ha="center", va="center",
                     color="w" if dark else "k", fontsize=11)  # fmt: skip
             if vmap.verdict[i, j] == "holds":
-                edge = "w" if np.isfinite(ratio[i, j]) and abs(ratio[i, j]) > 1.2 else "k"
+                edge = "w" if dark else "k"
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2, ec=edge))
     ax.set_xticks(range(len(vmap.x_values)), [f"{v:g}" for v in vmap.x_values])
     ax.set_yticks(range(len(vmap.y_values)), [f"{v:g}" for v in vmap.y_values])
@@ -141,10 +166,13 @@ def _panel(ax: plt.Axes, vmap: maps.ValidityMap, shared: bool) -> plt.cm.ScalarM
     ax.set_ylabel(LABELS.get(vmap.y, vmap.y))
     held = int(np.sum(vmap.verdict == "holds"))
     row = f"\n{vmap.label}" if shared and vmap.label else ""
-    ax.set_title(f"{vmap.law}: holds in {held} of {vmap.verdict.size}{row}", fontsize=9, pad=13)
-    ax.text(0.5, 1.01, _fixed(vmap), transform=ax.transAxes, ha="center", va="bottom",
-            fontsize=7, color="0.35")  # fmt: skip
-    return image
+    tag = " (per item)" if kind == "fraction" else ""
+    title = f"{vmap.law}{tag}: holds in {held} of {vmap.verdict.size}{row}"
+    ax.set_title(title, fontsize=9, pad=22)
+    fixed = ax.text(0.5, 1.01, _fixed(vmap), transform=ax.transAxes, ha="center",
+                    va="bottom", fontsize=7, color="0.35")  # fmt: skip
+    fixed.set_in_layout(False)  # the title's pad leaves it room; it must not shrink the axes
+    return image, kind
 
 
 def main(out_dir: Path, tiny: bool = False, level: str | None = None) -> figures.FigureRecord:
@@ -172,13 +200,20 @@ def main(out_dir: Path, tiny: bool = False, level: str | None = None) -> figures
         fig, axes = plt.subplots(
             rows, cols, figsize=(4.4 * cols, 3.8 * rows + 0.8), squeeze=False, layout="constrained"
         )
-        image = None
+        images: dict[str, object] = {}
         laws = [vmap.law for vmap in data.values()]
         for ax, vmap in zip(axes.flat, data.values(), strict=False):
-            image = _panel(ax, vmap, laws.count(vmap.law) > 1)
+            image, kind = _panel(ax, vmap, laws.count(vmap.law) > 1)
+            images.setdefault(kind, image)
         for ax in list(axes.flat)[len(data) :]:
             ax.axis("off")
-        fig.colorbar(image, ax=axes, label=r"$\log_{10}$(rel. error / tolerance)", shrink=0.8)
+        labels = {
+            "fraction": "checks marked (per item): fraction of items within tolerance "
+            f"('holds' needs {HOLD_FRACTION:.0%})",
+            "ratio": r"the other checks: $\log_{10}$(rel. error / tolerance)",
+        }
+        for kind, image in images.items():
+            fig.colorbar(image, ax=axes, label=labels[kind], shrink=0.6)
         fig.get_layout_engine().set(h_pad=0.12, w_pad=0.1)
         fig.supxlabel("H holds (outlined), P partial, F fails, I inconclusive; grey: R not "
                       "relaxed, - not applicable, x invalid or crashed", fontsize=9)  # fmt: skip
@@ -194,6 +229,8 @@ def main(out_dir: Path, tiny: bool = False, level: str | None = None) -> figures
         )
         arrays = {f"{name}/rel_error_over_tolerance": v.rel_error / v.tolerance
                   for name, v in data.items()}  # fmt: skip
+        arrays |= {f"{name}/fraction_within_tolerance": v.fraction
+                   for name, v in data.items() if v.fraction is not None}  # fmt: skip
         return figures.finish(fig, out_dir / NAME, caption, numbers, arrays)
 
 

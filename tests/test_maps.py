@@ -27,6 +27,9 @@ def test_a_map_records_every_cell_and_marks_impossible_ones():
     assert np.all(np.isfinite(vmap.rel_error[0])) and np.all(vmap.rel_error[0] <= vmap.tolerance[0])
     assert list(vmap.verdict[1]) == ["invalid", "invalid"]  # eta lam = 2: no contraction
     assert "weight_decay" in vmap.note[1, 0]
+    # A per-item check records the statistic its verdict turns on, per cell.
+    assert np.all((vmap.fraction[0] >= 0.9) & (vmap.fraction[0] <= 1))
+    assert np.all(np.isnan(vmap.fraction[1]))
     record = vmap.to_json()
     assert record["counts"] == {"holds": 2, "invalid": 2} and record["rel_error"][1] == [None, None]
     assert vmap.holds_region().startswith("holds in 2 of 4 cells")

@@ -47,6 +47,8 @@ class ValidityMap:
     reason for invalid or crashed cells, else the check's note.
     base: the full regime of that row (config field -> value) that every cell shares
     apart from the two axes (and weight_decay on an eta_lam axis), as the check ran it.
+    fraction: for a per-item check, the fraction of items within tolerance in each cell
+    (what decides its verdict); NaN elsewhere, None when no cell has one.
     """
 
     check: str
@@ -63,6 +65,7 @@ class ValidityMap:
     note: np.ndarray
     label: str = ""
     base: dict[str, Any] = dataclasses.field(default_factory=dict)
+    fraction: np.ndarray | None = None
 
     def counts(self) -> dict[str, int]:
         """How many cells got each verdict."""
@@ -97,6 +100,7 @@ class ValidityMap:
             "base": self.base,
             "rel_error": clean(self.rel_error),
             "tolerance": clean(self.tolerance),
+            "fraction": None if self.fraction is None else clean(self.fraction),
             "verdict": self.verdict.tolist(),
             "note": self.note.tolist(),
             "counts": self.counts(),
@@ -219,6 +223,7 @@ def validity_map(
     _cell_changes(base, {x_name: x_values[0], y_name: y_values[0]} | dict.fromkeys(DERIVED, 0))
     shape = (len(y_values), len(x_values))
     rel_error, tolerance = np.full(shape, np.nan), np.full(shape, np.nan)
+    fraction = np.full(shape, np.nan)
     verdict = np.full(shape, "invalid", dtype=object)
     note = np.full(shape, "", dtype=object)
     law = label = ""
@@ -247,6 +252,7 @@ def validity_map(
             regime = regime or dict(result.config)
             label = label or result.row.split(" (--set ")[0]
             rel_error[i, j], tolerance[i, j] = result.rel_error, result.tolerance
+            fraction[i, j] = result.fraction_holding
             verdict[i, j], note[i, j] = result.verdict, result.note
     return ValidityMap(
         check=check,
@@ -258,6 +264,7 @@ def validity_map(
         y_values=tuple(float(v) for v in y_values),
         changes=dict(changes or {}),
         label=label,
+        fraction=fraction if np.isfinite(fraction).any() else None,
         rel_error=rel_error,
         tolerance=tolerance,
         verdict=verdict.astype(str),
