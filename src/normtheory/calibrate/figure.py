@@ -1,47 +1,128 @@
-"""Figure 9: the norm as a retrieval confidence score, per regime (`normtheory calibrate`)."""
+"""Figure 9: the norm as a retrieval confidence score, per regime (`normtheory calibrate`).
+
+Drawn from the calibration record (calibration.json, `normtheory.calibrate.records`),
+the record REPORT.md's calibration table quotes. (a) A forest plot: per regime, the
+AUROC for a correct top-1 of the norm and of the baselines (top-1 cosine, margin,
+their out-of-fold logistic combination) with 95% bootstrap intervals; shaded, the side
+of 0.5 THEORY.md predicts for the norm (items 11, 13, 14; none shaded where it predicts
+no dependence), and the verdict. (b) Per data family, the selective accuracy of the
+queries kept when filtering by the norm, against the fraction kept, one line per regime.
+The curves come from the retrieval arrays behind the record (the results cache), and a
+curve that does not reproduce the record's accuracy at coverage 1 and 0.5 is refused.
+
+Redraw from a record without retraining: `python -m normtheory.calibrate.figure
+figures/calibration.json` (the arrays come from the results cache; a missing entry is
+recomputed by the same deterministic run and checked against the record).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
-from normtheory.calibrate.analysis import SCORES, RegimeResult
-from normtheory.calibrate.settings import FAMILIES
+__all__ = ["NAME", "PLOTTED", "caption", "check_curve", "draw", "draw_record", "measured"]
 
-__all__ = ["draw"]
-
-_MARK = {1: "^", -1: "v", 0: "D"}
-_SIDE = {1: "theory: norm AUROC > 0.5", -1: "theory: norm AUROC < 0.5", 0: "theory: no dependence"}
-_SCORE_MARKS = {"norm": "o", "top1_cosine": "s", "margin": "^", "combined": "D"}
+NAME = "fig9_calibration.png"
+# The scores the forest plot shows, in row order (the record may hold more).
+PLOTTED = ("norm", "top1_cosine", "margin", "combined")
+_FAMILIES = ("ambiguity", "hierarchy")
 _SCORE_LABELS = {
-    "norm": "norm (filled)",
+    "norm": "norm",
     "top1_cosine": "top-1 cosine",
-    "margin": "margin top-1 $-$ top-2",
-    "combined": "combined (logistic, out-of-fold)",
+    "margin": "margin (top-1 $-$ top-2)",
+    "combined": "logistic combination",
 }
+_SCORE_MARKS = {"norm": "o", "top1_cosine": "s", "margin": "^", "combined": "D"}
+_SCORE_COLORS = {"norm": "k", "top1_cosine": "0.5", "margin": "0.5", "combined": "0.5"}
+_OFFSETS = {"norm": -0.27, "top1_cosine": -0.09, "margin": 0.09, "combined": 0.27}
+_OPT_LABELS = {"sgd": "SGD", "sgd+wd": "SGD + weight decay", "adamw": "AdamW"}
+_OPT_COLORS = {"sgd": "C0", "sgd+wd": "C1", "adamw": "C2"}
+_MODEL_LABELS = {"table": "free table", "mlp": "MLP", "compositional": "compositional"}
+_FEATURE = {"ambiguity": "entropy", "hierarchy": "depth"}
+_VERDICT_COLORS = {"agrees": "C2", "disagrees": "C1", "inconclusive": "0.35"}
+_SIDE = {1: (0.5, 1.0), -1: (0.0, 0.5)}
+# Coverage grid of the plotted curves (the exact curve at these fractions kept).
+_GRID = np.round(np.arange(0.05, 1.0 + 1e-9, 0.01), 2)
 
 
-def measured(results: Sequence[RegimeResult]) -> dict[str, float]:
-    """The numbers figure 9 reports: per family, regimes whose norm AUROC is on theory's
-    side of 0.5 and whose interval lies above 0.5, and each regime's norm AUROC."""
+def _fail(message: str) -> ValueError:
+    return ValueError(f"figure 9: {message}")
+
+
+def _regimes(calibration: Mapping) -> list[Mapping]:
+    """The record's regimes, each checked for the fields the figure plots."""
+    if not isinstance(calibration, Mapping) or not isinstance(calibration.get("regimes"), list):
+        raise _fail("the calibration record has no list 'regimes' (is it calibration.json?)")
+    rows = calibration["regimes"]
+    if not rows:
+        raise _fail("the calibration record has no regimes")
+    for r in rows:
+        for key in ("regime", "data", "model", "accuracy", "expected_direction", "verdict"):
+            if key not in r:
+                raise _fail(f"a regime of the record lacks {key!r}")
+        if r["data"] not in _FAMILIES:
+            raise _fail(f"{r['regime']}: data {r['data']!r} is not one of {list(_FAMILIES)}")
+        names = {s.get("score") for s in r.get("scores", [])}
+        missing = [s for s in PLOTTED if s not in names]
+        if missing:
+            raise _fail(f"{r['regime']}: the record has no score {', '.join(missing)}")
+    return rows
+
+
+def _optimizer(r: Mapping) -> str:
+    """The regime's optimizer setting (sgd, sgd+wd, adamw): the last part of its name."""
+    return str(r["regime"]).rsplit("/", 1)[-1]
+
+
+def measured(calibration: Mapping) -> dict[str, float]:
+    """The numbers figure 9 plots and names, all read from the calibration record.
+
+    Args:
+        calibration: calibration.json loaded (a mapping with "regimes", the records of
+            `normtheory.calibrate.records`); other keys are ignored.
+
+    Returns:
+        Per regime R and plotted score S: "R/S/auroc", "R/S/auroc_lo", "R/S/auroc_hi";
+        per regime "R/accuracy" (coverage 1), "R/norm/selective_accuracy_50" and
+        "R/expected_direction"; per data family F: "F_regimes", "F_on_theory_side"
+        (verdict "agrees") and "F_norm_auroc_above_half" (interval above 0.5).
+    """
+    rows = _regimes(calibration)
     numbers: dict[str, float] = {}
-    for family in FAMILIES:
-        rows = [r for r in results if r.regime.config.data == family]
-        if not rows:
+    for family in _FAMILIES:
+        mine = [r for r in rows if r["data"] == family]
+        if not mine:
             continue
-        numbers[f"{family}_regimes"] = len(rows)
-        numbers[f"{family}_on_theory_side"] = sum(r.verdict == "agrees" for r in rows)
-        numbers[f"{family}_norm_auroc_above_half"] = sum(r.norm["auroc_lo"] > 0.5 for r in rows)
-        for r in rows:
-            numbers[f"{r.regime.name}_norm_auroc"] = float(r.norm["auroc"])
+        numbers[f"{family}_regimes"] = len(mine)
+        numbers[f"{family}_on_theory_side"] = sum(r["verdict"] == "agrees" for r in mine)
+        numbers[f"{family}_norm_auroc_above_half"] = sum(
+            _score(r, "norm")["auroc_lo"] > 0.5 for r in mine
+        )
+    for r in rows:
+        name = r["regime"]
+        for score in PLOTTED:
+            s = _score(r, score)
+            for key in ("auroc", "auroc_lo", "auroc_hi"):
+                numbers[f"{name}/{score}/{key}"] = float(s[key])
+        numbers[f"{name}/accuracy"] = float(r["accuracy"])
+        numbers[f"{name}/norm/selective_accuracy_50"] = float(
+            _score(r, "norm")["selective_accuracy_50"]
+        )
+        numbers[f"{name}/expected_direction"] = float(r["expected_direction"])
     return numbers
 
 
-def caption(numbers: dict[str, float]) -> str:
+def _score(r: Mapping, name: str) -> Mapping:
+    return next(s for s in r["scores"] if s.get("score") == name)
+
+
+def caption(numbers: Mapping[str, float]) -> str:
     """One line from `measured`: per family, agreement with theory's side and usefulness."""
     parts = []
-    for family in FAMILIES:
+    for family in _FAMILIES:
         if f"{family}_regimes" in numbers:
             n = int(numbers[f"{family}_regimes"])
             parts.append(
@@ -52,97 +133,222 @@ def caption(numbers: dict[str, float]) -> str:
     return "; ".join(parts)
 
 
-def draw(results: Sequence[RegimeResult], path) -> object:
-    """Accuracy per norm bin, selective accuracy and AUROC per score, one row per data family.
+def check_curve(record: Mapping, coverage: np.ndarray, accuracy: np.ndarray) -> None:
+    """Refuse a selective-accuracy curve that is not the one behind `record`.
 
-    Left: accuracy per min-max normalised norm bin (bins with >= 10 queries), one colour
-    per regime (legend). Middle: selective accuracy against coverage, ranking by the norm
-    (solid) and by the top-1 cosine (dotted). Right: AUROC of each score with its 95%
-    bootstrap interval, one row per regime, one marker per score (legend), and theory's
-    expected side of 0.5 for the norm at the left edge. Writes the numbers of `measured`
-    beside the PNG (fig9_calibration.json). Returns the PNG's path.
+    The curve (k / n, accuracy of the k queries with the largest norm, k = 1..n) must have
+    the record's n queries, its accuracy at coverage 1 must be the record's accuracy and
+    its value at coverage 0.5 the record's `selective_accuracy_50` of the norm, exactly.
+
+    Args: record, one regime of calibration.json; coverage, accuracy: (n,) arrays
+    (`confidence.risk_coverage`). Raises: ValueError naming the regime and the quantity.
+    """
+    coverage, accuracy = np.asarray(coverage, float), np.asarray(accuracy, float)
+    name, norm = record["regime"], _score(record, "norm")
+    n = int(norm.get("n", record.get("n", len(accuracy))))
+    if coverage.shape != accuracy.shape or len(accuracy) != n:
+        raise _fail(f"{name}: the curve has {len(accuracy)} queries, the record {n}")
+    half = accuracy[min(n, max(1, math.ceil(0.5 * n - 1e-9))) - 1]
+    for what, got, want in (
+        ("accuracy at coverage 1", accuracy[-1], record["accuracy"]),
+        ("selective accuracy at coverage 0.5", half, norm["selective_accuracy_50"]),
+    ):
+        if float(got) != float(want):
+            raise _fail(
+                f"{name}: the curve's {what} is {float(got)!r}, the record's {float(want)!r}; "
+                "the retrieval arrays are not the record's"
+            )
+
+
+def _on_grid(coverage: np.ndarray, accuracy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The curve at the fractions kept of _GRID (k = ceil(c n)): (grid (G,), accuracy (G,))."""
+    n = len(accuracy)
+    k = np.clip(np.ceil(_GRID * n - 1e-9).astype(int), 1, n)
+    return k / n, accuracy[k - 1]
+
+
+def _forest(ax, rows: Sequence[Mapping]) -> None:
+    """(a): one row per regime, one interval per score, theory's side shaded."""
+    y, ticks, labels, previous = 0.0, [], [], None
+    for r in rows:
+        if r["data"] != previous:
+            y -= 0.6 if previous is None else 1.2
+            ax.text(0.005, y, f"{r['data']} (feature: {_FEATURE[r['data']]})", style="italic",
+                    ha="left", va="center", transform=ax.get_yaxis_transform())  # fmt: skip
+            previous = r["data"]
+        y -= 1
+        side = _SIDE.get(int(r["expected_direction"]))
+        if side is not None:
+            ax.fill_betweenx([y - 0.45, y + 0.45], *side, color="0.88", lw=0, zorder=0)
+        for score in PLOTTED:
+            s = _score(r, score)
+            color = _SCORE_COLORS[score]
+            ax.errorbar(
+                s["auroc"], y + _OFFSETS[score],
+                xerr=[[s["auroc"] - s["auroc_lo"]], [s["auroc_hi"] - s["auroc"]]],
+                fmt=_SCORE_MARKS[score], ms=3.2 if score == "norm" else 2.6, lw=0.8, capsize=0,
+                color=color, mfc=color if score == "norm" else "white", mew=0.7,
+            )  # fmt: skip
+        ax.text(1.015, y, r["verdict"], transform=ax.get_yaxis_transform(), va="center",
+                color=_VERDICT_COLORS.get(r["verdict"], "k"))  # fmt: skip
+        ticks.append(y)
+        labels.append(f"{_MODEL_LABELS.get(r['model'], r['model'])}, "
+                      f"{_OPT_LABELS.get(_optimizer(r), _optimizer(r))}")  # fmt: skip
+    ax.set_yticks(ticks, labels)
+    ax.set_ylim(y - 0.7, 0.0)
+    ax.set_xlim(0.0, 1.0)
+    ax.axvline(0.5, color="0.4", lw=0.6, ls="--", zorder=1)
+    ax.tick_params(axis="y", length=0)
+    ax.grid(False, axis="y")
+    ax.set_xlabel("AUROC for a correct top-1 (95% bootstrap CI)")
+    ax.set_title("(a) AUROC per regime and score", loc="left")
+
+
+def _selective(
+    ax, rows: Sequence[Mapping], curves: Mapping, title: str, arrays: dict[str, np.ndarray]
+) -> None:
+    """(b), (c): selective accuracy against the fraction kept, ranking by the norm."""
+    for r in rows:
+        coverage, accuracy = _on_grid(*curves[r["regime"]])
+        arrays[f"{r['regime']}/coverage"], arrays[f"{r['regime']}/accuracy"] = coverage, accuracy
+        ls = "-" if r["model"] == "table" else "--"
+        ax.plot(coverage, accuracy, ls=ls, color=_OPT_COLORS.get(_optimizer(r), "0.3"), lw=1.0)
+    ax.set_xlim(1.0, 0.0)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("selective accuracy")
+    ax.set_title(title, loc="left")
+
+
+def draw_record(
+    calibration: Mapping,
+    path: Path | str,
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+) -> Path:
+    """Draw figure 9 from a calibration record and the norm's selective-accuracy curves.
+
+    Args:
+        calibration: calibration.json loaded (`measured` says what is read).
+        path: the PNG's path; the PDF and the JSON record (`measured`, `caption`) go
+            beside it.
+        curves: per regime name, (coverage (n,), accuracy (n,)) of ranking its n queries
+            by the norm (`confidence.risk_coverage`); each is checked against the
+            record (`check_curve`).
+
+    Returns:
+        The PNG's path. Raises ValueError (one line) for a record without the plotted
+        fields, a regime without its curve, or a curve that is not the record's.
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     from normtheory import figures
 
-    families = [d for d in FAMILIES if any(r.regime.config.data == d for r in results)]
-    numbers = measured(results)
+    rows = _regimes(calibration)
+    for r in rows:
+        if r["regime"] not in curves:
+            raise _fail(f"no selective-accuracy curve for {r['regime']}")
+        check_curve(r, *curves[r["regime"]])
+    numbers = measured(calibration)
+    families = [f for f in _FAMILIES if any(r["data"] == f for r in rows)]
+    arrays: dict[str, np.ndarray] = {}
     with figures.style():
-        fig, axes = plt.subplots(
-            len(families), 3, figsize=(17, 4.8 * len(families)), squeeze=False,
-            width_ratios=(1, 1, 1.1),
-        )  # fmt: skip
-        for row, family in zip(axes, families, strict=True):
-            rows = [r for r in results if r.regime.config.data == family]
-            colors = plt.cm.tab10(np.arange(len(rows)))
-            names = [r.regime.name.split("/", 1)[1] for r in rows]
-            for r, color, label in zip(rows, colors, names, strict=True):
-                centers = (r.bins.edges[:-1] + r.bins.edges[1:]) / 2
-                ok = r.bins.valid
-                row[0].plot(centers[ok], r.bins.accuracy[ok], "o-", ms=3, color=color, label=label)
-                for name, style in (("norm", "-"), ("top1_cosine", ":")):
-                    curve = r.curves[name]
-                    row[1].plot(curve.coverage, curve.accuracy, style, color=color, lw=1.2)
-            row[0].set_xlabel("min-max normalised query norm (bin centre)")
-            row[0].set_ylabel("top-1 accuracy in bin")
-            row[0].set_title(f"{family}: (a) accuracy per norm bin", fontsize=9)
-            row[1].set_xlim(0.05, 1.0)
-            row[1].set_xlabel("coverage (most confident fraction kept)")
-            row[1].set_ylabel("selective accuracy")
-            row[1].set_title(f"{family}: (b) selective accuracy", fontsize=9)
-            styles = [
-                Line2D([], [], color="0.3", ls="-", label="ranked by the norm"),
-                Line2D([], [], color="0.3", ls=":", label="ranked by the top-1 cosine"),
-            ]
-            row[1].legend(handles=styles, loc="upper left", bbox_to_anchor=(0.0, -0.13),
-                          ncols=2, fontsize=7.5, frameon=False)  # fmt: skip
-            ax = row[2]
-            scores = [s for s in SCORES if s in _SCORE_MARKS]  # the rest are in the table
-            for i, (r, color) in enumerate(zip(rows, colors, strict=True)):
-                by = {s["score"]: s for s in r.scores}
-                for j, name in enumerate(scores):
-                    s = by[name]
-                    ax.errorbar(
-                        s["auroc"],
-                        i + (j - 1.5) * 0.18,
-                        xerr=[[s["auroc"] - s["auroc_lo"]], [s["auroc_hi"] - s["auroc"]]],
-                        fmt=_SCORE_MARKS[name],
-                        color=color,
-                        ms=4.5,
-                        mfc=color if name == "norm" else "none",
-                        lw=1,
-                    )
-                ax.plot(0.02, i, _MARK[r.expected_direction], color="k", ms=6,
-                        transform=ax.get_yaxis_transform())  # fmt: skip
-            ax.axvline(0.5, color="0.5", lw=0.8, ls="--")
-            ax.set_yticks(range(len(rows)), names)
-            ax.invert_yaxis()
-            ax.set_xlabel("AUROC for a correct top-1 (95% bootstrap CI)")
-            agree = int(numbers[f"{family}_on_theory_side"])
-            useful = int(numbers[f"{family}_norm_auroc_above_half"])
-            ax.set_title(
-                f"{family}: (c) AUROC; norm on theory's side in {agree} of {len(rows)}, "
-                f"above 0.5 in {useful} of {len(rows)}",
-                fontsize=9,
-            )
-            regime_handles = [Line2D([], [], color=c, marker="o", ms=4, label=n)
-                              for c, n in zip(colors, names, strict=True)]  # fmt: skip
-            score_handles = [
-                Line2D([], [], color="0.3", ls="", marker=m, ms=5,
-                       mfc="0.3" if name == "norm" else "none", label=_SCORE_LABELS[name])
-                for name, m in _SCORE_MARKS.items()
-            ]  # fmt: skip
-            side_handles = [Line2D([], [], color="k", ls="", marker=_MARK[d], ms=6,
-                                   label=_SIDE[d]) for d in (1, -1, 0)]  # fmt: skip
-            ax.legend(
-                handles=[*regime_handles, *score_handles, *side_handles],
-                loc="upper left",
-                bbox_to_anchor=(1.02, 1.0),
-                fontsize=7.5,
-                title="regime (colour), score (marker)",
-                title_fontsize=7.5,
-            )
-        fig.tight_layout()
-        return figures.save(fig, path, caption=caption(numbers), measured=numbers)
+        fig = plt.figure(figsize=(figures.WIDTHS["full"], 1.3 + 0.27 * len(rows)))
+        fig.set_layout_engine("constrained")
+        grid = fig.add_gridspec(len(families), 2, width_ratios=(1.35, 1))
+        _forest(fig.add_subplot(grid[:, 0]), rows)
+        for i, family in enumerate(families):
+            ax = fig.add_subplot(grid[i, 1])
+            title = f"({'bc'[i]}) {family}"
+            _selective(ax, [r for r in rows if r["data"] == family], curves, title, arrays)
+            if i == len(families) - 1:
+                ax.set_xlabel("fraction kept, longest first")
+        blank = Line2D([], [], ls="", label=" ")
+        scores = [
+            Line2D([], [], ls="", marker=_SCORE_MARKS[s], color=_SCORE_COLORS[s], ms=3.5,
+                   mfc=_SCORE_COLORS[s] if s == "norm" else "white", label=_SCORE_LABELS[s])
+            for s in PLOTTED
+        ]  # fmt: skip
+        optimizers = list(dict.fromkeys(_optimizer(r) for r in rows))
+        lines = [
+            Line2D([], [], color=_OPT_COLORS.get(o, "0.3"), label=_OPT_LABELS.get(o, o))
+            for o in optimizers
+        ]
+        lines = [*lines, *[blank] * (3 - len(lines))][:3]
+        side = Patch(color="0.88", label="theory's side for the norm")
+        models = [
+            Line2D([], [], color="0.3", ls="-", label="free table"),
+            Line2D([], [], color="0.3", ls="--", label="MLP / compositional"),
+        ]
+        unshaded = Line2D([], [], ls="", label="unshaded: theory says 0.5")
+        grid_rows = [scores, [*lines, side], [*models, blank, unshaded]]
+        # A legend fills column by column: transpose the rows above into that order.
+        handles = [row[col] for col in range(4) for row in grid_rows]
+        fig.legend(handles=handles, loc="outside lower center", ncols=4)
+        figures.save(fig, path, caption=caption(numbers), measured=numbers, width="full")
+    return Path(path)
+
+
+def draw(results: Sequence, path: Path | str) -> Path:
+    """Figure 9 from `calibrate(...)`'s results: their records and the norm's curves.
+
+    Args: results, `RegimeResult`s; path, the PNG's path. Returns: the PNG's path.
+    """
+    from normtheory.calibrate.analysis import records
+
+    curves = {r.regime.name: (r.curves["norm"].coverage, r.curves["norm"].accuracy)
+              for r in results}  # fmt: skip
+    return draw_record({"regimes": records(results)}, path, curves)
+
+
+def cached_curves(
+    calibration: Mapping, log: Callable[[str], object] = print
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The norm's selective-accuracy curve of every regime of a calibration record.
+
+    The retrieval arrays come from `run.cached_retrieval` at the record's seeds and
+    `--set` changes (loaded from the results cache; on a miss the same deterministic run
+    computes them). Returns: per regime name, (coverage (n,), accuracy (n,)).
+    """
+    from normtheory import confidence
+    from normtheory.calibrate.run import cached_retrieval
+    from normtheory.calibrate.settings import regimes
+    from normtheory.config import parse_assignments
+
+    rows = _regimes(calibration)
+    if not isinstance(calibration.get("seeds"), int):
+        raise _fail("the calibration record has no integer 'seeds'")
+    known = {r.name: r for r in regimes(changes=parse_assignments(calibration.get("set", [])))}
+    curves = {}
+    for r in rows:
+        if r["regime"] not in known:
+            raise _fail(f"unknown regime {r['regime']!r} in the record")
+        arrays = cached_retrieval(known[r["regime"]].config, calibration["seeds"], log=log)
+        curve = confidence.risk_coverage(arrays["norm"], arrays["correct"])
+        curves[r["regime"]] = (curve.coverage, curve.accuracy)
+    return curves
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Redraw figure 9 from calibration.json: `python -m normtheory.calibrate.figure FILE`."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(description="Redraw figure 9 from a calibration record.")
+    parser.add_argument("record", type=Path, help="calibration.json")
+    parser.add_argument("--out", type=Path, help="folder of the figure (default: the record's)")
+    args = parser.parse_args(argv)
+    try:
+        calibration = json.loads(args.record.read_text(encoding="utf-8"))
+        curves = cached_curves(calibration, log=lambda m: print(m, file=sys.stderr))
+        path = draw_record(calibration, (args.out or args.record.parent) / NAME, curves)
+    except (OSError, ValueError) as error:
+        print(f"normtheory.calibrate.figure: {error}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
