@@ -49,6 +49,26 @@ OPTIMIZERS = {
 }
 HEAT = {"heat_self": "self", "heat_cross": "cross", "heat_rest": "rest"}
 DRIFT = {"drift_self": "self", "drift_cross": "cross", "drift_rest": "rest"}
+# The caption's first sentences: what the figure shows (the numbers follow it).
+SUMMARY = (
+    "Kernel split of the compositional encoder's per-step kick on a concept tree (depth 3, "
+    "branching 3), by depth: heat (top) and drift (middle) per step relative to N^2, split "
+    "into the node's own loss rows (self), the other rows through the shared path features "
+    "(cross) and the rest (momentum, Adam's first moment); bottom, the norm growth "
+    "log(N_T / N_0), measured and integrated by item 16 (kernel closure) and item 18 "
+    "(self-heat closure). The self heat follows the kernel law eta^2 (depth + 1)^2 |g_i|^2 "
+    "exactly under SGD and heavy ball; relatives pull inward under both (cross drift < 0) "
+    "and the growth falls with depth; under Adam the preconditioner pushes deep nodes out "
+    "(through the first moment with beta_1 = 0.9, directly with beta_1 = 0) and the growth "
+    "rises with depth. Growth panels share one y-scale; heat and drift share theirs within "
+    "the pairs compared (SGD and heavy ball for drift, the two Adam columns for both); "
+    "bars: standard deviation over seeds."
+)
+UNIT = 1e-3  # heat and drift are plotted in units of 10^-3 per step
+# Columns whose heat and drift rows share a y-scale: the pairs a reader compares (heavy
+# ball against SGD for the drift, Adam with and without its first moment for both).
+SHARED = {"heat": (("Adam", "Adam, b1 = 0"),),
+          "drift": (("SGD", "heavy ball"), ("Adam", "Adam, b1 = 0"))}  # fmt: skip
 LABELS = {
     "self": "self (own rows)",
     "cross": "cross (other rows)",
@@ -97,56 +117,83 @@ def measure(tiny: bool = False) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
+def _share(axes: np.ndarray) -> None:
+    """Share y-scales: the growth row across all columns, the heat and drift rows within
+    the pairs of SHARED (columns in OPTIMIZERS order)."""
+    names = list(OPTIMIZERS)[: axes.shape[1]]
+    for ax in axes[2, 1:]:
+        ax.sharey(axes[2, 0])
+        ax.tick_params(labelleft=False)
+    for row, kind in ((0, "heat"), (1, "drift")):
+        for first, second in SHARED[kind]:
+            if first in names and second in names:
+                ax = axes[row, names.index(second)]
+                ax.sharey(axes[row, names.index(first)])
+                ax.tick_params(labelleft=False)
+
+
 def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
     """Draw the figure into out_dir; return its record (per-depth arrays by optimizer)."""
     figures.enable_x64()
     data = measure(tiny)
     with figures.style():
-        fig, axes = plt.subplots(3, len(data), figsize=(15, 9.5), sharex=True, squeeze=False)
+        fig = plt.figure(figsize=(figures.WIDTHS["full"], 5.6), layout="constrained")
+        grid = fig.add_gridspec(3, len(data) + 1, width_ratios=(1,) * len(data) + (1.25,))
+        axes = np.array([[fig.add_subplot(grid[r, c]) for c in range(len(data))] for r in range(3)])
+        _share(axes)
         colors = {"self": "C0", "cross": "C1", "rest": "C2"}
         for col, (name, rec) in enumerate(data.items()):
             levels = rec["levels"]
             ax = axes[0, col]
             for field, label in HEAT.items():
-                ax.errorbar(levels, rec[field], yerr=rec[field + "_sd"], fmt="o", ms=5,
-                            color=colors[label], label=LABELS[label])  # fmt: skip
+                ax.errorbar(levels, rec[field] / UNIT, yerr=rec[field + "_sd"] / UNIT, fmt="o",
+                            ms=3, color=colors[label], label=LABELS[label])  # fmt: skip
             if name in ("SGD", "heavy ball"):  # the g-linear self kick of both is -eta K_ii g_i
-                ax.plot(levels, rec["sgd_self_law"], "-", color=colors["self"], lw=1,
-                        label=r"kernel law: $\eta^2 (\mathrm{depth}+1)^2 |g_i|^2$")  # fmt: skip
-            ax.plot(levels, rec["mf_heat_self"], "--", color=colors["self"], lw=1,
+                law = (
+                    "kernel law, self (SGD, heavy ball):\n" r"$\eta^2 (\mathrm{depth}+1)^2 |g_i|^2$"
+                )
+                ax.plot(levels, rec["sgd_self_law"] / UNIT, "-", color=colors["self"], lw=1,
+                        label=law)  # fmt: skip
+            ax.plot(levels, rec["mf_heat_self"] / UNIT, "--", color=colors["self"], lw=1,
                     label="item 16 mean field, self")  # fmt: skip
-            ax.plot(levels, rec["mf_heat_cross"], "--", color=colors["cross"], lw=1,
+            ax.plot(levels, rec["mf_heat_cross"] / UNIT, "--", color=colors["cross"], lw=1,
                     label="item 16 mean field, cross")  # fmt: skip
-            ax.axhline(0, color="0.6", lw=0.8)
+            ax.axhline(0, color="0.6", lw=0.6)
             ax.set_title(name.replace("b1", r"$\beta_1$"))
-            ax.set_ylabel(r"heat per step $/\,N^2$")
             ax = axes[1, col]
             for field, label in DRIFT.items():
-                ax.errorbar(levels, rec[field], yerr=rec[field + "_sd"], fmt="o-", ms=5,
-                            color=colors[label], label=LABELS[label])  # fmt: skip
-            ax.axhline(0, color="0.6", lw=0.8)
-            ax.set_ylabel(r"drift per step $/\,N^2$")
+                ax.errorbar(levels, rec[field] / UNIT, yerr=rec[field + "_sd"] / UNIT, fmt="o-",
+                            ms=3, lw=0.9, color=colors[label], label=LABELS[label])  # fmt: skip
+            ax.axhline(0, color="0.6", lw=0.6)
             ax = axes[2, col]
-            ax.errorbar(levels, rec["growth"], yerr=rec["growth_sd"], fmt="o-", ms=5, color="k",
-                        label="measured growth")  # fmt: skip
+            ax.errorbar(levels, rec["growth"], yerr=rec["growth_sd"], fmt="o-", ms=3, lw=0.9,
+                        color="k", label="measured")  # fmt: skip
             ax.plot(levels, rec["mf_growth_kernel"], "--", color="0.45", lw=1,
-                    label="item 16 (kernel closure, refuted)")  # fmt: skip
+                    label="item 16, kernel closure (refuted)")  # fmt: skip
             ax.plot(levels, rec["mf_growth_self"], ":", color="0.45", lw=1.3,
-                    label="item 18 (self-heat closure)")  # fmt: skip
-            ax.set_ylabel(r"$\log(N_T / N_0)$")
-            ax.set_xlabel("depth (0 = root)")
-            ax.set_xticks(levels)
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        more, more_labels = axes[2, 0].get_legend_handles_labels()
-        handles, labels = handles + more, labels + more_labels
-        fig.legend(handles, labels, loc="lower center", ncol=5, frameon=False)
-        fig.suptitle(
-            r"Kernel split, compositional encoder: self heat $= \eta^2(\mathrm{depth}+1)^2"
-            r"|g_i|^2$; relatives pull inward under SGD and heavy ball;"
-            "\nunder Adam the preconditioner pushes deep nodes out (through the first "
-            "moment when $\\beta_1$ = 0.9, directly when $\\beta_1$ = 0)"
-        )
-        fig.tight_layout(rect=(0, 0.07, 1, 1))
+                    label="item 18, self-heat closure")  # fmt: skip
+            ax.set_xlabel("depth (0 = root)" if col == 0 else "depth")
+            for row in range(3):
+                axes[row, col].set_xticks(levels)
+                if row < 2:
+                    axes[row, col].tick_params(labelbottom=False)
+        ylabels = (r"heat per step $/\,N^2$ ($10^{-3}$)", r"drift per step $/\,N^2$ ($10^{-3}$)",
+                   r"growth $\log(N_T / N_0)$")  # fmt: skip
+        titles = ("heat (kick energy)", "drift (radial push)", "norm growth")
+        for row in range(3):
+            axes[row, 0].set_ylabel(ylabels[row])
+            handles, labels = axes[row, 0].get_legend_handles_labels()
+            if row == 0:  # the mean-field and kernel-law lines of every column
+                more, more_labels = axes[row, 2].get_legend_handles_labels()
+                for h, lab in zip(more, more_labels, strict=True):
+                    if lab not in labels:
+                        handles, labels = [*handles, h], [*labels, lab]
+            key = fig.add_subplot(grid[row, -1])
+            key.set_axis_off()
+            key.legend(handles, labels, loc="center left", title=titles[row],
+                       alignment="left", borderaxespad=0, handlelength=1.8)  # fmt: skip
+        fig.suptitle(f"Kernel split of heat and drift by depth, compositional encoder ({SEEDS} "
+                     "seeds)")  # fmt: skip
         numbers = {}
         for name, rec in data.items():
             if name in ("SGD", "heavy ball"):
@@ -168,7 +215,8 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
                     rec[key][-1] - rec[key][0]
                 )
         caption = (
-            "Self heat against eta^2 (depth + 1)^2 |g_i|^2: max rel. error "
+            f"{SUMMARY} Measured ({SEEDS} seeds): self heat against eta^2 (depth + 1)^2 "
+            "|g_i|^2: max rel. error "
             f"{numbers['SGD_self_heat_law_max_rel_error']:.1e} (SGD), "
             f"{numbers['heavy ball_self_heat_law_max_rel_error']:.1e} (heavy ball). "
             "Norm growth, leaves minus root, measured / item 16 / item 18: "
@@ -195,7 +243,7 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
         arrays = {
             f"{name}/{key}": value for name, rec in data.items() for key, value in rec.items()
         }
-        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays)
+        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays, width="full")
 
 
 if __name__ == "__main__":

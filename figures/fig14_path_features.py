@@ -20,7 +20,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from normtheory import figures
@@ -64,32 +63,31 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
     figures.enable_x64()
     data = measure(tiny)
     with figures.style():
-        fig, axes = plt.subplots(2, len(data), figsize=(11, 7.5), sharex=True, squeeze=False)
+        fig, axes = figures.subplots(2, len(data), width="full", height=6.4, sharex=True)
         for col, (name, rec) in enumerate(data.items()):
             levels = rec["levels"]
             ax = axes[0, col]
             for key, label in PARTS.items():
                 rho = float(rec[key + "_rho"])
-                ax.errorbar(levels, rec[key], yerr=rec[key + "_sd"], fmt="o-", ms=5,
+                ax.errorbar(levels, rec[key], yerr=rec[key + "_sd"], fmt="o-", ms=3, lw=1.0,
                             label=f"{label} (Spearman {rho:+.2f})")  # fmt: skip
             ax.axhline(0, color="0.6", lw=0.8)
             ax.set_title(name)
             ax.set_ylabel(r"$\log(N_T / N_0)$ and its parts")
-            ax.legend(loc="best", fontsize=8)
+            # Below the panel, clear of the error bars.
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.04), borderaxespad=0)
             ax = axes[1, col]
             for key, label in BUDGET.items():
-                ax.errorbar(levels, rec[key], yerr=rec[key + "_sd"], fmt="o-", ms=5, label=label)
+                ax.errorbar(levels, rec[key], yerr=rec[key + "_sd"], fmt="o-", ms=3, lw=1.0,
+                            label=label)  # fmt: skip
             ax.axhline(0, color="0.6", lw=0.8)
             ax.set_ylabel(r"per feature, summed over the run")
             ax.set_xlabel("depth of the node / feature (0 = root)")
             ax.set_xticks(levels)
-            ax.legend(loc="best", fontsize=8)
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, borderaxespad=0)
         fig.suptitle(
-            "Compositional encoder: a node's growth = its path features' growth + their "
-            "alignment;\nSGD: features grow alike and cancel along the path; Adam: "
-            "features stay uncorrelated, deep ones random-walk free"
+            "Compositional encoder: a node's growth = its path features' growth + their alignment"
         )
-        fig.tight_layout()
         numbers = {}
         for name, rec in data.items():
             for key in PARTS:
@@ -100,6 +98,10 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
                 for level, value in zip(rec["levels"], rec[key], strict=True):
                     numbers[f"{name}_feature_{key}_depth{int(level)}"] = float(value)
         caption = (
+            "A node's norm growth log(N_T / N_0) split exactly into its path features' growth "
+            "and their alignment (top) and each feature's drift and heat over the run (bottom), "
+            "by depth, bars the s.d. over seeds. SGD: features grow alike and cancel along the "
+            "path; Adam: features stay uncorrelated, deep ones random-walk free. "
             "Spearman with depth of the growth / feature part / alignment part: "
             + "; ".join(
                 f"{name} " + " / ".join(
@@ -122,7 +124,7 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
         arrays = {
             f"{name}/{key}": value for name, rec in data.items() for key, value in rec.items()
         }
-        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays)
+        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays, width="full")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,8 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
     picks = order[np.unique(np.linspace(0, len(order) - 1, 4).round().astype(int))]
     numbers = {"median_rel_error": float(np.median(err)), "max_rel_error": float(err.max())}
     with figures.style():
-        fig, ax = plt.subplots(figsize=(5.6, 4.0))
+        fig, axes = figures.subplots(1, 1, width="column", height=3.9)
+        ax = axes[0, 0]
         every = max(1, len(traj.step) // 25)
         for color, item in zip(
             plt.rcParams["axes.prop_cycle"].by_key()["color"], picks, strict=False
@@ -70,27 +71,26 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
             )
         ax.set_yscale("log")
         ax.set_xlabel("step $t$")
-        ax.set_ylabel(r"growth $N_t^4 - N_0^4$ (seed mean, bars: range)")
-        ax.set_title(
-            r"Accumulation: $N_t^4 - N_0^4 = 2\eta^2 \sum_s G_s^2$ "
-            f"(plain SGD, $\\eta$ = {eta:g}, {SEEDS} seeds)",
-            fontsize=9,
-        )
-        ax.plot([], [], color="0.3", label="law (traced $G^2$)")
+        ax.set_ylabel(r"growth $N_t^4 - N_0^4$")
+        ax.set_title(f"Accumulation, plain SGD ($\\eta$ = {eta:g}, {SEEDS} seeds)")
+        ax.plot([], [], color="0.3", label=r"law $2\eta^2 \sum_s G_s^2$ (traced $G^2$)")
         figures.legend_note(
             ax,
             f"rel. error of $N_t^4$: median {figures.percent(numbers['median_rel_error'])}, "
             f"max {figures.percent(numbers['max_rel_error'])}",
         )
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5)
+        handles, labels = ax.get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=1)
         caption = (
+            f"Growth N_t^4 - N_0^4 of four items (seed mean, bars the range over seeds) "
+            f"against the accumulation law (item 6) with the traced G^2. "
             f"N_t^4 against the accumulation law, all items, steps and {SEEDS} seeds: "
             f"median rel. error {figures.percent(numbers['median_rel_error'])}, "
             f"max {figures.percent(numbers['max_rel_error'])}"
         )
         arrays = {"step": traj.step, "measured": measured, "predicted": predicted,
                   "rel_error": err, "neglected": neglected}  # fmt: skip
-        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays)
+        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays, width="column")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""Figure 10: the pre-normalisation norm of all-MiniLM-L6-v2 on common English nouns.
+"""Figure 10: the norm before normalisation of all-MiniLM-L6-v2 on common English nouns.
 
-Panels: (a) norm against log frequency; (b) mean norm by WordNet depth; (c) sign-test
-fraction per sentence frame (hyponym longer than hypernym); (d) retrieval accuracy per
-bin of the min-max normalised norm; (e) selective accuracy against coverage for each
+Panels: (a) norm against log frequency; (b) mean norm by WordNet depth, with the number
+of words at each depth; (c) sign-test fraction per sentence frame (hyponym longer than
+hypernym); (d) retrieval accuracy per bin of the norm rescaled to [0, 1], with its
+binomial standard error and the number of words per bin; (e) selective accuracy against
+coverage for each
 confidence score; (f) AUROC of each score with its bootstrap interval. Without WordNet
 panels (b)-(f) say why they are empty.
 """
@@ -31,10 +33,31 @@ _LABELS = {
 }
 
 
+# Short names of the partial correlations' controls, for panel titles.
+_CONTROLS = {"log frequency": "frequency", "word pieces": "pieces"}
+
+
 def _rho_text(record: dict) -> str:
+    """`rho = +0.15 [+0.12, +0.18]`, or `given frequency, pieces: ...` for a partial one."""
     ci = "" if record["lo"] is None else f" [{record['lo']:+.2f}, {record['hi']:+.2f}]"
-    given = f" given {', '.join(record['controls'])}" if record["controls"] else ""
-    return f"$\\rho${given} = {record['rho']:+.3f}{ci}"
+    if record["controls"]:
+        given = ", ".join(_CONTROLS.get(c, c) for c in record["controls"])
+        return f"given {given}: {record['rho']:+.2f}{ci}"
+    return f"$\\rho$ = {record['rho']:+.2f}{ci}"
+
+
+def _counts(ax: plt.Axes, x: np.ndarray, count: np.ndarray, width: float) -> None:
+    """The number of words behind each point of `ax`: light bars on a right-hand axis,
+    kept to the lower third of the panel so they stay clear of the points."""
+    twin = ax.twinx()
+    twin.bar(x, count, width=width, color="0.82", lw=0, zorder=0)
+    twin.set_ylim(0, 3 * max(float(np.max(count)), 1.0))
+    twin.set_ylabel("words per bin", color="0.45")
+    twin.tick_params(axis="y", colors="0.45")
+    twin.grid(False)
+    twin.spines["right"].set_visible(True)
+    ax.set_zorder(twin.get_zorder() + 1)
+    ax.patch.set_visible(False)
 
 
 def _text(text: str) -> str:
@@ -104,7 +127,7 @@ def _skipped(ax: plt.Axes, title: str, reason: str) -> None:
 def _frequency(ax: plt.Axes, result: ProbeResult) -> None:
     ax.scatter(result.log_frequency, result.norm, s=2, alpha=0.25, lw=0, rasterized=True)
     ax.set_xlabel(r"$\log_{10}$ frequency (Zipf scale)")
-    ax.set_ylabel("norm before Normalize")
+    ax.set_ylabel("norm before normalisation")
     lines = [
         _rho_text(r) for r in result.record["correlations"] if r["name"] == "norm ~ log frequency"
     ]
@@ -118,9 +141,10 @@ def _depth(ax: plt.Axes, result: ProbeResult) -> None:
     std = np.array([result.norm[result.depth == d].std() for d in depths])
     count = np.array([np.sum(result.depth == d) for d in depths])
     keep = count >= 5
+    _counts(ax, depths[keep], count[keep], 0.7)
     ax.errorbar(depths[keep], mean[keep], yerr=std[keep], fmt="o-", ms=3)
     ax.set_xlabel("WordNet depth of first noun sense")
-    ax.set_ylabel(r"norm (mean $\pm$ s.d. over words)")
+    ax.set_ylabel(r"norm before normalisation (mean $\pm$ s.d.)")
     corr = result.record["correlations"]
     lines = [
         _rho_text(r)
@@ -161,9 +185,20 @@ def _bins(ax: plt.Axes, record: dict) -> None:
     edges = np.asarray(bins["edges"])
     centre = 0.5 * (edges[1:] + edges[:-1])
     accuracy = np.array([np.nan if a is None else a for a in bins["accuracy"]])
-    ax.plot(centre, accuracy, "o-", ms=3, label=r"accuracy per norm bin ($\geq$ 10 words)")
+    label = r"accuracy per norm bin ($\geq$ 10 words"
+    if bins.get("count") is None:  # a record without per-bin counts: the points alone
+        ax.plot(centre, accuracy, "o-", ms=3, label=label + ")")
+    else:
+        count = np.asarray(bins["count"], float)
+        shown = np.isfinite(accuracy)
+        _counts(ax, centre[shown], count[shown], 0.8 * float(np.diff(edges).min()))
+        # Binomial standard error of each bin's accuracy, from its word count.
+        se = np.sqrt(accuracy * (1 - accuracy) / np.maximum(count, 1))
+        ax.errorbar(centre, accuracy, yerr=se, fmt="o-", ms=3, label=label + r"; $\pm$ 1 s.e.)")
     ax.axhline(record["accuracy"], color="k", lw=0.8, ls="--", label="overall accuracy")
-    ax.set_xlabel(f"min-max normalised norm ({bins['score_min']:.2f} to {bins['score_max']:.2f})")
+    ax.set_xlabel(
+        f"norm, rescaled to [0, 1] (from {bins['score_min']:.2f} to {bins['score_max']:.2f})"
+    )
     ax.set_ylabel(r"top-1 accuracy, word $\rightarrow$ definition")
     ax.set_title("(d) retrieval accuracy by norm")
     ax.set_ylim(0, min(1.0, max(0.5, float(np.nanmax(accuracy, initial=0.0)) + 0.15)))
@@ -211,7 +246,8 @@ def draw(result: ProbeResult, out_dir: Path | str, name: str = NAME) -> Path:
     """
     record = result.record
     with figures.style():
-        fig, axes = plt.subplots(2, 3, figsize=(13.5, 7.6))
+        # Kept at its own size: six dense panels do not fit 6.9 in at 7 pt.
+        fig, axes = plt.subplots(2, 3, figsize=(13.5, 7.6), layout="constrained")
         (a, b, c), (d, e, f) = axes
         _frequency(a, result)
         if result.depth is None:
@@ -228,10 +264,11 @@ def draw(result: ProbeResult, out_dir: Path | str, name: str = NAME) -> Path:
             _auroc(f, record["retrieval"])
         fig.suptitle(
             f"{record['model']}: norm before normalisation, "
-            f"{record['vocabulary']['size']} English nouns",
-            fontsize=10,
+            f"{record['vocabulary']['size']} English nouns"
         )
-        fig.tight_layout()
         return figures.save(
-            fig, Path(out_dir) / name, caption=caption(record), measured=measured(record)
+            fig,
+            Path(out_dir) / name,
+            caption=caption(record),
+            measured=measured(record),
         )
