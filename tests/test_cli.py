@@ -72,7 +72,7 @@ def test_console_script_version_and_help():
 
 
 def test_simulation_runner_script_runs_every_experiment_at_a_tiny_size(tmp_path):
-    from normtheory.experiments import EXPERIMENTS
+    from normtheory.regimes import EXPERIMENTS
 
     script = ROOT / "simulations" / "run_experiments.py"
     tiny = ["--set", "steps=10", "--set", "batch=8", "--set", "dim=4"]
@@ -118,23 +118,118 @@ def _fast_compile() -> dict[str, str]:
     return {"XLA_FLAGS": os.environ["XLA_FLAGS"]} if "XLA_FLAGS" in os.environ else {}
 
 
-def test_help_and_the_wordnet_reader_load_no_numeric_library():
-    """`normtheory --help` answers without importing jax, sympy, optax or matplotlib."""
+SUBCOMMANDS = ("derive", "simulate", "verify", "map", "probe", "bridge", "calibrate")
+
+
+def test_help_list_and_the_wordnet_reader_load_no_numeric_library():
+    """`normtheory --help`, every subcommand's --help and `simulate --list` answer
+    without importing jax, sympy, optax, matplotlib or scipy."""
+    answers = [["--help"], *[[name, "--help"] for name in SUBCOMMANDS], ["simulate", "--list"]]
     code = (
         "import sys\n"
         "import normtheory, normtheory.cli as cli, normtheory.probe.wordnet\n"
-        "try:\n"
-        "    cli.main(['--help'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
+        f"for argv in {answers!r}:\n"
+        "    try:\n"
+        "        status = cli.main(argv)\n"
+        "    except SystemExit as stop:\n"
+        "        status = stop.code\n"
+        "    assert status == 0, (argv, status)\n"
         "heavy = ('jax', 'sympy', 'optax', 'matplotlib', 'scipy')\n"
         "print(','.join(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "usage: normtheory" in done.stdout
+    assert done.stdout.count("usage: normtheory") == len(answers) - 1
+    for name in SUBCOMMANDS:
+        assert f"usage: normtheory {name}" in done.stdout
     assert done.stderr.strip() == ""
     # And the lazy names resolve to the real objects on first use.
     import normtheory
     from normtheory.config import SimConfig
 
     assert normtheory.SimConfig is SimConfig and "simulate" in dir(normtheory)
+
+
+def test_simulate_list_prints_every_experiment_with_its_summary(capsys):
+    from normtheory.regimes import EXPERIMENTS
+
+    assert cli.main(["simulate", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(EXPERIMENTS)
+    for line, (name, entry) in zip(lines, EXPERIMENTS.items(), strict=True):
+        assert line.split(maxsplit=1) == [name, entry.summary]
+
+
+class _Captured(Exception):
+    """Raised by a stand-in for a command's computation once it has seen its input."""
+
+
+def _capture(seen, extract):
+    def stand_in(*args, **kwargs):
+        seen.extend(extract(*args, **kwargs))
+        raise _Captured
+
+    return stand_in
+
+
+def _overridden(names, overrides, *args, **kwargs):
+    """What run_checks makes of its overrides: the config each named check runs."""
+    from normtheory.config import parse_assignments
+    from normtheory.verify import CHECKS
+
+    changes = parse_assignments(overrides)
+    return [CHECKS[name][1].replace(**changes) for name in names]
+
+
+# subcommand -> (arguments besides --set, (module, function) that computes, configs it got)
+SET_TAKERS = {
+    "simulate": (
+        ["simulate", "frequency", "--quiet"],
+        ("normtheory.runs", "run"),
+        lambda config, *a, **k: [config],
+    ),
+    "verify": (["verify", "accumulation"], ("normtheory.verify", "run_checks"), _overridden),
+    "map": (
+        ["map", "accumulation", "--x", "lr=0.1,0.2", "--y", "zipf=1.1,1.2"],
+        ("normtheory.verify", "run_checks"),
+        _overridden,
+    ),
+    "calibrate": (
+        ["calibrate", "--data", "hierarchy", "--optimizers", "sgd"],
+        ("normtheory.calibrate", "calibrate"),
+        lambda selected, *a, **k: [r.config for r in selected],
+    ),
+    "bridge": (
+        ["bridge", "--words", "30", "--models", "table", "--optimizers", "sgd"],
+        ("normtheory.bridge.run", "run_bridge"),
+        lambda selected, *a, signs=None, **k: [r.config for r in [*selected, *(signs or [])]],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SET_TAKERS))
+def test_set_changes_the_config_every_subcommand_computes_with(name, tmp_path, monkeypatch):
+    import importlib
+
+    argv, (module, function), extract = SET_TAKERS[name]
+    monkeypatch.setenv("NORMTHEORY_CACHE", str(tmp_path))
+    seen = []
+    monkeypatch.setattr(importlib.import_module(module), function, _capture(seen, extract))
+    with pytest.raises(_Captured):
+        cli.main([*argv, "--set", "tau=0.137", "--set", "seed=5"])
+    assert seen and all(c.tau == 0.137 and c.seed == 5 for c in seen), seen
+
+
+@pytest.mark.parametrize("name", sorted(SET_TAKERS))
+def test_a_bad_set_is_refused_in_one_line_before_computing(name, tmp_path, monkeypatch, capsys):
+    import importlib
+
+    argv, (module, function), _ = SET_TAKERS[name]
+    monkeypatch.setenv("NORMTHEORY_CACHE", str(tmp_path))
+    if name != "verify":  # verify's run_checks is what refuses; it runs no check first
+        monkeypatch.setattr(importlib.import_module(module), function, pytest.fail)
+    assert cli.main([*argv, "--set", "no_such_field=1"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith(f"normtheory {name}: ") and "\n" not in err, err
+    assert "no_such_field" in err and "verifying" not in captured.out
+    assert not list(tmp_path.rglob("*.npz"))

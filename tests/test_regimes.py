@@ -1,5 +1,7 @@
-"""The canonical regimes: each is a valid config with results of its own (a change of any
-field moves its cache key), and each consumer runs the regime it names, not a copy."""
+"""The one registry of named configurations (normtheory.regimes): every name is a valid
+config with results of its own (a change of any field moves its cache key), the
+experiments are looked up by name, and every canonical regime is what some consumer
+runs, not a copy of it."""
 
 from __future__ import annotations
 
@@ -7,39 +9,64 @@ import dataclasses
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 from normtheory import regimes
-from normtheory.config import SimConfig
+from normtheory.config import ConfigError, SimConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _regimes() -> dict[str, SimConfig]:
-    return {name: getattr(regimes, name) for name in regimes.__all__}
+def _named() -> dict[str, SimConfig]:
+    """Every named configuration: the canonical regimes and the experiments."""
+    experiments = {name: entry.config for name, entry in regimes.EXPERIMENTS.items()}
+    assert not set(experiments) & set(regimes.CANONICAL)  # one name, one config
+    return {**regimes.CANONICAL, **experiments}
 
 
-def test_every_regime_is_a_valid_config():
-    for name, regime in _regimes().items():
-        assert isinstance(regime, SimConfig), name
-        assert SimConfig(**dataclasses.asdict(regime)) == regime  # it validates as built
+def test_the_registry_holds_every_canonical_constant_and_only_those():
+    constants = {
+        name: value
+        for name, value in vars(regimes).items()
+        if isinstance(value, SimConfig) and not name.startswith("_")
+    }
+    assert constants and regimes.CANONICAL.keys() == constants.keys()
+    assert all(regimes.CANONICAL[name] is value for name, value in constants.items())
 
 
-def test_every_regime_has_a_key_of_its_own_and_any_change_moves_it():
+def test_every_named_configuration_is_a_valid_config():
+    for name, config in _named().items():
+        assert isinstance(config, SimConfig), name
+        assert SimConfig(**dataclasses.asdict(config)) == config  # it validates as built
+
+
+def test_every_named_configuration_has_a_key_of_its_own_and_any_change_moves_it():
     from normtheory import cache
     from normtheory.runs import run_spec
 
     def key(config):
         return cache.config_key(run_spec(config, 2, None, True), code="fixed")
 
-    keys = {name: key(regime) for name, regime in _regimes().items()}
-    assert len(set(keys.values())) == len(keys)  # no two regimes share results
+    keys = {name: key(config) for name, config in _named().items()}
+    assert len(set(keys.values())) == len(keys)  # no two names share results
     changes = {"dim": 3, "batch": 7, "steps_times": 2, "tau": 0.137, "seed": 11}
-    for name, regime in _regimes().items():
+    for name, config in _named().items():
         for field, value in changes.items():
             if field == "steps_times":
-                moved = regime.replace(steps=regime.steps * 2)
+                moved = config.replace(steps=config.steps * 2)
             else:
-                moved = regime.replace(**{field: value})
+                moved = config.replace(**{field: value})
             assert key(moved) != keys[name], (name, field)
+
+
+def test_get_experiment_serves_the_registered_config_and_lists_the_names_on_a_miss():
+    for name, entry in regimes.EXPERIMENTS.items():
+        assert regimes.get_experiment(name) is entry.config
+        assert entry.summary.strip() and "\n" not in entry.summary
+    with pytest.raises(ConfigError, match="unknown experiment 'no_such'") as info:
+        regimes.get_experiment("no_such")
+    assert all(name in str(info.value) for name in regimes.EXPERIMENTS)
+    assert "\n" not in str(info.value)
 
 
 def _script(name: str):
@@ -49,23 +76,25 @@ def _script(name: str):
     return module
 
 
-def test_verify_figures_calibrate_and_bridge_start_from_the_canonical_regimes():
+def test_every_canonical_regime_is_run_by_a_consumer_as_it_stands():
+    """verify, the bridge and the figures start from the registry's own objects, and
+    each calibration regime is a canonical one with only its model/optimizer row
+    changed; a canonical regime that nothing runs is dead and fails too."""
     from normtheory.bridge import settings
     from normtheory.calibrate import regimes as calibration_regimes
     from normtheory.verify import CHECKS
 
-    assert CHECKS["euler"][1] is regimes.EXACT_FACTS
-    assert CHECKS["parameter_pythagoras"][1] is regimes.PARAMETER_NORM
-    assert CHECKS["accumulation"][1] is regimes.FREE_TABLE
-    assert CHECKS["sgd_decay_equilibrium"][1] is regimes.SGD_L2
-    assert CHECKS["adamw_equilibrium"][1] is regimes.ADAMW
-    assert CHECKS["drift_heat_equilibrium"][1] is regimes.HEAVY_BALL
-    assert CHECKS["specificity"][1] is regimes.HIERARCHY
-    assert CHECKS["uncertainty"][1] is regimes.AMBIGUITY
-    assert settings.BASE is regimes.WORDNET
-    bases = {"ambiguity": regimes.RETRIEVAL_AMBIGUITY, "hierarchy": regimes.RETRIEVAL_HIERARCHY}
+    used = {id(config) for _, config in CHECKS.values()}
+    used |= {id(settings.BASE), id(_script("fig11_kernel_split").BASE)}
+    row = ("model", "optimizer", "lr", "weight_decay")
     for regime in calibration_regimes():
-        base = bases[regime.config.data]
-        assert regime.config.replace(model=base.model, optimizer=base.optimizer, lr=base.lr,
-                                     weight_decay=base.weight_decay) == base  # fmt: skip
-    assert _script("fig11_kernel_split").BASE is regimes.KERNEL_SPLIT
+        bases = [
+            base
+            for base in regimes.CANONICAL.values()
+            if base.data == regime.config.data
+            and regime.config.replace(**{f: getattr(base, f) for f in row}) == base
+        ]
+        assert len(bases) == 1, regime.name  # exactly one canonical regime, row applied
+        used.add(id(bases[0]))
+    unused = [name for name, config in regimes.CANONICAL.items() if id(config) not in used]
+    assert not unused, f"canonical regimes no consumer runs: {unused}"

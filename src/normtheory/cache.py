@@ -87,7 +87,7 @@ _PACKAGE = Path(__file__).resolve().parent
 _NOT_NUMERIC = (
     "__init__.py",
     "_version.py",
-    "cli.py",
+    "cli",
     "derive.py",
     "figures.py",
     "report.py",

@@ -1,24 +1,37 @@
-"""The canonical regimes: the base configs that verify, the figures and calibrate share.
+"""The one registry of named configurations: the canonical regimes and the experiments.
 
-A regime here is a `SimConfig` a consumer starts from; a check's or a figure's own rows
-(an optimizer, a model, a run length) are applied on top with `replace`. Each regime
-says who uses it and why it has its values. Where two consumers need different values
-for what looks like the same data family, they are two regimes with two names (the
-verify maps and the calibration both use hierarchies and ambiguous inputs, for
-different questions).
+Two kinds of name live here, both `SimConfig`s validated when they are built:
+
+- The canonical regimes (upper-case constants: `FREE_TABLE`, `SGD_L2`, `HIERARCHY`, ...):
+  the base configs that verify, the figures, calibrate and bridge start from. A check's
+  or a figure's own rows (an optimizer, a model, a run length) are applied on top with
+  `replace`. Each says who uses it and why it has its values. Where two consumers need
+  different values for what looks like the same data family, they are two regimes with
+  two names (the verify maps and the calibration both use hierarchies and ambiguous
+  inputs, for different questions).
+- The named experiments (`EXPERIMENTS`, looked up by `get_experiment`): what
+  `normtheory simulate NAME` runs, each with a one-line summary; `--set key=value`
+  changes any field. The names say what law they are built to test; at least one per
+  data family and per model family.
 
 The values are the science of the runs, so they enter the results cache's key through
 the config itself; this module holds nothing else (see `normtheory.cache._NOT_NUMERIC`).
+It imports only `normtheory.config`, so `normtheory simulate --list` answers without
+loading jax.
 """
 
 from __future__ import annotations
 
-from normtheory.config import SimConfig
+from typing import NamedTuple
+
+from normtheory.config import ConfigError, SimConfig
 
 __all__ = [
     "ADAMW",
     "AMBIGUITY",
+    "CANONICAL",
     "EXACT_FACTS",
+    "EXPERIMENTS",
     "FREE_TABLE",
     "HEAVY_BALL",
     "HIERARCHY",
@@ -28,6 +41,8 @@ __all__ = [
     "RETRIEVAL_HIERARCHY",
     "SGD_L2",
     "WORDNET",
+    "Experiment",
+    "get_experiment",
 ]
 
 FREE_TABLE = SimConfig(
@@ -196,3 +211,104 @@ verify.exact's parameter-norm identity holds step by step, so a few steps suffic
 compositional encoder is the shared, homogeneous encoder the identity is about, and
 the decay puts the (1 - eta lam)^2 factor to the test.
 """
+
+
+CANONICAL: dict[str, SimConfig] = {
+    name: value
+    for name, value in globals().items()
+    if name.isupper() and isinstance(value, SimConfig)
+}
+"""Every canonical regime by its constant's name (the objects themselves, not copies)."""
+
+
+class Experiment(NamedTuple):
+    """A named experiment: the config `normtheory simulate NAME` runs and its summary.
+
+    Attributes:
+        config: the validated `SimConfig`.
+        summary: one line saying what it tests (THEORY.md item numbers in brackets);
+            `normtheory simulate --list` prints it.
+    """
+
+    config: SimConfig
+    summary: str
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "frequency": Experiment(
+        SimConfig(),
+        "free table, Zipf(1.1) items, plain SGD: accumulation and frequency imprint (6-8)",
+    ),
+    "frequency_decay": Experiment(
+        SimConfig(weight_decay=1e-3, steps=4000),
+        "free table, SGD + coupled L2: equilibrium N*^4 and p^(1/4) imprint (9)",
+    ),
+    "frequency_momentum": Experiment(
+        SimConfig(optimizer="momentum", lr=0.05, weight_decay=1e-2, steps=4000),
+        "free table, heavy-ball + L2: momentum equilibrium, drift (9, 12)",
+    ),
+    "frequency_adamw": Experiment(
+        SimConfig(optimizer="adamw", lr=1e-2, weight_decay=0.1, steps=4000),
+        "free table, AdamW: random-walk equilibrium, erased imprint (11)",
+    ),
+    "hierarchy": Experiment(
+        SimConfig(data="hierarchy", depth=3, branching=3, lr=0.5, steps=3000),
+        "concept tree, free table, generality-coupled frequency: specificity sign (13)",
+    ),
+    "hierarchy_decoupled": Experiment(
+        SimConfig(data="hierarchy", frequency_mode="decoupled", lr=0.5, steps=3000),
+        "concept tree, free table, equal frequency per node: specificity without frequency",
+    ),
+    "hierarchy_compositional": Experiment(
+        SimConfig(data="hierarchy", model="compositional", lr=0.5, steps=3000),
+        "concept tree, sum of path features: shared-encoder specificity (13)",
+    ),
+    "ambiguity": Experiment(
+        SimConfig(data="ambiguity", loss="prototype", num_items=500, lr=0.5, steps=3000),
+        "soft labels of graded entropy, free table: norm versus uncertainty (14)",
+    ),
+    "ambiguity_mlp": Experiment(
+        SimConfig(
+            data="ambiguity", model="mlp", loss="prototype", num_items=500, lr=0.05, steps=3000
+        ),
+        "soft labels of graded entropy, MLP encoder: norm versus uncertainty (14)",
+    ),
+    "imbalance": Experiment(
+        SimConfig(
+            data="imbalance",
+            model="mlp",
+            loss="supervised",
+            num_classes=4,
+            latent_dim=10,
+            input_dim=64,
+            width=64,
+            layers=1,
+            dim=10,
+            tau=1.0,
+            lr=0.01,
+            batch=128,
+            steps=5000,
+        ),
+        "THEORY.md class-imbalance reference: 1:2:4:8 classes, MLP 64-64-10, SupCon tau=1",
+    ),
+}
+"""The named experiments of `normtheory simulate NAME`, in the order `--list` prints them."""
+
+
+def get_experiment(name: str) -> SimConfig:
+    """The config of the named experiment `name`.
+
+    Args:
+        name: a key of `EXPERIMENTS` (`normtheory simulate --list` shows them).
+
+    Returns:
+        Its `SimConfig` (frozen; change fields with `.replace` or `config.override`).
+
+    Raises:
+        ConfigError: `name` is not an experiment; the message lists the known names.
+    """
+    try:
+        return EXPERIMENTS[name].config
+    except KeyError:
+        known = ", ".join(EXPERIMENTS)
+        raise ConfigError(f"unknown experiment {name!r}; known: {known}") from None

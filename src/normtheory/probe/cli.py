@@ -1,6 +1,7 @@
 """`normtheory probe`: the real-model probe on the command line.
 
-Registered by normtheory.cli through `add_parser`; `main` runs it. Nothing heavy is
+Registered by normtheory.cli through `add_parser`; `main` runs it, refusing bad input
+in one line as every subcommand does (normtheory.cli._common). Nothing heavy is
 imported until `main` runs, so `normtheory --help` works without the probe extra.
 """
 
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from normtheory.cli._common import Refused, command, user_errors
 from normtheory.probe.frames import DEFAULT_FRAMES
 
 __all__ = ["add_parser", "main"]
@@ -105,44 +107,44 @@ def record_names(model: str) -> tuple[str, str]:
     return f"probe{suffix}.json", f"fig10_probe{suffix}.png"
 
 
+@command("probe")
 def main(args: argparse.Namespace) -> int:
     """Run the probe with parsed `args`; 0 on success, 2 for a missing extra or bad input."""
-    from normtheory.cache import CacheLocationError, cache_dir, check_location
+    from normtheory.cache import cache_dir, check_location
     from normtheory.probe import encoders
     from normtheory.probe.model import ProbeExtraMissing
 
     out = args.out if args.out is not None else cache_dir() / "probe"
-    try:
+    with user_errors():
         check_location(out, what="output folder", hint="choose another --out")
-    except CacheLocationError as error:
-        print(f"normtheory probe: {error}", file=sys.stderr)
-        return 2
     models = list(encoders.names()) if args.model == "all" else [args.model]
     if encoders.DEFAULT in models:  # the default first, as the report lists it
         models.insert(0, models.pop(models.index(encoders.DEFAULT)))
     for name in models:
         try:
             encoders.require(name)
-        except (encoders.UnknownModel, ProbeExtraMissing) as error:
-            known = f"{error} (or all)" if isinstance(error, encoders.UnknownModel) else error
-            print(f"normtheory probe: {known}", file=sys.stderr)
-            return 2
+        except encoders.UnknownModel as error:
+            raise Refused(f"{error} (or all)") from None
+        except ProbeExtraMissing as error:
+            raise Refused(str(error)) from None
     for name in models:
-        code = _run_one(args, name, out)
-        if code:
-            return code
+        _run_one(args, name, out)
     return 0
 
 
-def _run_one(args: argparse.Namespace, name: str, out: Path) -> int:
-    """Run the probe for encoder `name`; write its record and figure into `out`."""
+def _run_one(args: argparse.Namespace, name: str, out: Path) -> None:
+    """Run the probe for encoder `name`; write its record and figure into `out`.
+
+    Raises:
+        Refused: the probe extra is missing or an argument is out of range.
+    """
     from normtheory.cache import write_text
     from normtheory.probe.model import ProbeExtraMissing
     from normtheory.probe.run import run_probe
     from normtheory.probe.table import format_table
 
     start = time.perf_counter()
-    try:
+    with user_errors(ProbeExtraMissing, ValueError):
         result = run_probe(
             args.words,
             args.frames,
@@ -154,9 +156,6 @@ def _run_one(args: argparse.Namespace, name: str, out: Path) -> int:
             ood_test=not args.no_ood,
             progress=not args.quiet,
         )
-    except (ProbeExtraMissing, ValueError) as error:
-        print(f"normtheory probe: {error}", file=sys.stderr)
-        return 2
     from normtheory.probe.figure import draw
 
     record = _finite(result.record)
@@ -172,4 +171,3 @@ def _run_one(args: argparse.Namespace, name: str, out: Path) -> int:
         print()
     done = f"wrote {json_path} and {fig_path} in {elapsed:.0f} s"
     print(done, file=sys.stderr if args.json else sys.stdout)
-    return 0

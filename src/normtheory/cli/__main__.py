@@ -1,0 +1,7 @@
+"""`python -m normtheory.cli ...`: the same as the `normtheory` command."""
+
+import sys
+
+from normtheory.cli import main
+
+sys.exit(main())
