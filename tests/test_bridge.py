@@ -328,6 +328,72 @@ def test_signs_on_known_norms() -> None:
     assert table.sign_agreement(out, out) == 3 and table.sign_agreement(flipped, out) <= 1
 
 
+def _budget(seeds: int = 4, n: int = 300, heat_slope: float = 0.0, decay_slope: float = 0.0):
+    """Norms whose budget is planted: N_T^2 = N_0^2 + decay + heat, with the frequency
+    dependence of each term set by its slope in log frequency."""
+    rng = np.random.default_rng(5)
+    log_freq = rng.uniform(1.0, 6.0, n)
+    initial = 1.0 + 0.05 * rng.random((seeds, n))
+    heat = 1.0 + heat_slope * log_freq + 0.01 * rng.random((seeds, n))
+    decay = -(0.5 + decay_slope * log_freq) * np.ones((seeds, n))
+    terms = {"decay": decay, "drift": np.zeros((seeds, n)), "heat": heat}
+    terms["remainder"] = np.zeros((seeds, n))
+    final = np.sqrt(initial**2 + decay + heat)
+    return final, initial, terms, log_freq
+
+
+def test_frequency_sign_is_set_by_the_planted_budget_term() -> None:
+    # Heat grows with frequency and decay barely does: frequent words longer, by heat.
+    final, initial, terms, log_freq = _budget(heat_slope=0.3, decay_slope=0.05)
+    out = analysis.frequency_sign(final, initial, terms, log_freq)
+    assert out["sign"] == +1 and out["lo"] > 0.9 and len(out["rho_per_seed"]) == 4
+    assert (out["sets_sign"], out["opposes"]) == ("heat", "decay")
+    assert out["closure"] < 1e-9 and out["net"] == pytest.approx(sum(out["tertiles"].values()))
+    span = np.mean(log_freq[log_freq >= np.quantile(log_freq, 2 / 3)])
+    span -= np.mean(log_freq[log_freq <= np.quantile(log_freq, 1 / 3)])
+    mean_n0 = np.mean(initial**2)
+    assert out["tertiles"]["heat"] == pytest.approx(0.3 * span / mean_n0, rel=0.01)
+    # Decay that takes more from frequent words than heat gives: the real encoders' sign.
+    final, initial, terms, log_freq = _budget(heat_slope=0.05, decay_slope=0.2)
+    flipped = analysis.frequency_sign(final, initial, terms, log_freq)
+    assert flipped["sign"] == -1 and flipped["hi"] < 0
+    assert (flipped["sets_sign"], flipped["opposes"]) == ("decay", "heat")
+
+
+def test_frequency_sign_without_a_frequency_effect_has_no_sign_and_bad_input_is_named() -> None:
+    rng = np.random.default_rng(6)
+    final, initial, terms, log_freq = _budget()
+    noisy = np.sqrt(final**2 + 0.5 * rng.random(final.shape))  # no dependence on frequency
+    terms = {**terms, "remainder": noisy**2 - final**2}
+    out = analysis.frequency_sign(noisy, initial, terms, log_freq)
+    assert out["sign"] == 0 and out["lo"] < 0 < out["hi"]
+    one = analysis.frequency_sign(final[:1], initial[:1], {k: v[:1] for k, v in terms.items()},
+                                  log_freq)  # fmt: skip
+    assert one["lo"] is None and one["sign"] == 0
+    with pytest.raises(ValueError, match="terms lacks \\['drift'\\]"):
+        analysis.frequency_sign(final, initial, {"decay": 0, "heat": 0, "remainder": 0}, log_freq)
+    with pytest.raises(ValueError, match="expected \\(S, n\\), \\(S, n\\) and \\(n,\\)"):
+        analysis.frequency_sign(final, initial, terms, log_freq[:-1])
+
+
+def test_sign_table_marks_the_regimes_with_the_real_sign() -> None:
+    final, initial, terms, log_freq = _budget(heat_slope=0.05, decay_slope=0.2)
+    shorter = analysis.frequency_sign(final, initial, terms, log_freq)
+    final, initial, terms, log_freq = _budget(heat_slope=0.3)
+    longer = analysis.frequency_sign(final, initial, terms, log_freq)
+    sweep = {
+        "settings": {"words": 300, "steps": 10, "seeds": 4, "mode": "coupled"},
+        "real": {"model": "m", "rho": -0.3, "lo": -0.35, "hi": -0.25},
+        "cells": [{"name": "a/sgd", **longer}, {"name": "b/adamw", **shorter}],
+    }
+    lines = table._frequency_sign(sweep)
+    rows = {line.split(" | ")[0][2:]: line for line in lines if line.startswith("| a/")}
+    rows |= {line.split(" | ")[0][2:]: line for line in lines if line.startswith("| b/")}
+    assert "| frequent longer | no |" in rows["a/sgd"] and "| heat |" in rows["a/sgd"]
+    assert "| frequent shorter | yes |" in rows["b/adamw"] and "| decay | heat |" in rows["b/adamw"]
+    assert lines[-1].endswith("same side of 0): b/adamw.")
+
+
 # ----------------------------------------------------------------------------- end to end
 
 
@@ -342,7 +408,8 @@ def test_bridge_command_end_to_end(probe_extra, system_wordnet, tmp_path, capsys
     args = ["bridge", "--words", "40", "--seeds", "2", "--models", "table", "compositional",
             "--optimizers", "sgd", "--modes", "coupled", "--set", "steps=60", "--set",
             "stride=30", "--set", "batch=32", "--n-boot", "50", "--out", str(tmp_path),
-            "--json", "--quiet"]  # fmt: skip
+            "--sign-optimizers", "sgd", "adamw", "--sign-seeds", "2", "--json",
+            "--quiet"]  # fmt: skip
     assert cli.main(args) == 0
     record = json.loads(capsys.readouterr().out)
     assert record == json.loads((tmp_path / "bridge.json").read_text())
@@ -373,8 +440,22 @@ def test_bridge_command_end_to_end(probe_extra, system_wordnet, tmp_path, capsys
     raw_norm = next(r for r in controlled["raw"] if r["score"] == "norm")
     old_norm = next(r for r in ood["id_vs_ood"] if r["score"] == "norm")
     assert raw_norm["auroc"] == pytest.approx(old_norm["auroc"])  # the same queries
+    sweep = record["frequency_sign"]
+    assert [c["name"] for c in sweep["cells"]] == [
+        "table/sgd",
+        "table/adamw",
+        "compositional/sgd",
+        "compositional/adamw",
+    ]
+    assert sweep["settings"]["words"] == 40 and sweep["settings"]["seeds"] == 2
+    for c in sweep["cells"]:  # the budget closes on the run's own norms
+        assert len(c["rho_per_seed"]) == 2 and c["closure"] < 1e-3 * max(1.0, abs(c["net"]))
+    assert sweep["real"]["rho"] == record["real"]["frequency"]["rho"]
     markdown = (tmp_path / "bridge.md").read_text()
     assert all(name in markdown for name in names) and "Most like the real model" in markdown
+    assert "**The frequency sign**" in markdown and "| compositional/adamw |" in markdown
+    assert "| ID vs rarer nouns | norm |" in markdown  # the controlled OOD table
+    assert "| ID vs all OOD | word pieces |" in markdown
     png = tmp_path / "fig13_bridge.png"
     assert png.read_bytes().startswith(b"\x89PNG")
     first = png.read_bytes()

@@ -115,7 +115,8 @@ def test_calibrate_command_at_tiny_size(tmp_path, capsys):
     argv = ["calibrate", "--optimizers", "sgd", "--seeds", "1", "--boot", "50"]
     argv += [item for a in tiny for item in ("--set", a)] + ["--out", str(out)]
     assert cli.main(argv) == 0
-    assert "| ambiguity/table/sgd |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| ambiguity/table/sgd |" in printed and "**Unseen items**" in printed
     data = json.loads((out / "calibration.json").read_text())
     assert [r["regime"] for r in data["regimes"]] == [
         "ambiguity/table/sgd",
@@ -127,6 +128,9 @@ def test_calibrate_command_at_tiny_size(tmp_path, capsys):
         assert record["n"] > 0 and 0 < record["accuracy"] < 1
         for score in record["scores"]:
             assert all(np.isfinite(score[k]) for k in ("auroc", "auroc_lo", "auroc_hi", "aurc"))
+        ood = record["ood"]
+        assert ood["n_unseen"] == (81 if record["data"] == "hierarchy" else 100)
+        assert isinstance(ood["norm_adds"], bool) and 0 <= ood["raw"][0]["auroc"] <= 1
     assert (out / "fig9_calibration.png").stat().st_size > 10_000
 
 

@@ -20,9 +20,11 @@ from normtheory.probe import analysis as probe_analysis
 
 __all__ = [
     "FEATURES",
+    "SIGN_PARTS",
     "baselines",
     "clopper_pearson",
     "compare",
+    "frequency_sign",
     "linear_cv",
     "signs",
 ]
@@ -230,4 +232,98 @@ def signs(
             "norm ~ depth", norm, depth, controls, ["log frequency", "word pieces"], **boot
         ),
         "hyponym_longer": longer,
+    }
+
+
+# The parts of N_T^2 in the budget: the initial N_0^2 and the window sums of the terms.
+SIGN_PARTS = ("initial", "decay", "drift", "heat", "remainder")
+_NEGLIGIBLE = 0.01  # a part this small next to the largest neither sets nor opposes
+
+
+def _seed_interval(values: np.ndarray, level: float = 0.95) -> tuple[float | None, float | None]:
+    """Student-t interval of the mean of per-seed values (None with one seed)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size < 2:
+        return None, None
+    half = stats.t.ppf(0.5 + level / 2, values.size - 1) * values.std(ddof=1) / values.size**0.5
+    return float(values.mean() - half), float(values.mean() + half)
+
+
+def frequency_sign(
+    final: np.ndarray,
+    initial: np.ndarray,
+    terms: Mapping[str, np.ndarray],
+    log_frequency: np.ndarray,
+) -> dict:
+    """The sign of rho(norm, log frequency) over seeds, and the budget terms behind it.
+
+    Args:
+        final: (S, n) final norms N_T of n words in S seeds; initial: (S, n) N_0.
+        terms: "decay", "drift", "heat", "remainder" -> (S, n) each term summed over
+            the run's windows (`Trajectory` window sums), so that per word and seed
+            N_T^2 = N_0^2 + decay + drift + heat + remainder.
+        log_frequency: (n,) the words' log frequencies.
+
+    Returns:
+        A record: "rho_per_seed" (Spearman of N_T and log frequency in each seed),
+        "rho" (their mean) with "lo", "hi" (95% Student-t interval over seeds; None for
+        one seed); "sign": -1 if the interval lies below 0 (frequent words shorter, the
+        real encoders' sign), +1 above, 0 otherwise or without interval; "tertiles":
+        the frequent third minus the rare third of each part of N_T^2 (`SIGN_PARTS`,
+        per-word means, averaged over seeds, divided by the mean N_0^2), "net" (the
+        same for N_T^2, equal to the sum of the parts) and "closure" (|net - sum|, in
+        the same unit); "sets_sign": the part of largest difference with the sign of
+        net, "opposes": the part of largest difference against it (None if none;
+        parts below `_NEGLIGIBLE` of the largest part's difference are left out).
+
+    Raises ValueError for mismatched shapes, missing terms, non-finite values, or fewer
+    than 6 words.
+    """
+    final = np.asarray(final, dtype=np.float64)
+    initial = np.asarray(initial, dtype=np.float64)
+    log_frequency = np.asarray(log_frequency, dtype=np.float64)
+    if final.ndim != 2 or initial.shape != final.shape or log_frequency.shape != final.shape[1:]:
+        raise ValueError(
+            f"final {final.shape}, initial {initial.shape}, log_frequency "
+            f"{log_frequency.shape}: expected (S, n), (S, n) and (n,)"
+        )
+    missing = [k for k in SIGN_PARTS[1:] if k not in terms]
+    if missing:
+        raise ValueError(f"terms lacks {missing}: trace the run with its budget")
+    parts = {"initial": initial**2}
+    parts |= {k: np.asarray(terms[k], dtype=np.float64) for k in SIGN_PARTS[1:]}
+    if any(v.shape != final.shape for v in parts.values()):
+        raise ValueError(f"every term must have the shape of final, {final.shape}")
+    if not all(np.all(np.isfinite(v)) for v in (final, log_frequency, *parts.values())):
+        raise ValueError("norms, terms and log frequencies must be finite")
+    if final.shape[1] < 6:
+        raise ValueError(f"{final.shape[1]} words: need at least 6 for tertiles")
+    rhos = [confidence.spearman(f, log_frequency) for f in final]
+    lo, hi = _seed_interval(np.array(rhos))
+    sign = 0 if lo is None else (-1 if hi < 0 else (+1 if lo > 0 else 0))
+    low, high = np.quantile(log_frequency, [1 / 3, 2 / 3])
+    rare, frequent = log_frequency <= low, log_frequency >= high
+    scale = float(np.mean(parts["initial"]))
+
+    def third(values: np.ndarray) -> float:
+        return float(np.mean(values[:, frequent]) - np.mean(values[:, rare])) / scale
+
+    differences = {k: third(v) for k, v in parts.items()}
+    net = third(final**2)
+    closure = abs(net - sum(differences.values()))
+    floor = _NEGLIGIBLE * max(abs(v) for v in differences.values())
+    along = {k: v for k, v in differences.items() if v * net > 0 and abs(v) > floor}
+    against = {k: v for k, v in differences.items() if v * net < 0 and abs(v) > floor}
+    return {
+        "rho_per_seed": rhos,
+        "rho": float(np.mean(rhos)),
+        "lo": lo,
+        "hi": hi,
+        "sign": sign,
+        "tertiles": differences,
+        "net": net,
+        "closure": closure,
+        "unit": "mean N_0^2",
+        "sets_sign": max(along, key=lambda k: abs(along[k])) if along else None,
+        "opposes": max(against, key=lambda k: abs(against[k])) if against else None,
     }

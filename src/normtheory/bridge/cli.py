@@ -1,6 +1,7 @@
 """`normtheory bridge`: the toy against the real model on the command line.
 
-Registered by normtheory.cli through `add_parser`; `main` runs it. Neither jax nor the
+Registered by normtheory.cli through `add_parser`; `main` runs it, refusing bad input
+in one line as every subcommand does (normtheory.cli._common). Neither jax nor the
 model libraries are imported until `main` runs.
 """
 
@@ -14,7 +15,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from normtheory.bridge.settings import BASE, MODELS, MODES, OPTIMIZERS
+from normtheory.bridge.settings import (
+    BASE,
+    MODELS,
+    MODES,
+    OPTIMIZERS,
+    SIGN_OPTIMIZERS,
+    SIGN_SEEDS,
+    SIGN_WORDS,
+)
+from normtheory.cli._common import add_no_cache, add_seeds, add_set, command, user_errors
 
 __all__ = ["add_parser", "main"]
 
@@ -27,10 +37,13 @@ Spearman rho with a bootstrap interval, its difference to the baselines that nee
 training dynamics (log frequency, word pieces, depth, and their cross-validated linear
 combination), and the probe's statistics on the toy's norms (frequency, partial depth,
 hyponym-longer sign test). Also the real model's norm as an OOD filter (--no-ood skips
-it). Prints the Markdown table (or the JSON record with --json) and writes
-OUT/bridge.json, OUT/bridge.md and OUT/fig13_bridge.png. Needs the probe extra
-(pip install -e '.[probe]') and WordNet (apt-get install wordnet-base, or
-$NORMTHEORY_WORDNET). Toy runs are float32 and cached in the results cache.
+it), and the frequency-sign sweep (--no-signs skips it): which toy regimes (each model
+x optimizer with and without weight decay, on the most frequent nouns, budget traced)
+give frequent words smaller norms as the real encoders do, and which budget term sets
+each sign; --set changes its regimes too. Prints the Markdown table (or the JSON
+record with --json) and writes OUT/bridge.json, OUT/bridge.md and OUT/fig13_bridge.png.
+Needs the probe extra (pip install -e '.[probe]') and WordNet (apt-get install
+wordnet-base, or $NORMTHEORY_WORDNET). Toy runs are float32 and cached in the results cache.
 """
 
 
@@ -48,7 +61,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=BASE.num_items,
         help=f"number of nouns (default {BASE.num_items})",
     )
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per regime (default 3)")
+    add_seeds(parser, 3, "seeds per regime (default 3)")
     parser.add_argument(
         "--models", nargs="+", default=list(MODELS), help="toy models (default: %(default)s)"
     )
@@ -65,14 +78,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=list(MODES),
         help="frequency modes of the word-less synsets (default: %(default)s)",
     )
-    parser.add_argument(
-        "--set",
-        dest="assignments",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="change a config field of every regime, e.g. --set steps=1000 (repeatable)",
-    )
+    add_set(parser, "change a config field of every regime, e.g. --set steps=1000 (repeatable)")
     parser.add_argument(
         "--model",
         default="minilm-l6",
@@ -81,6 +87,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "default %(default)s)",
     )
     parser.add_argument("--no-ood", action="store_true", help="skip the OOD-filter analysis")
+    parser.add_argument("--no-signs", action="store_true", help="skip the frequency-sign sweep")
+    parser.add_argument(
+        "--sign-optimizers",
+        nargs="+",
+        default=list(SIGN_OPTIMIZERS),
+        help="optimizers of the frequency-sign sweep (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sign-seeds",
+        type=int,
+        default=SIGN_SEEDS,
+        help=f"seeds per regime of the frequency-sign sweep (default {SIGN_SEEDS})",
+    )
     parser.add_argument(
         "--n-boot", type=int, default=1000, help="bootstrap resamples per interval (default 1000)"
     )
@@ -92,7 +111,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "write beside the report)",
     )
     parser.add_argument("--json", action="store_true", help="print the JSON record, not a table")
-    parser.add_argument("--no-cache", action="store_true", help="always retrain; save nothing")
+    add_no_cache(parser, "retrain")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -108,29 +127,29 @@ def _finite(value: Any) -> Any:
     return value
 
 
+@command("bridge")
 def main(args: argparse.Namespace) -> int:
     """Run the bridge with parsed `args`; 0 on success, 2 for a missing dependency or
     bad input (one line on standard error)."""
-    from normtheory.bridge.run import regimes, run_bridge
-    from normtheory.cache import CacheLocationError, cache_dir, check_location, write_text
+    from normtheory.bridge.run import regimes, run_bridge, sign_regimes
+    from normtheory.cache import cache_dir, check_location, write_text
     from normtheory.config import ConfigError, parse_assignments
     from normtheory.data.wordnet import DataMissing
     from normtheory.probe.model import ProbeExtraMissing
 
     start = time.perf_counter()
     log = (lambda text: print(text, file=sys.stderr, flush=True)) if args.json else print
-    try:
+    with user_errors(ValueError, DataMissing, ProbeExtraMissing):
         if args.n_boot < 2:
             raise ConfigError(f"--n-boot {args.n_boot}: the number of resamples must be >= 2")
         out = args.out if args.out is not None else cache_dir() / "bridge"
         check_location(out, what="output folder", hint="choose another --out")
-        selected = regimes(
-            args.words,
-            args.models,
-            args.optimizers,
-            args.modes,
-            parse_assignments(args.assignments),
-        )
+        changes = parse_assignments(args.assignments)
+        selected = regimes(args.words, args.models, args.optimizers, args.modes, changes)
+        signs = None
+        if not args.no_signs:
+            words = min(args.words, SIGN_WORDS)
+            signs = sign_regimes(words, args.models, args.sign_optimizers, changes)
         result = run_bridge(
             selected,
             args.seeds,
@@ -138,13 +157,12 @@ def main(args: argparse.Namespace) -> int:
             seed=args.seed,
             ood=not args.no_ood,
             model_name=args.model,
+            signs=signs,
+            sign_seeds=args.sign_seeds,
             use_cache=not args.no_cache,
             progress=not args.quiet,
             log=log,
         )
-    except (ConfigError, ValueError, CacheLocationError, DataMissing, ProbeExtraMissing) as error:
-        print(f"normtheory bridge: {error}", file=sys.stderr)
-        return 2
     from normtheory.bridge.figure import draw
     from normtheory.bridge.table import format_table
 

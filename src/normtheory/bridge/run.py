@@ -15,6 +15,12 @@ against the real model's norm of the bare word (`normtheory.probe.model.embed_no
 3. the baselines that need no training dynamics: log frequency, word-piece count and
    depth alone, and their cross-validated linear combination (`analysis.baselines`).
 
+`frequency_signs` (record key "frequency_sign", when `run_bridge` is given `signs`)
+asks which toy regimes reproduce the real encoders' frequency sign (frequent words
+shorter): every model x optimizer with and without weight decay (`sign_regimes`) is
+trained with its norm budget traced, and the sign of rho(norm, log frequency) per seed
+is explained by the budget terms (`analysis.frequency_sign`).
+
 Depth is the probe's (the shortest hypernym path of the first noun sense) and the pairs
 are the probe's (`probe.wordnet.hypernym_pairs`), so the real row matches probe.json;
 the toy's tree follows first-listed hypernyms and can be deeper (the record gives how
@@ -44,12 +50,24 @@ __all__ = [
     "OPTIMIZERS",
     "BridgeResult",
     "Regime",
+    "frequency_signs",
     "regimes",
     "run_bridge",
+    "sign_regimes",
 ]
 
 # The toy every regime starts from: 1000 words (about 1770 synsets), 3 seeds by default.
-from normtheory.bridge.settings import BASE, MODELS, MODES, OPTIMIZERS
+from normtheory.bridge.settings import (
+    BASE,
+    MODELS,
+    MODES,
+    OPTIMIZERS,
+    SIGN_MODE,
+    SIGN_OPTIMIZERS,
+    SIGN_SEEDS,
+    SIGN_STEPS,
+    SIGN_WORDS,
+)
 
 _DISTRIBUTIONS = (
     "jax",
@@ -107,6 +125,112 @@ def regimes(
     return out
 
 
+def sign_regimes(
+    words: int = SIGN_WORDS,
+    models: Sequence[str] = MODELS,
+    optimizers: Sequence[str] = tuple(SIGN_OPTIMIZERS),
+    changes: Mapping[str, Any] | None = None,
+) -> list[Regime]:
+    """The frequency-sign sweep: every model x optimizer of `SIGN_OPTIMIZERS` on
+    `words` words, `SIGN_STEPS` steps in 10 windows, frequency mode `SIGN_MODE`.
+
+    `changes` (field -> value) is applied last. Raises ConfigError for an unknown
+    optimizer name or an invalid config.
+    """
+    out = []
+    for model in models:
+        for opt in optimizers:
+            if opt not in SIGN_OPTIMIZERS:
+                raise ConfigError(f"unknown sign optimizer {opt!r}; known: {list(SIGN_OPTIMIZERS)}")
+            fields = {
+                "num_items": words,
+                "model": model,
+                "frequency_mode": SIGN_MODE,
+                "steps": SIGN_STEPS,
+                "stride": SIGN_STEPS // 10,
+                **SIGN_OPTIMIZERS[opt],
+                **dict(changes or {}),
+            }
+            out.append(Regime(f"{model}/{opt}", BASE.replace(**fields)))
+    if not out:
+        raise ConfigError("no sign regime: give at least one model and optimizer")
+    return out
+
+
+def frequency_signs(
+    selected: Sequence[Regime],
+    seeds: int = SIGN_SEEDS,
+    *,
+    use_cache: bool = True,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train every regime of `selected` with its budget and measure its frequency sign.
+
+    Args:
+        selected: `sign_regimes`, all with the same `num_items`.
+        seeds: seeds per regime (>= 2 for an interval over seeds).
+        use_cache, progress: as `normtheory.runs.run`; log: progress messages.
+
+    Returns:
+        {"settings": words, steps, seeds, mode, interval; "cells": one
+        `analysis.frequency_sign` record per regime with its name, model, optimizer,
+        weight decay, whether it came from the cache and its seconds}.
+
+    Raises ConfigError for bad arguments, `data.wordnet.DataMissing` without WordNet or
+    wordfreq.
+    """
+    from wordfreq import zipf_frequency
+
+    from normtheory.data import wordnet as words_data
+    from normtheory.runs import run
+
+    if not selected:
+        raise ConfigError("no sign regime selected")
+    sizes = {r.config.num_items for r in selected}
+    if len(sizes) != 1:
+        raise ConfigError(f"every sign regime must have the same num_items, got {sorted(sizes)}")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError(f"seeds={seeds!r} must be an integer >= 1")
+    n_words = sizes.pop()
+    vocab = words_data.load_vocabulary(n_words)
+    log_freq = np.array([zipf_frequency(w, "en") for w in vocab.words])
+    cells = []
+    for k, regime in enumerate(selected):
+        log(f"[sign {k + 1}/{len(selected)}] {regime.name} ({seeds} seeds, budget traced)")
+        t0 = time.perf_counter()
+        traj, _, cached = run(
+            regime.config, seeds, trace_budget=True, use_cache=use_cache, progress=progress
+        )
+        if not np.array_equal(traj.items, np.arange(n_words)):
+            raise ConfigError(f"{regime.name}: the tracked items must be all words (tracked=0)")
+        terms = {t: np.asarray(getattr(traj, t)).sum(axis=1) for t in analysis.SIGN_PARTS[1:]}
+        record = analysis.frequency_sign(traj.norm[:, -1, :], traj.norm0, terms, log_freq)
+        cells.append(
+            {
+                "name": regime.name,
+                "model": regime.config.model,
+                "optimizer": regime.config.optimizer,
+                "weight_decay": regime.config.weight_decay,
+                "cached": bool(cached),
+                "seconds": round(time.perf_counter() - t0, 1),
+                **record,
+            }
+        )
+    first = selected[0].config
+    return {
+        "settings": {
+            "words": n_words,
+            "steps": first.steps,
+            "seeds": seeds,
+            "mode": first.frequency_mode,
+            "interval": "95% Student t over seeds of the per-seed Spearman",
+            "tertiles": "frequent third minus rare third of the words by log frequency",
+        },
+        "cells": cells,
+    }
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class BridgeResult:
     """The record written to bridge.json and the per-word arrays the figure draws.
@@ -159,6 +283,8 @@ def run_bridge(
     progress: bool = True,
     log: Callable[[str], None] = _stderr,
     model_name: str = "minilm-l6",
+    signs: Sequence[Regime] | None = None,
+    sign_seeds: int = SIGN_SEEDS,
 ) -> BridgeResult:
     """Train every regime of `selected` and compare it with the real model.
 
@@ -170,6 +296,8 @@ def run_bridge(
         use_cache, progress: as `normtheory.runs.run`.
         log: where progress messages go.
         model_name: the real encoder (`normtheory.probe.encoders.names()`).
+        signs: the frequency-sign sweep (`sign_regimes`), or None to skip it.
+        sign_seeds: its seeds per regime (`frequency_signs`).
 
     Returns:
         The `BridgeResult`.
@@ -313,6 +441,16 @@ def run_bridge(
         ood_result = ood_module.run_ood(vocab, encoder, n_boot=n_boot, seed=seed, progress=progress)
         record["ood"] = ood_result.record
         record["seconds"]["ood"] = round(time.perf_counter() - t0, 1)
+    if signs:
+        t0 = time.perf_counter()
+        sweep = frequency_signs(signs, sign_seeds, use_cache=use_cache, progress=progress, log=log)
+        real_frequency = record["real"]["frequency"]
+        sweep["real"] = {
+            "model": encoder.model_name,
+            **{k: real_frequency[k] for k in ("rho", "lo", "hi")},
+        }
+        record["frequency_sign"] = sweep
+        record["seconds"]["frequency_sign"] = round(time.perf_counter() - t0, 1)
     record["seconds"]["total"] = round(time.perf_counter() - start, 1)
     return BridgeResult(
         record=record,

@@ -29,11 +29,19 @@ sign of the norm-depth correlation THEORY.md gives (free table: generic longer;
 compositional: specific longer; AdamW: flat) times the sign of the measured correlation
 between correctness and depth in that run, which the theory does not fix.
 
+Out of distribution: for every regime the norm, top-1 cosine and margin of seen items
+are set against those of unseen items (unseen leaves of the tree; fresh rows of the
+free table; inputs of an unseen class for the MLP; `run` says why these), beside the
+item facts that need no training (depth, leaves below, draw probability; ambiguity
+level, input norm), within strata of the strongest fact, on a sample matched on it, and
+as the gain of the norm over a logistic regression on the facts (`analysis.ood`).
+
 Simulations run in float32 (the metrics in float64); each regime's retrieval arrays are
 cached by config like simulation runs.
 
 Public surface: `regimes(...)` -> [`Regime`]; `calibrate(regimes, seeds)` ->
-[`RegimeResult`]; `records(results)` (JSON-ready); `format_table(records)` (Markdown);
+[`RegimeResult`]; `records(results)` (JSON-ready); `format_table(records)` (Markdown,
+with `format_ood`'s table of unseen items); `ood(arrays)` (the out-of-distribution record);
 `draw(results, path)` (figure 9). Modules: `settings` (the regimes: optimizers, model
 families, theory's signs), `run` (training and the cached retrieval arrays), `analysis`
 (the scores), `table`, `figure`. Importing this package imports none of them.
@@ -48,6 +56,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from normtheory.calibrate.analysis import SCORES as SCORES
     from normtheory.calibrate.analysis import RegimeResult as RegimeResult
     from normtheory.calibrate.analysis import evaluate as evaluate
+    from normtheory.calibrate.analysis import ood as ood
     from normtheory.calibrate.analysis import records as records
     from normtheory.calibrate.figure import draw as draw
     from normtheory.calibrate.run import VIEWS as VIEWS
@@ -58,6 +67,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from normtheory.calibrate.settings import OPTIMIZERS as OPTIMIZERS
     from normtheory.calibrate.settings import Regime as Regime
     from normtheory.calibrate.settings import regimes as regimes
+    from normtheory.calibrate.table import format_ood as format_ood
     from normtheory.calibrate.table import format_table as format_table
 
 # public name -> module that defines it
@@ -65,6 +75,7 @@ _LAZY: dict[str, str] = {
     "SCORES": "normtheory.calibrate.analysis",
     "RegimeResult": "normtheory.calibrate.analysis",
     "evaluate": "normtheory.calibrate.analysis",
+    "ood": "normtheory.calibrate.analysis",
     "records": "normtheory.calibrate.analysis",
     "draw": "normtheory.calibrate.figure",
     "VIEWS": "normtheory.calibrate.run",
@@ -75,6 +86,7 @@ _LAZY: dict[str, str] = {
     "OPTIMIZERS": "normtheory.calibrate.settings",
     "Regime": "normtheory.calibrate.settings",
     "regimes": "normtheory.calibrate.settings",
+    "format_ood": "normtheory.calibrate.table",
     "format_table": "normtheory.calibrate.table",
 }
 
