@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from normtheory.laws import (
     adamw,
+    adamw_rare,
     budget,
     cosine,
     gd_step,
@@ -56,6 +57,7 @@ _BUILDERS: dict[str, Callable[[], Law]] = {
     "li_arora_scale": li_arora.li_arora_scale,
     "adamw_equilibrium": adamw.adamw_equilibrium,
     "adamw_angle": adamw.adamw_angle,
+    "adamw_rare_row_equilibrium": adamw_rare.adamw_rare_row_equilibrium,
     "norm_budget": budget.norm_budget,
     "drift_scale": budget.drift_scale,
     "heat_scale": budget.heat_scale,
