@@ -81,7 +81,7 @@ def test_another_seed_is_another_run():
 
 def test_the_replay_scans_the_same_step():
     config = TREE.replace(optimizer="adam", lr=0.01)
-    _, initial, final, steps = replay(config, 2, lambda problem, s: s.batch)
+    _, initial, final, _ = replay(config, 2, lambda problem, s: s.batch)
     params, _ = _by_hand(config, seed=2, sparse=False)
     for mine, replayed in zip(jax.tree.leaves(params), jax.tree.leaves(final), strict=True):
         np.testing.assert_allclose(np.asarray(mine), np.asarray(replayed), rtol=RTOL, atol=ATOL)
