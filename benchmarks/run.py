@@ -40,8 +40,8 @@ NOTES = [
     "trajectory's memory; its V = 10,000 comparison run tracks 1,000 rows too.",
     "The engine's chunks are timed through its progress bar: the measuring process "
     "replaces normtheory._drive.tqdm by a clock that marks each finished chunk. "
-    "Tracing off means simulate(trace_budget=False), which still records g2 for the "
-    "recorded rows and alignment/uniformity once per window.",
+    "Tracing off means simulate(trace_budget=False, trace_energy=False): the step traces "
+    "nothing; the norms, the loss and alignment/uniformity are recorded once per window.",
     "Compile time is the first call's extra time; each (size, steps, chunk) compiles once.",
 ]
 

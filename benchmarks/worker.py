@@ -111,6 +111,7 @@ def _engine(spec: dict, size: Size) -> Callable[[Clock], None]:
             config,
             seeds=size.seeds,
             trace_budget=bool(spec["budget"]),
+            trace_energy=bool(spec["budget"]),
             progress=True,
             chunk=spec["chunk"],
         )
