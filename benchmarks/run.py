@@ -31,7 +31,7 @@ COMPANIONS = {"large": ("large10k",)}
 STAGE_VARIANTS = ("normtheory", "normtheory-bare", "jax-lean-dense", "jax-lean-sparse")
 NOTES = [
     "Under plain SGD the engine updates and traces only the drawn rows (its sparse-row "
-    "step, normtheory.sparse), as the NumPy reference does (np.add.at). optax updates, "
+    "step, normtheory._step.sparse_step), as the NumPy reference does (np.add.at). optax updates, "
     "which the engine uses for the other optimizers, are dense: a (V, d) gradient and a "
     'write of every row, 2 x 256 MB per step at "large" (see the dense floor). PyTorch\'s '
     "autograd also makes a dense gradient and torch.optim.SGD a dense update.",
@@ -39,9 +39,9 @@ NOTES = [
     "same rows in every implementation) instead of all 1,000,000, which bounds the "
     "trajectory's memory; its V = 10,000 comparison run tracks 1,000 rows too.",
     "The engine's chunks are timed through its progress bar: the measuring process "
-    "replaces normtheory.engine.tqdm by a clock that marks each finished chunk. "
-    "Tracing off means simulate(trace_budget=False), which still records g2 for the "
-    "recorded rows and alignment/uniformity once per window.",
+    "replaces normtheory._drive.tqdm by a clock that marks each finished chunk. "
+    "Tracing off means simulate(trace_budget=False, trace_energy=False): the step traces "
+    "nothing; the norms, the loss and alignment/uniformity are recorded once per window.",
     "Compile time is the first call's extra time; each (size, steps, chunk) compiles once.",
 ]
 

@@ -83,6 +83,7 @@ def _rss_mib(field: str) -> float:
 
 def _engine(spec: dict, size: Size) -> Callable[[Clock], None]:
     import normtheory
+    import normtheory._drive as _drive
     import normtheory.engine as engine
 
     from . import workload
@@ -102,7 +103,7 @@ def _engine(spec: dict, size: Size) -> Callable[[Clock], None]:
         def close(self) -> None:
             pass
 
-    engine.tqdm = Bar
+    _drive.tqdm = Bar
 
     def run(clock: Clock) -> None:
         clocks.append(clock)
@@ -110,6 +111,7 @@ def _engine(spec: dict, size: Size) -> Callable[[Clock], None]:
             config,
             seeds=size.seeds,
             trace_budget=bool(spec["budget"]),
+            trace_energy=bool(spec["budget"]),
             progress=True,
             chunk=spec["chunk"],
         )

@@ -25,7 +25,7 @@ from normtheory import cli
 from normtheory.bridge import analysis, table
 from normtheory.config import ConfigError, SimConfig
 from normtheory.data import wordnet as words_data
-from normtheory.engine import _simulate, simulate
+from normtheory.engine import simulate
 from normtheory.probe import wordnet
 
 REQUIRED = os.environ.get("NORMTHEORY_REQUIRE_PROBE") == "1"
@@ -193,8 +193,8 @@ def test_tiny_run_closes_its_budget_in_float64(monkeypatch, tree, changes) -> No
 def test_sparse_sgd_step_matches_the_dense_one(monkeypatch, tree) -> None:
     monkeypatch.setattr(words_data, "load_word_tree", lambda n, directory=None: tree)
     config = SimConfig(**{**TINY, "model": "table", "seed": 3})
-    sparse = _simulate(config, seeds=2, progress=False)
-    dense = _simulate(config, seeds=2, progress=False, dense=True)
+    sparse = simulate(config, seeds=2, progress=False)
+    dense = simulate(config, seeds=2, progress=False, dense=True)
     np.testing.assert_allclose(sparse.norm, dense.norm, rtol=1e-12)
     np.testing.assert_allclose(sparse.g2, dense.g2, rtol=1e-10, atol=1e-300)
 

@@ -12,7 +12,7 @@ import pytest
 
 from normtheory import losses
 from normtheory.config import ConfigError, SimConfig, override
-from normtheory.engine import SPLIT_FIELDS, _simulate, simulate
+from normtheory.engine import SPLIT_FIELDS, simulate
 from normtheory.problems import tracked_items
 from normtheory.runs import run
 
@@ -266,7 +266,7 @@ SHARDED_SCRIPT = """
 import sys, jax, numpy as np
 jax.config.update("jax_enable_x64", True)
 from normtheory.config import SimConfig
-from normtheory.engine import SPLIT_FIELDS, _simulate, simulate
+from normtheory.engine import SPLIT_FIELDS, simulate
 config = SimConfig(**{config!r})
 traj = simulate(config, seeds=3, progress=False)
 assert jax.local_device_count() == 4, jax.local_device_count()
@@ -346,7 +346,7 @@ def test_sparse_row_step_records_what_the_dense_optax_step_records(name):
     config = TINY.replace(**SPARSE_CASES[name])
     grid = SPARSE_GRID if name == "sgd_grid" else None
     sparse = simulate(config, seeds=3, grid=grid, progress=False)
-    dense = _simulate(config, seeds=3, grid=grid, progress=False, dense=True)
+    dense = simulate(config, seeds=3, grid=grid, progress=False, dense=True)
     n2 = np.max(dense.norm**2)
     for field, expected in dense.arrays().items():
         got = sparse.arrays()[field]

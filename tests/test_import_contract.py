@@ -35,6 +35,11 @@ PLANTS = [
         "def _planted():\n    from normtheory import report\n\n    return report\n",
         "normtheory.engine -> normtheory.report",
     ),
+    (
+        "_step.py",
+        "from normtheory.engine import simulate as _planted\n",
+        "normtheory._step -> normtheory.engine",
+    ),
 ]
 
 

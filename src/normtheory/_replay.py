@@ -1,9 +1,11 @@
-"""Replay a run step by step in float64, recording what a diagnostic needs per step.
+"""Replay a run step by step, recording what a diagnostic needs per step.
 
 `simulate` compiles windows of `stride` steps and records window sums. The parameter
 budget (item 17) and the kernel budget (items 12 and 15) need per-step quantities the
-engine does not keep; `replay` makes the same steps as `simulate` (the engine's problem,
-optimizer and key sequence) and hands each step to a recording function.
+engine does not keep; `replay` scans the engine's own step (`normtheory._step.dense_step`,
+same problem, optimizer and keys) and hands each step to a recording function.
+`replay_inputs` gives the random inputs of a frequency run, for implementations outside
+the package that must reproduce the engine's trajectory.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
+import numpy as np
 
-from normtheory.config import SimConfig
+from normtheory import _step
+from normtheory.config import ConfigError, SimConfig
 from normtheory.optim import make_optimizer
 from normtheory.problems import Problem, make_problem
 
@@ -53,22 +56,40 @@ def replay(
         raise ValueError("this diagnostic replays runs in float64: enable jax_enable_x64 first")
     problem = make_problem(config, jnp.float64)
     hp = {k: jnp.asarray(v, jnp.float64) for k, v in config.hyperparameters().items()}
-    opt = make_optimizer(config, hp)
-    key, k_init = jax.random.split(jax.random.key(config.seed if seed is None else seed))
-    params = problem.init(k_init)
+    init, step = _step.dense_step(problem, lambda hp: make_optimizer(config, hp))
+    state = init(jax.random.key(config.seed if seed is None else seed), hp)
 
-    def step(carry, _):
-        params, opt_state, key = carry
-        key, k_batch = jax.random.split(key)
-        batch = problem.sample(k_batch)
-        zw, pullback = jax.vjp(lambda p: problem.embed(p, batch, hp), params)
-        cot = jax.grad(lambda zw: problem.loss(zw, batch, hp))(zw)
-        (grads,) = pullback(cot)
-        with jax.numpy_dtype_promotion("standard"):  # optax's int32 step counts
-            updates, opt_state = opt.update(grads, opt_state, params)
-        new = optax.apply_updates(params, updates)
-        return (new, opt_state, key), record(problem, Step(params, new, grads, updates, cot, batch))
+    def body(state, _):
+        state, rec = step(state, hp)
+        return state, record(
+            problem, Step(rec.params, rec.new, rec.grads, rec.updates, rec.cot, rec.batch)
+        )
 
-    run = jax.jit(lambda c: jax.lax.scan(step, c, None, length=config.steps))
-    (final, _, _), records = run((params, opt.init(params), key))
-    return problem, params, final, records
+    run = jax.jit(lambda s: jax.lax.scan(body, s, None, length=config.steps))
+    final, records = run(state)
+    return problem, state.params, final.params, records
+
+
+def replay_inputs(
+    config: SimConfig, seed: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The initial table, batch ids and view noise a frequency/table run of `config` uses.
+
+    Returns (table0 (V, d), ids (T, B), noise (T, B, d)) for seed `seed` (default
+    `config.seed`), drawn with exactly the key sequence of `simulate`, so an independent
+    implementation fed these inputs must reproduce the engine's trajectory: the view of
+    anchor row u is normalize(u / |u| + view_noise * noise).
+    """
+    if config.data != "frequency":
+        raise ConfigError(f"replay_inputs supports data='frequency', not {config.data!r}")
+    dtype = _step.dtype_of(config)
+    problem = make_problem(config, dtype)
+    key, params = _step.start(problem, jax.random.key(config.seed if seed is None else seed))
+
+    def draw(key, _):
+        key, batch = _step.draw(problem, key)
+        noise = jax.random.normal(batch["view_key"], (config.batch, config.dim), dtype=dtype)
+        return key, (batch["ids"], noise)
+
+    _, (ids, noise) = jax.jit(lambda k: jax.lax.scan(draw, k, None, length=config.steps))(key)
+    return np.asarray(params["table"]), np.asarray(ids), np.asarray(noise)

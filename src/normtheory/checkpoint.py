@@ -16,6 +16,7 @@ with one line saying where the state went.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import threading
 import time
@@ -144,3 +145,12 @@ class Clock:
             self.last = time.monotonic()
             return True
         return False
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    """Where a run checkpoints: the file, the run's tag (its cache key), the period (s)."""
+
+    path: Path
+    tag: str
+    every: float = 60.0

@@ -53,6 +53,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from normtheory import _step
 from normtheory.confidence import spearman
 from normtheory.data.hierarchy import anchor_probabilities, make_tree
 from normtheory.laws.imprint_sign import gini
@@ -152,7 +153,7 @@ def _ambiguity_stats(config, problem) -> ItemStats:
 def _initial_model(config, seeds: int):
     """(problem, initial norms (S, I), MLP Jacobians [(I, d, P)] or None) of the run's seeds.
 
-    The keys are the engine's: seed s initialises with split(key(s))[1]. Cached per
+    The parameters are the engine's (`_step.initial_params`). Cached per
     (config, seeds): a map cell asks for it once per closure. The arrays are read-only.
     """
     dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
@@ -161,8 +162,7 @@ def _initial_model(config, seeds: int):
     jacobian = jax.jit(jax.jacobian(lambda enc, p: problem.probe({**p, "inputs": enc})))
     norms, jacobians = [], []
     for seed in range(config.seed, config.seed + seeds):
-        _, k_init = jax.random.split(jax.random.key(seed))
-        params = problem.init(k_init)
+        params = _step.initial_params(problem, seed)
         norms.append(np.linalg.norm(np.asarray(problem.probe(params), np.float64), axis=-1))
         if config.model == "mlp":
             leaves = [

@@ -11,7 +11,7 @@ momentum, Adam's moments and weight decay still move it. Plain SGD without decay
 it unchanged, so only under SGD is "updated in a fraction p of steps" literal; with decay
 every row shrinks every step (the sparse equilibrium law assumes exactly this), and with
 momentum or Adam absent rows keep drifting on their stored velocity. The engine uses
-this: under plain SGD it skips optax and updates only the drawn rows (normtheory.sparse).
+this: under plain SGD it skips optax and updates only the drawn rows (normtheory._step.sparse_step).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@
   is then computed directly from the rows, with no remainder);
 - rows: for problems whose parameters are one table of which a batch reads a few rows
   (frequency; hierarchy tables with one tower), how to embed from the gathered rows
-  (`Rows`), which lets plain SGD update and trace only those rows (`normtheory.sparse`);
+  (`Rows`), which lets plain SGD update and trace only those rows (`normtheory._step.sparse_step`);
   None otherwise.
 """
 

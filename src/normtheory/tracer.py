@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from normtheory import engine
+from normtheory import _drive, _step, _trace, engine
 from normtheory import execution as _execution
 from normtheory.config import ConfigError
 from normtheory.problems import Problem
@@ -138,8 +138,13 @@ def _check_own_rows(model: Model, n_items: int, seed: int, seeds: int) -> None:
     """own_rows on each seed's first batch must lie in [-1, n_items)."""
     if model.own_rows is None:
         return
-    keys = jax.vmap(jax.random.key)(jnp.arange(seed, seed + min(seeds, 4), dtype=jnp.uint32))
-    own = np.asarray(jax.jit(jax.vmap(lambda k: model.own_rows(model.sample(k))))(keys))
+    keys = _step.seed_keys(np.arange(seed, seed + min(seeds, 4)))
+
+    def first_own_rows(key):
+        run_key, _ = _step.split_init(key)
+        return model.own_rows(model.sample(_step.split_batch(run_key)[1]))
+
+    own = np.asarray(jax.jit(jax.vmap(first_own_rows))(keys))
     bad = own[(own < -1) | (own >= n_items)]
     if bad.size:
         raise ConfigError(
@@ -414,8 +419,8 @@ def trace(
     runner = jax.jit(
         jax.vmap(run_windows, in_axes=(0, None, None)), static_argnums=2, donate_argnums=0
     )
-    keys = jax.vmap(jax.random.key)(jnp.arange(seed, seed + seeds, dtype=jnp.uint32))
-    state, norm0, records = engine.drive(
+    keys = _step.seed_keys(np.arange(seed, seed + seeds))
+    state, norm0, records = _drive.drive(
         jax.jit(jax.vmap(init, in_axes=(0, None))),
         runner,
         problem,
@@ -427,7 +432,7 @@ def trace(
         chunk=chunk,
         progress=progress,
         record_divergence=record_divergence,
-        undefined=("alignment", *engine.SPLIT_FIELDS) + (("g2",) if model.own_rows is None else ()),
+        undefined=("alignment", *_trace.SPLIT_FIELDS) + (("g2",) if model.own_rows is None else ()),
     )
     return engine.Trajectory(
         config=None,
