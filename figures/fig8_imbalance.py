@@ -21,7 +21,7 @@ import numpy as np
 from normtheory import figures, laws
 from normtheory.confidence import spearman
 from normtheory.config import SimConfig
-from normtheory.experiments import get_experiment
+from normtheory.regimes import get_experiment
 from normtheory.runs import run
 from normtheory.verify._common import fit_slope
 

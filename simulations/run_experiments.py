@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from normtheory.config import override
-from normtheory.experiments import EXPERIMENTS, get_experiment
+from normtheory.regimes import EXPERIMENTS, get_experiment
 from normtheory.runs import run
 
 

@@ -37,12 +37,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from normtheory.engine import Trajectory as Trajectory
     from normtheory.engine import simulate as simulate
     from normtheory.engine import train as train
-    from normtheory.experiments import get_experiment as get_experiment
     from normtheory.losses import cosine_matrix as cosine_matrix
     from normtheory.losses import infonce as infonce
     from normtheory.losses import prototype_infonce as prototype_infonce
     from normtheory.losses import supervised_infonce as supervised_infonce
     from normtheory.losses import symmetric_infonce as symmetric_infonce
+    from normtheory.regimes import get_experiment as get_experiment
     from normtheory.runs import merge as merge
     from normtheory.runs import run as run
     from normtheory.tracer import Model as Model
@@ -63,7 +63,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Trajectory": ("normtheory.engine", "Trajectory"),
     "simulate": ("normtheory.engine", "simulate"),
     "train": ("normtheory.engine", "train"),
-    "get_experiment": ("normtheory.experiments", "get_experiment"),
+    "get_experiment": ("normtheory.regimes", "get_experiment"),
     "cosine_matrix": ("normtheory.losses", "cosine_matrix"),
     "infonce": ("normtheory.losses", "infonce"),
     "prototype_infonce": ("normtheory.losses", "prototype_infonce"),

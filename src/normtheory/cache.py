@@ -98,7 +98,6 @@ _NOT_NUMERIC = (
     "calibrate",
     "cache.py",
     "checkpoint.py",
-    "experiments.py",
     # Base configs only: their values reach every cache key through the config itself.
     "regimes.py",
     "tracer.py",

@@ -28,14 +28,15 @@ MAPS = {"specificity": "depth", "uncertainty": "entropy"}
 # Figures drawn by a command rather than by a figures/fig*.py script.
 COMMAND_FIGURES = {
     "fig9_calibration.png": "the norm as a retrieval confidence score (`normtheory calibrate`): "
-    "accuracy per norm bin, selective accuracy, and the AUROC of the norm against the top-1 "
-    "cosine, the margin and their combination, per regime, with theory's expected side.",
+    "a forest plot of the AUROC of the norm, the top-1 cosine, the margin and their "
+    "combination per regime with 95% intervals and theory's side, and the selective accuracy "
+    "when filtering by the norm.",
     "fig10_probe.png": "a real encoder, all-MiniLM-L6-v2 (`normtheory probe`): norm against "
     "word frequency and WordNet depth, the hypernym-to-hyponym sign test, and the norm as a "
     "confidence score for word-to-definition retrieval.",
     "fig13_bridge.png": "the toy trained on WordNet nouns with their real frequencies "
-    "(`make bridge`): the toy's final norm against the real model's norm, word by word, per "
-    "regime, beside the no-dynamics baseline.",
+    "(`make bridge`): a forest plot of rho(toy, real norm) per regime with 95% intervals "
+    "beside the no-dynamics baselines (the word-by-word scatters in fig13_bridge_scatter.png).",
 }
 
 
