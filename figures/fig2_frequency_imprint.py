@@ -27,10 +27,10 @@ from normtheory import figures, laws
 from normtheory.config import SimConfig
 from normtheory.regimes import ADAMW, SGD_L2
 from normtheory.runs import run
-from normtheory.verify._common import calibration_run, fit_slope, half_stats
+from normtheory.verify import CHECKS, Result, run_checks
+from normtheory.verify._common import calibration_run
 from normtheory.verify.accumulation import CHECKS as ACCUMULATION_CHECKS
 from normtheory.verify.equilibria import JUDGED_SEEDS, kick_energies, shot_noise_domain
-from normtheory.verify.equilibria import _shot_noise as shot_noise_verdict
 
 NAME = "fig2_frequency_imprint.png"
 SEEDS = 5
@@ -40,7 +40,6 @@ BINS = 12
 def configs(tiny: bool = False) -> dict[str, SimConfig]:
     """The three verification configs (tiny: fewer items and steps)."""
     sgd = ACCUMULATION_CHECKS["frequency_imprint"][1]
-    sgd = sgd.replace(stride=sgd.steps // 10)
     cfgs = {"sgd": sgd, "sgd_l2": SGD_L2, "adamw": ADAMW}
     if tiny:
         cfgs = {
@@ -49,6 +48,29 @@ def configs(tiny: bool = False) -> dict[str, SimConfig]:
             "adamw": ADAMW.replace(num_items=40, steps=100, lr=0.05),
         }
     return cfgs
+
+
+def verdicts(cfgs: dict[str, SimConfig]) -> dict[str, Result]:
+    """The verdict rows the figure quotes, by law: `normtheory verify`'s checks run at the
+    figure's own configs (the rows REPORT.md renders at full size)."""
+    checks = {
+        "sgd": ("frequency_imprint", "frequency_imprint_occurrences"),
+        "sgd_l2": ("sgd_decay_equilibrium",),
+        "adamw": ("adamw_equilibrium",),
+    }
+    rows: dict[str, Result] = {}
+    for name, names in checks.items():
+        base = CHECKS[names[0]][1]
+        changes = [
+            f"{f}={getattr(cfgs[name], f)!r}"
+            for f in ("num_items", "steps", "stride", "lr", "weight_decay")
+            if getattr(cfgs[name], f) != getattr(base, f)
+        ]
+        results, crashes = run_checks(names, changes)
+        if crashes:
+            raise RuntimeError(f"the verdicts figure 2 quotes crashed: {crashes}")
+        rows |= {r.law: r for r in results}
+    return rows
 
 
 def _half(values: np.ndarray) -> np.ndarray:
@@ -75,16 +97,6 @@ def _kick_calibration(cfg: SimConfig) -> tuple[SimConfig, int]:
     return calibration.config, calibration.seeds
 
 
-def shot_noise_row(cfg: SimConfig):
-    """Item 9c's verdict (`verify.equilibria._shot_noise`) on the run `normtheory verify`
-    judges: `cfg` at JUDGED_SEEDS seeds, its kicks from the calibration run with as many
-    other seeds. Returns the Result (the slope of log N* on log p over the items in the
-    law's domain, measured and predicted), the row the report quotes."""
-    traj = run(cfg, JUDGED_SEEDS, progress=False)[0]
-    calibration = calibration_run(cfg, JUDGED_SEEDS, JUDGED_SEEDS, "item 9c's kicks")
-    return shot_noise_verdict(cfg, traj, half_stats(cfg, traj.norm**4), calibration)
-
-
 def _points(ax: plt.Axes, centre: np.ndarray, per_seed: np.ndarray, label: str) -> None:
     mean, std = figures.mean_std(per_seed)
     ax.errorbar(centre, mean, yerr=std, fmt="o", ms=3, mfc="none", capsize=1.5, label=label)
@@ -105,6 +117,7 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
     figures.enable_x64()
     cfgs = configs(tiny)
     trajs = {name: run(cfg, SEEDS, progress=False)[0] for name, cfg in cfgs.items()}
+    rows = verdicts(cfgs)
     numbers: dict[str, float] = {}
     arrays: dict[str, np.ndarray] = {}
     with figures.style():
@@ -133,8 +146,10 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
                 epsilon=per_occurrence,
             )
         )  # fmt: skip
-        slope, se = fit_slope(np.log(traj.rate), np.log(measured.mean(axis=0)))
-        pi_slope, pi_se = fit_slope(np.log(draws), np.log(measured.mean(axis=0)))
+        imprint = rows["frequency_imprint"]
+        slope, se = imprint.measured, imprint.spread
+        occ = rows["frequency_imprint_occurrences"]
+        pi_slope, pi_se = occ.measured, occ.spread
         numbers |= {"sgd_median_rel_error": float(np.median(err)), "sgd_slope": slope,
                     "sgd_slope_se": se, "sgd_occurrence_slope": pi_slope,
                     "sgd_occurrence_slope_se": pi_se}  # fmt: skip
@@ -152,8 +167,9 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
         axes[0].set_ylabel(r"growth $N_T^4 - N_0^4$")
         _panel(axes[0], f"plain SGD, $\\eta$ = {cfg.lr:g}, $T$ = {cfg.steps}", [
             f"rel. error of $N_T^4$: median {figures.percent(numbers['sgd_median_rel_error'])}",
-            f"fitted slope {slope:.3f} $\\pm$ {se:.3f} (item 8: 1)",
-            f"on $\\log\\pi$: {pi_slope:.3f} $\\pm$ {pi_se:.3f} (item 8b: 1)"])  # fmt: skip
+            f"slope {slope:.3f} $\\pm$ {se:.3f} (item 8: 1, {imprint.verdict})",
+            f"on $\\log\\pi$: {pi_slope:.3f} $\\pm$ {pi_se:.3f} (8b: 1, {occ.verdict})",
+        ])  # fmt: skip
 
         # SGD + L2: equilibrium N* from the per-step G^2 of a calibration run whose seeds
         # are disjoint from the plotted ones (the prediction never sees the runs it judges).
@@ -175,8 +191,9 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
             eta=eta, lam=lam, G2=per_update, p=fine
         )
         sparse = np.asarray(sparse) ** 0.25
-        nine_c = shot_noise_row(cfg)
-        slope, se = fit_slope(np.log(traj.rate), np.log(measured))
+        nine_c = rows["sparse_decay_shot_noise"]
+        sparse_row = rows["sparse_decay_equilibrium"]
+        slope, se = sparse_row.measured, sparse_row.spread
         numbers |= {"sgd_l2_median_rel_error": float(np.median(err)), "sgd_l2_slope": slope,
                     "sgd_l2_slope_se": se, "sgd_l2_shot_noise_slope": nine_c.measured,
                     "sgd_l2_shot_noise_slope_predicted": nine_c.predicted,
@@ -207,7 +224,7 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
         axes[1].set_ylabel(r"equilibrium norm $N^*$")
         _panel(axes[1], f"SGD + L2, $\\eta$ = {eta:g}, $\\lambda$ = {lam:g}", [
             f"rel. error of $N^*$: median {figures.percent(numbers['sgd_l2_median_rel_error'])}",
-            f"fitted slope {slope:.3f} $\\pm$ {se:.3f} (item 9: 1/4)"])  # fmt: skip
+            f"slope {slope:.3f} $\\pm$ {se:.3f} (item 9b: 1/4, {sparse_row.verdict})"])  # fmt: skip
 
         # AdamW: flat equilibrium.
         cfg, traj = cfgs["adamw"], trajs["adamw"]
@@ -218,7 +235,8 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
         law = laws.get("adamw_equilibrium")(eta=cfg.lr, lam=cfg.weight_decay, C=cfg.dim, b1=cfg.b1)
         level = float(np.sqrt(law))
         err = np.abs(measured - level) / level
-        slope, se = fit_slope(np.log(traj.rate), np.log(measured))
+        flat = rows["adamw_frequency_independence"]
+        slope, se = flat.measured, flat.spread
         numbers |= {"adamw_median_rel_error": float(np.median(err)), "adamw_slope": slope,
                     "adamw_slope_se": se, "adamw_law": level}  # fmt: skip
         arrays |= {"adamw_rate": centre, "adamw_measured": binned(per_seed, index)}
@@ -229,14 +247,15 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
         axes[2].set_ylabel(r"equilibrium norm $N^*$")
         _panel(axes[2], f"AdamW, $\\eta$ = {cfg.lr:g}, $\\lambda$ = {cfg.weight_decay:g}", [
             f"rel. error of $N^*$: median {figures.percent(numbers['adamw_median_rel_error'])}",
-            f"fitted slope {slope:.3f} $\\pm$ {se:.3f} (item 11: 0)"])  # fmt: skip
+            f"slope {slope:.3f} $\\pm$ {se:.3f} (item 11: 0, {flat.verdict})"])  # fmt: skip
         fig.suptitle("Frequency imprint: SGD writes $p$ into the norm, AdamW erases it")
         caption = (
             f"Items binned by rate p (points: mean over {SEEDS} seeds, bars: s.d. over seeds); "
             "N* under SGD + L2 and AdamW on one log scale, so each panel's visual slope is its "
             "exponent of p. "
             f"plain SGD: rel. error of N_T^4 median "
-            f"{figures.percent(numbers['sgd_median_rel_error'])}, slope "
+            f"{figures.percent(numbers['sgd_median_rel_error'])}; the slopes are the verdicts' "
+            "(their runs, as REPORT.md quotes them): slope "
             f"{numbers['sgd_slope']:.3f} +- {numbers['sgd_slope_se']:.3f} on log p, "
             f"{numbers['sgd_occurrence_slope']:.3f} +- {numbers['sgd_occurrence_slope_se']:.3f} "
             f"on log pi (item 8b: 1); SGD + L2: rel. error of N* median "

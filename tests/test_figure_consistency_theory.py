@@ -1,11 +1,11 @@
 """A theory figure and REPORT.md quote one record: every number a figure's JSON shares with
 a row of the verification report equals that row exactly (same runs, same seeds).
 
-Figures 2 (item 9c's slope), 5 (item 12's rows) and 6 (item 10's deviation) are drawn at
-a small size and compared with `normtheory verify`'s checks run at the same size, which is
-what REPORT.md renders; figure 10 is compared with the probe records (probe*.json) the
-report reads. Each comparison also has a variant in which the two disagree by one unit in
-the last place, which it must catch.
+Figures 2 (items 8, 8b, 9b, 9c and 11's slopes), 5 (item 12's rows) and 6 (item 10's
+deviation) are drawn at a small size and compared with `normtheory verify`'s checks run at
+the same size, which is what REPORT.md renders; figure 10 is compared with the probe
+records (probe*.json) the report reads. Each comparison also has a variant in which the two
+disagree by one unit in the last place, which it must catch.
 """
 
 from __future__ import annotations
@@ -137,6 +137,37 @@ def test_figure2_quotes_the_shot_noise_verdict(cache, tmp_path, monkeypatch) -> 
         "sgd_l2_shot_noise_slope_predicted": row.predicted,
         "sgd_l2_shot_noise_slope_error": row.rel_error,
         "sgd_l2_shot_noise_tolerance": row.tolerance,
+    }
+    assert disagreements(written, report) == []
+    assert len(disagreements(written, _nudged(report))) == 1
+
+
+def test_figure2_quotes_the_slope_verdicts(cache, tmp_path, monkeypatch) -> None:
+    """Items 8, 8b, 9b and 11's slopes in figure 2 are the verdicts' rows, not refits."""
+    monkeypatch.setenv("NORMTHEORY_CACHE", str(cache))
+    script = _load("fig2_frequency_imprint")
+    written = figures.read_record(script.main(tmp_path, tiny=True).path)["measured"]
+    tiny = script.configs(tiny=True)
+    rows = {}
+    for name, checks, fields in (
+        (
+            "sgd",
+            ["frequency_imprint", "frequency_imprint_occurrences"],
+            ("num_items", "steps", "stride"),
+        ),
+        ("sgd_l2", ["sgd_decay_equilibrium"], ("num_items", "steps", "weight_decay")),
+        ("adamw", ["adamw_equilibrium"], ("num_items", "steps", "lr")),
+    ):
+        changes = {k: getattr(tiny[name], k) for k in fields}
+        results, crashes = verify.run_checks(checks, _assignments(changes))
+        assert not crashes
+        rows |= {r.law: r for r in results}
+    report = {
+        "sgd_slope": rows["frequency_imprint"].measured,
+        "sgd_slope_se": rows["frequency_imprint"].spread,
+        "sgd_occurrence_slope": rows["frequency_imprint_occurrences"].measured,
+        "sgd_l2_slope": rows["sparse_decay_equilibrium"].measured,
+        "adamw_slope": rows["adamw_frequency_independence"].measured,
     }
     assert disagreements(written, report) == []
     assert len(disagreements(written, _nudged(report))) == 1
