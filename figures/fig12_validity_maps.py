@@ -141,15 +141,13 @@ def _panel(ax: plt.Axes, vmap: maps.ValidityMap, shared: bool) -> tuple[object, 
     judged = np.isin(vmap.verdict, ["holds", "partial", "fails", "inconclusive"])
     if vmap.fraction is not None:
         kind, shown = "fraction", np.where(judged, vmap.fraction, np.nan)
-        cmap = plt.get_cmap("RdBu").copy()
-        cmap.set_bad("0.88")
+        cmap = plt.get_cmap("RdBu").with_extremes(bad="0.88")
         image = ax.imshow(shown, cmap=cmap, norm=FRACTION_NORM, origin="lower", aspect="auto")
         strong = np.isfinite(shown) & ((shown < 0.62) | (shown > 0.985))
     else:
         ratio = np.log10(vmap.rel_error / vmap.tolerance)
         kind, shown = "ratio", np.where(judged, ratio, np.nan)
-        cmap = plt.get_cmap("RdBu_r").copy()
-        cmap.set_bad("0.88")
+        cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.88")
         image = ax.imshow(shown, cmap=cmap, vmin=-2, vmax=2, origin="lower", aspect="auto")
         strong = np.isfinite(shown) & (np.abs(shown) > 1.2)
     for i in range(len(vmap.y_values)):

@@ -60,7 +60,7 @@ def _oracle(p, b1, b2, shape, chains=2000, burn=600, steps=3000, seed=0):
     return var.mean() / steps, var.std() / np.sqrt(chains) / steps
 
 
-@pytest.mark.parametrize("p", [0.01, 0.05, 0.3])
+@pytest.mark.parametrize("p", [0.01, 0.3])  # a rare row, and one near item 11
 def test_ratio_matches_adam_moments_on_bernoulli_draws(p):
     shape = np.random.default_rng(1).exponential(size=64)  # draws of unequal energy
     predicted = float(_ratio(p, 0.8, 0.95, shape))
