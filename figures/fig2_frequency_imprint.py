@@ -27,7 +27,7 @@ from normtheory import figures, laws
 from normtheory.config import SimConfig
 from normtheory.regimes import ADAMW, SGD_L2
 from normtheory.runs import run
-from normtheory.verify import CHECKS, Result, run_checks
+from normtheory.verify import CHECKS, SEED_GROUPS, Result, run_checks
 from normtheory.verify._common import calibration_run
 from normtheory.verify.accumulation import CHECKS as ACCUMULATION_CHECKS
 from normtheory.verify.equilibria import JUDGED_SEEDS, kick_energies, shot_noise_domain
@@ -50,9 +50,10 @@ def configs(tiny: bool = False) -> dict[str, SimConfig]:
     return cfgs
 
 
-def verdicts(cfgs: dict[str, SimConfig]) -> dict[str, Result]:
+def verdicts(cfgs: dict[str, SimConfig], seed_groups: int = SEED_GROUPS) -> dict[str, Result]:
     """The verdict rows the figure quotes, by law: `normtheory verify`'s checks run at the
-    figure's own configs (the rows REPORT.md renders at full size)."""
+    figure's own configs, on as many seed groups as `normtheory verify` judges (the rows
+    REPORT.md renders at full size)."""
     checks = {
         "sgd": ("frequency_imprint", "frequency_imprint_occurrences"),
         "sgd_l2": ("sgd_decay_equilibrium",),
@@ -66,7 +67,7 @@ def verdicts(cfgs: dict[str, SimConfig]) -> dict[str, Result]:
             for f in ("num_items", "steps", "stride", "lr", "weight_decay")
             if getattr(cfgs[name], f) != getattr(base, f)
         ]
-        results, crashes = run_checks(names, changes)
+        results, crashes = run_checks(names, changes, seed_groups=seed_groups)
         if crashes:
             raise RuntimeError(f"the verdicts figure 2 quotes crashed: {crashes}")
         rows |= {r.law: r for r in results}
@@ -117,7 +118,7 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
     figures.enable_x64()
     cfgs = configs(tiny)
     trajs = {name: run(cfg, SEEDS, progress=False)[0] for name, cfg in cfgs.items()}
-    rows = verdicts(cfgs)
+    rows = verdicts(cfgs, seed_groups=1 if tiny else SEED_GROUPS)
     numbers: dict[str, float] = {}
     arrays: dict[str, np.ndarray] = {}
     with figures.style():

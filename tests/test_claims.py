@@ -150,7 +150,7 @@ def test_verify_json_carries_claimed(tmp_path, monkeypatch, capsys):
     path.write_text(json.dumps({"maps": {}, "claims": [claim.to_json()]}))
     monkeypatch.setenv("NORMTHEORY_CACHE", str(tmp_path / "cache"))
     sets = [f"--set={k}={v}" for k, v in claim.changes.items()]
-    argv = ["verify", "accumulation", "--json", "--claims", str(path), *sets]
+    argv = ["verify", "accumulation", "--json", "--seed-groups", "1", "--claims", str(path), *sets]
 
     def first_row(argv):
         assert cli.main(argv) == 0

@@ -32,6 +32,7 @@ FIELDS = {
     "fraction_high",
     "relaxed",
     "calibration",
+    "groups",
     "claimed",
 }
 
@@ -45,7 +46,7 @@ def test_json_records_and_exact_facts_hold(capsys, tmp_path):
     report = tmp_path / "REPORT.md"
     assert cli.main(["verify", *names, "--json", *_set(TINY), "--report", str(report)]) == 0
     text = report.read_text()
-    assert "| `li_arora` | 10 | **holds** |" in text and "## Wall time per stage" in text
+    assert "| `li_arora` | 10 | **holds**" in text and "## Wall time per stage" in text
     assert "## Figures" not in text  # none drawn in tmp_path
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {r["law"] for r in records} == set(names)
@@ -269,3 +270,66 @@ def test_sign_maps_away_from_the_default_are_tallied_in_the_report(monkeypatch, 
     (tmp_path / "signs.json").write_text(json.dumps({"cells": cells}))
     text = write_report([], {}, {}, tmp_path / "REPORT.md").read_text()
     assert "run `make signs` to redo the maps" in text and "| depth 2, branching 8 |" not in text
+
+
+def _seeded_check(verdict_of_seed):
+    """A check whose approximate verdict depends on the seed it runs, and an exact row."""
+    from normtheory.verify import Result
+
+    seen = []
+
+    def check(config, overridden):
+        seen.append(config.seed)
+        row = dict(law="planted", item=6, config=config, quantity="q", predicted=1.0,
+                   measured=1.0 + config.seed, spread=0.0, rel_error=0.0, tolerance=0.1,
+                   basis="planted")  # fmt: skip
+        return [
+            Result(**row, verdict=verdict_of_seed(config.seed)),
+            Result(**{**row, "law": "planted_exact"}, verdict="holds", exact=True),
+        ]
+
+    return check, seen
+
+
+def test_seed_groups_make_a_split_verdict_inconclusive(monkeypatch):
+    import normtheory.verify as verify
+
+    check, seen = _seeded_check(lambda seed: "holds" if seed == 0 else "fails")
+    monkeypatch.setitem(verify.CHECKS, "planted", (check, SimConfig(seed=0)))
+    results, crashes = run_checks(["planted"], seed_groups=3)
+    assert not crashes and len(seen) == 3 and len(set(seen)) == 3  # three seed groups
+    approximate, exact = results
+    assert approximate.verdict == "inconclusive"
+    assert approximate.groups == ("holds", "fails", "fails")
+    assert approximate.measured == 1.0  # the first group's numbers
+    assert "seed groups disagree" in approximate.note
+    assert exact.verdict == "holds" and exact.groups is None  # exact facts are not grouped
+    # One group judges as before.
+    seen.clear()
+    (single, _), _ = run_checks(["planted"])
+    assert single.verdict == "holds" and single.groups is None and seen == [0]
+
+
+def test_seed_groups_that_agree_keep_the_verdict(monkeypatch):
+    import normtheory.verify as verify
+
+    check, seen = _seeded_check(lambda seed: "fails")
+    monkeypatch.setitem(verify.CHECKS, "planted", (check, SimConfig(seed=0)))
+    (result, _), _ = run_checks(["planted"], seed_groups=2)
+    assert result.verdict == "fails" and result.groups == ("fails", "fails")
+    assert seen == [0, seen[1]] and seen[1] > 0
+
+
+def test_a_real_check_judged_on_seed_groups_runs_other_seeds():
+    (one,), _ = run_checks(["li_arora"], TINY)
+    (three,), _ = run_checks(["li_arora"], TINY, seed_groups=3)
+    assert three.measured == one.measured  # the first group is the single run
+    assert three.groups == ("holds",) * 3 and three.verdict == "holds"
+
+
+@pytest.mark.parametrize("groups", [0, -1, 1.5, True])
+def test_bad_seed_groups_are_refused(groups):
+    from normtheory.config import ConfigError
+
+    with pytest.raises(ConfigError, match="seed_groups"):
+        run_checks(["euler"], seed_groups=groups)

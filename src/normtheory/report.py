@@ -74,11 +74,21 @@ def _table(results: Sequence[Result]) -> list[str]:
     ]
     for r in results:
         lines.append(
-            f"| `{r.law}` | {r.item} | **{r.verdict}** | {_number(r.predicted)} | "
+            f"| `{r.law}` | {r.item} | **{r.verdict}**{_groups(r)} | {_number(r.predicted)} | "
             f"{_number(r.measured)} | {_number(r.spread)} | {_number(r.rel_error)} | "
             f"{_number(r.tolerance)} | {_fraction(r)} | {r.setting} |"
         )
     return lines
+
+
+def _groups(r: Result) -> str:
+    """The seed groups' verdicts, when the verdict was made on several: " (3 of 3 seed
+    groups)" when they agree, " (seed groups: holds, fails, holds)" when they split."""
+    if not r.groups:
+        return ""
+    if len(set(r.groups)) == 1:
+        return f" ({len(r.groups)} of {len(r.groups)} seed groups)"
+    return f" (seed groups: {', '.join(r.groups)})"
 
 
 def _details(results: Sequence[Result]) -> list[str]:
@@ -548,13 +558,18 @@ def write_report(
         "`holds`, `fails`, `partial` (only the frequent items hold, or a sign test finds "
         "no significant correlation), `not relaxed` (an equilibrium check whose run had "
         "not reached equilibrium: the law is not judged) or `not applicable` (the regime "
-        "run is outside every law the check knows; the note says why). Per-item checks "
+        "run is outside every law the check knows; the note says why). An approximate "
+        "verdict is made on independent seed groups (the first group's numbers are shown, "
+        "the groups' verdicts beside it) and is `inconclusive` when they split, as is a "
+        "sign test that can neither confirm nor exclude a predicted zero. Per-item checks "
         f"hold when at least {HOLD_FRACTION:.0%} of the items are within tolerance and the "
         f"95% Clopper-Pearson interval of that fraction starts at {HOLD_LOWER:.0%} or "
         "above (column `items within tol.`).",
         "",
         f"**Summary:** {counts['holds']} hold, {counts['partial']} partial, "
-        f"{counts['fails']} fail, {counts['not relaxed']} not relaxed, "
+        f"{counts['fails']} fail, "
+        f"{sum(r.verdict == 'inconclusive' for r in results)} inconclusive, "
+        f"{counts['not relaxed']} not relaxed, "
         f"{counts['not applicable']} not applicable, {len(crashes)} crashed.",
         "",
         "## Verification table",

@@ -34,6 +34,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--list", action="store_true", help="list the checks and exit")
     parser.add_argument(
+        "--seed-groups",
+        type=int,
+        default=None,
+        metavar="N",
+        help="judge every approximate verdict on N independent seed groups; a split makes "
+        "it inconclusive (default: normtheory.verify.SEED_GROUPS; 1 judges one group)",
+    )
+    parser.add_argument(
         "--claims",
         type=Path,
         metavar="PATH",
@@ -50,7 +58,7 @@ def main(args: argparse.Namespace) -> int:
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    from normtheory.verify import CHECKS, claims, run_checks
+    from normtheory.verify import CHECKS, SEED_GROUPS, claims, run_checks
 
     if args.list:
         width = max(map(len, CHECKS))
@@ -65,6 +73,7 @@ def main(args: argparse.Namespace) -> int:
             args.assignments,
             progress=None if args.json else lambda n: print(f"verifying {n} ...", flush=True),
             seconds=seconds,
+            seed_groups=SEED_GROUPS if args.seed_groups is None else args.seed_groups,
         )
     stated = claims.load_claims(args.claims or claims.DEFAULT_CLAIMS)
     if args.json:

@@ -110,6 +110,10 @@ class Result:
     seeds and regime of a calibration run disjoint from the judged run, and what it
     measured (`verify._common.Calibration`); a prediction from the configuration alone
     says so with no seeds. None for exact facts and refusals.
+
+    `groups` holds the verdicts of the independent seed groups the verdict was made on
+    (`normtheory.verify.run_checks(seed_groups=...)`), the first group's (whose numbers
+    these are) first; None when it was judged on one group.
     """
 
     law: str
@@ -131,6 +135,7 @@ class Result:
     relaxed: float = math.nan
     row: str = ""
     calibration: Mapping[str, Any] | None = dataclasses.field(default=None, hash=False)
+    groups: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         config = self.config
