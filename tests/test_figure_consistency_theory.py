@@ -10,6 +10,7 @@ disagree by one unit in the last place, which it must catch.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import math
@@ -100,7 +101,7 @@ def test_figure5_quotes_the_drift_heat_verdicts(cache, tmp_path, monkeypatch) ->
     rows = {k: drift_heat.REGIMES[k] for k in ("table, heavy ball", "compositional, heavy ball")}
     monkeypatch.setattr(drift_heat, "BASE", drift_heat.BASE.replace(**SMALL))
     monkeypatch.setattr(drift_heat, "REGIMES", rows)
-    record = _load("fig5_drift_heat").main(tmp_path)
+    record = _load("fig5_drift_heat").main(tmp_path, seed_groups=1)
     written = figures.read_record(record.path)["measured"]
     results, crashes = verify.run_checks(["drift_heat_equilibrium"], _assignments(SMALL))
     assert not crashes and [r.row for r in results] == list(rows)
@@ -110,11 +111,26 @@ def test_figure5_quotes_the_drift_heat_verdicts(cache, tmp_path, monkeypatch) ->
     report = _drift_heat_rows(results)
     assert disagreements(written, report) == []
     assert len(disagreements(written, _nudged(report))) == 1
+    # On seed groups, the figure states the verdicts `normtheory verify` states (here
+    # made to split: the figure must say so, not its own group's verdict).
+    script = _load("fig5_drift_heat")
+
+    def split(*args, **kwargs):
+        out, crashed = verify.run_checks(*args, **kwargs)
+        return [dataclasses.replace(r, verdict="inconclusive", groups=("fails", "holds"))
+                for r in out], crashed  # fmt: skip
+
+    monkeypatch.setattr(script, "run_checks", split)
+    caption = figures.read_record(script.main(tmp_path / "grouped", seed_groups=2).path)
+    for r in results:
+        assert f"{r.row}: " in caption["caption"]
+    assert caption["caption"].count("tolerance, inconclusive (seed groups: fails, holds)") == 2
     # Drawn from other runs (the table at another learning rate), the figure disagrees.
     moved = drift_heat.BASE.replace(**SMALL, lr=0.04)
     monkeypatch.setattr(drift_heat, "BASE", moved)
     monkeypatch.setattr(drift_heat, "REGIMES", {"table, heavy ball": {}})
-    other = figures.read_record(_load("fig5_drift_heat").main(tmp_path / "other").path)
+    other = _load("fig5_drift_heat").main(tmp_path / "other", seed_groups=1)
+    other = figures.read_record(other.path)
     assert disagreements(other["measured"], _drift_heat_rows(results[:1]))
 
 
