@@ -19,7 +19,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # The benchmark modules; those that need PyTorch (the optional 'bench' extra) apart.
 MODULES = ("check", "fresh_clone", "lean_jax", "machine", "measure", "reference_numpy",
-           "report", "roofline", "run", "split_cost", "targets", "worker", "workload")  # fmt: skip
+           "report", "roofline", "run", "split_cost", "step", "targets", "worker",
+           "workload")  # fmt: skip
 TORCH_MODULES = ("gpu", "reference_torch")
 
 
@@ -160,3 +161,29 @@ def test_split_cost_table_judges_the_target():
     table = split_cost.markdown(rows, 100, 1)
     assert "| a | 1.00 | 2.00 | 2.90 | 1.45 | met |" in table
     assert "| b | 1.00 | 2.00 | 3.20 | 1.60 | missed |" in table
+
+
+def _summary(rates: list[float]) -> dict:
+    return {"steps_per_s": sorted(rates)[len(rates) // 2], "round_rates": rates,
+            "other_load": 0.0}  # fmt: skip
+
+
+def test_the_step_target_compares_rounds_side_by_side(monkeypatch):
+    """benchmarks.step's verdict: the median of per-round speed ratios, met at >= 1."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import step
+
+    # Round by round the engine is slower than the lean step, although its median rate
+    # (2.0) is above the lean step's (1.9): the side-by-side ratio says "missed".
+    timings = {1: {"small": {
+        "normtheory": _summary([1.0, 2.0, 3.0]),
+        "jax-lean-sparse": _summary([1.2, 1.9, 3.6]),
+        "normtheory+budget": _summary([0.5, 1.0, 1.5]),
+    }}}  # fmt: skip
+    (row,) = step.rows(timings)
+    assert row["engine_over_lean"] == pytest.approx(1.0 / 1.2)
+    assert not row["met"]
+    assert row["budget_over_off"] == pytest.approx(2.0)
+    assert "| small | 1 |" in step.render(
+        {"date": "d", "rounds": 3, "minutes": 0.1, "machine": "m", "rows": [row]}
+    )
