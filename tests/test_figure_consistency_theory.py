@@ -134,32 +134,11 @@ def test_figure5_quotes_the_drift_heat_verdicts(cache, tmp_path, monkeypatch) ->
     assert disagreements(other["measured"], _drift_heat_rows(results[:1]))
 
 
-# Figure 2: item 9c's slope (sparse_decay_shot_noise).
-
-
-def test_figure2_quotes_the_shot_noise_verdict(cache, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("NORMTHEORY_CACHE", str(cache))
-    script = _load("fig2_frequency_imprint")
-    record = script.main(tmp_path, tiny=True)
-    written = figures.read_record(record.path)["measured"]
-    small = script.configs(tiny=True)["sgd_l2"]
-    changes = {k: getattr(small, k) for k in ("num_items", "steps", "weight_decay")}
-    results, crashes = verify.run_checks(["sgd_decay_equilibrium"], _assignments(changes))
-    assert not crashes
-    (row,) = [r for r in results if r.law == "sparse_decay_shot_noise"]
-    assert row.verdict != "not applicable", row.note
-    report = {
-        "sgd_l2_shot_noise_slope": row.measured,
-        "sgd_l2_shot_noise_slope_predicted": row.predicted,
-        "sgd_l2_shot_noise_slope_error": row.rel_error,
-        "sgd_l2_shot_noise_tolerance": row.tolerance,
-    }
-    assert disagreements(written, report) == []
-    assert len(disagreements(written, _nudged(report))) == 1
+# Figure 2: the slopes of items 8, 8b, 9b, 9c and 11.
 
 
 def test_figure2_quotes_the_slope_verdicts(cache, tmp_path, monkeypatch) -> None:
-    """Items 8, 8b, 9b and 11's slopes in figure 2 are the verdicts' rows, not refits."""
+    """Items 8, 8b, 9b, 9c and 11's slopes in figure 2 are the verdicts' rows, not refits."""
     monkeypatch.setenv("NORMTHEORY_CACHE", str(cache))
     script = _load("fig2_frequency_imprint")
     written = figures.read_record(script.main(tmp_path, tiny=True).path)["measured"]
@@ -178,6 +157,16 @@ def test_figure2_quotes_the_slope_verdicts(cache, tmp_path, monkeypatch) -> None
         results, crashes = verify.run_checks(checks, _assignments(changes))
         assert not crashes
         rows |= {r.law: r for r in results}
+    row = rows["sparse_decay_shot_noise"]  # item 9c
+    assert row.verdict != "not applicable", row.note
+    shot_noise = {
+        "sgd_l2_shot_noise_slope": row.measured,
+        "sgd_l2_shot_noise_slope_predicted": row.predicted,
+        "sgd_l2_shot_noise_slope_error": row.rel_error,
+        "sgd_l2_shot_noise_tolerance": row.tolerance,
+    }
+    assert disagreements(written, shot_noise) == []
+    assert len(disagreements(written, _nudged(shot_noise))) == 1
     report = {
         "sgd_slope": rows["frequency_imprint"].measured,
         "sgd_slope_se": rows["frequency_imprint"].spread,

@@ -183,7 +183,6 @@ def frequency_signs(
     from wordfreq import zipf_frequency
 
     from normtheory.data import wordnet as words_data
-    from normtheory.runs import run
 
     if not selected:
         raise ConfigError("no sign regime selected")
@@ -199,11 +198,7 @@ def frequency_signs(
     for k, regime in enumerate(selected):
         log(f"[sign {k + 1}/{len(selected)}] {regime.name} ({seeds} seeds, budget traced)")
         t0 = time.perf_counter()
-        traj, _, cached = run(
-            regime.config, seeds, trace_budget=True, use_cache=use_cache, progress=progress
-        )
-        if not np.array_equal(traj.items, np.arange(n_words)):
-            raise ConfigError(f"{regime.name}: the tracked items must be all words (tracked=0)")
+        traj, _, cached = _every_word(regime, seeds, n_words, True, use_cache, progress)
         terms = {t: np.asarray(getattr(traj, t)).sum(axis=1) for t in analysis.SIGN_PARTS[1:]}
         record = analysis.frequency_sign(traj.norm[:, -1, :], traj.norm0, terms, log_freq)
         cells.append(
@@ -250,6 +245,19 @@ class BridgeResult:
     baseline: np.ndarray
     toy: dict[str, np.ndarray]
     ood: Any = None
+
+
+def _every_word(regime, seeds: int, n_words: int, trace_budget: bool, use_cache, progress):
+    """`run(regime.config, ...)` -> (trajectory, path, cached), refusing a run that does not
+    track every word (the bridge compares the toy with the real model word by word)."""
+    from normtheory.runs import run
+
+    traj, path, cached = run(
+        regime.config, seeds, trace_budget=trace_budget, use_cache=use_cache, progress=progress
+    )
+    if not np.array_equal(traj.items, np.arange(n_words)):
+        raise ConfigError(f"{regime.name}: the tracked items must be all words (tracked=0)")
+    return traj, path, cached
 
 
 def _versions() -> dict[str, str | None]:
@@ -309,7 +317,6 @@ def run_bridge(
 
     from normtheory.data import wordnet as words_data
     from normtheory.probe import encoders, wordnet
-    from normtheory.runs import run
 
     if not selected:
         raise ConfigError("no regime selected")
@@ -346,11 +353,7 @@ def run_bridge(
     for k, regime in enumerate(selected):
         log(f"[{k + 1}/{len(selected)}] training {regime.name} ({seeds} seeds, float32)")
         t0 = time.perf_counter()
-        traj, path, cached = run(
-            regime.config, seeds, trace_budget=False, use_cache=use_cache, progress=progress
-        )
-        if not np.array_equal(traj.items, np.arange(n_words)):
-            raise ConfigError(f"{regime.name}: the tracked items must be all words (tracked=0)")
+        traj, path, cached = _every_word(regime, seeds, n_words, False, use_cache, progress)
         final = np.asarray(traj.norm[:, -1, :], dtype=np.float64)  # (seeds, words)
         norm = final.mean(axis=0)
         toy[regime.name] = norm
