@@ -6,7 +6,7 @@ Runs the specificity map at every tree shape of `normtheory.verify.structure.SHA
 and the uncertainty map at every class count of `CLASS_COUNTS` (2 seeds each, float64,
 through the results cache; about 11 minutes on two CPU cores from an empty cache) and
 writes `<out>/signs.json`, which `normtheory verify --report` renders as a section. The
-record carries the code identity (`normtheory.cache.code_identity("verify")`) that
+record carries the code identity (`normtheory.verify.code_identity()`) that
 computed it; the report says when the code has changed since.
 """
 
@@ -27,13 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    from normtheory.cache import code_identity
+    from normtheory.verify import code_identity
     from normtheory.verify.structure import sign_maps
 
     cells = sign_maps(progress=lambda label: print(f"map at {label} ...", file=sys.stderr))
     path = args.out / "signs.json"
     # The code that computed the cells, so the report can tell a stale record.
-    record = {"code": code_identity("verify"), "cells": cells}
+    record = {"code": code_identity(), "cells": cells}
     path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {path}")
     return 0

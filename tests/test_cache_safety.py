@@ -26,7 +26,7 @@ META = {"config": {"n": 1}}
 @pytest.fixture
 def package_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the package sources that code_identity hashes instead of the real one."""
-    copy = tmp_path / "pkg"
+    copy = tmp_path / "normtheory"
     shutil.copytree(cache._PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(cache, "_PACKAGE", copy)
     cache.code_identity.cache_clear()
@@ -35,30 +35,63 @@ def package_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache.code_identity.cache_clear()
 
 
-def test_editing_engine_code_changes_the_identity_and_presentation_code_does_not(package_copy):
-    before = cache.code_identity()
-    with (package_copy / "report.py").open("a") as f:
-        f.write("\n# a presentation change\n")
-    cache.code_identity.cache_clear()
-    assert cache.code_identity() == before
-    with (package_copy / "engine.py").open("a") as f:
-        f.write("\n# an engine change\n")
-    cache.code_identity.cache_clear()
-    after = cache.code_identity()
-    assert after != before
-    assert cache.config_key({"a": 1}) != cache.config_key({"a": 1}, before)
-    # A verify computation keys on verify/ too.
-    with (package_copy / "verify" / "exact.py").open("a") as f:
-        f.write("\n# a check change\n")
-    cache.code_identity.cache_clear()
-    assert cache.code_identity() == after
-    assert cache.code_identity("verify") != cache.code_identity()
-
-
 def _touch(path: Path) -> None:
     with path.open("a") as f:
         f.write("\n# an edit\n")
     cache.code_identity.cache_clear()
+
+
+def test_the_identity_follows_what_a_simulation_imports_and_nothing_else(package_copy):
+    engine = cache.code_identity()
+    verify = cache.code_identity("verify", "laws")
+    # Presentation, the command line, a figure's helper: no simulation imports them.
+    for name in ("report.py", "cli/simulate.py", "calibrate/figure.py", "bridge/figure.py"):
+        _touch(package_copy / name)
+    assert (cache.code_identity(), cache.code_identity("verify", "laws")) == (engine, verify)
+    # A law the engine never imports changes verify's identity only.
+    _touch(package_copy / "laws" / "adamw.py")
+    assert cache.code_identity() == engine
+    assert cache.code_identity("verify", "laws") != verify
+    # So does a new law module, registered and imported by name.
+    (package_copy / "laws" / "brand_new.py").write_text("X = 1\n")
+    cache.code_identity.cache_clear()
+    assert cache.code_identity() == engine
+    # A module the engine imports only inside a function counts as much as one at the top.
+    _touch(package_copy / "_step.py")
+    assert cache.code_identity() != engine
+    engine = cache.code_identity()
+    _touch(package_copy / "laws" / "budget.py")  # the engine's trace imports this law
+    assert cache.code_identity() != engine
+    # A verify edit changes verify's identity and not the simulation's.
+    engine, verify = cache.code_identity(), cache.code_identity("verify", "laws")
+    _touch(package_copy / "verify" / "exact.py")
+    assert cache.code_identity() == engine
+    assert cache.code_identity("verify", "laws") != verify
+    assert cache.config_key({"a": 1}) == cache.config_key({"a": 1}, engine)
+
+
+def test_a_function_level_import_is_followed_and_a_type_checking_one_is_not(package_copy):
+    before = cache.code_identity()
+    (package_copy / "extra_lazy.py").write_text("Y = 2\n")
+    (package_copy / "extra_typing.py").write_text("Z = 3\n")
+    with (package_copy / "engine.py").open("a") as f:
+        f.write(
+            "\nif TYPE_CHECKING:\n    from normtheory import extra_typing\n"
+            "\ndef _late():\n    from normtheory import extra_lazy\n    return extra_lazy\n"
+        )
+    cache.code_identity.cache_clear()
+    with_lazy = cache.code_identity()
+    assert with_lazy != before
+    _touch(package_copy / "extra_lazy.py")
+    assert cache.code_identity() != with_lazy
+    with_lazy = cache.code_identity()
+    _touch(package_copy / "extra_typing.py")
+    assert cache.code_identity() == with_lazy
+
+
+def test_an_unknown_root_is_refused(package_copy):
+    with pytest.raises(ValueError, match="no module or folder 'nowhere'"):
+        cache.code_identity("nowhere")
 
 
 def test_the_calibration_keys_on_its_retrieval_code_and_not_on_its_presentation(package_copy):
@@ -69,9 +102,8 @@ def test_the_calibration_keys_on_its_retrieval_code_and_not_on_its_presentation(
     assert source.relative_to(source.parents[1]).as_posix() == "calibrate/run.py"
     engine, calibrate = cache.code_identity(), cache.code_identity("calibrate/run.py")
     assert calibrate != engine
-    for name in ("figure.py", "table.py", "analysis.py", "settings.py", "__init__.py"):
+    for name in ("figure.py", "table.py"):
         _touch(package_copy / "calibrate" / name)
-    _touch(package_copy / "regimes.py")  # configs only: they key results through the config
     assert (cache.code_identity(), cache.code_identity("calibrate/run.py")) == (engine, calibrate)
     _touch(package_copy / "calibrate" / "run.py")
     assert cache.code_identity() == engine

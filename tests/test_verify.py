@@ -243,9 +243,9 @@ def test_sign_maps_away_from_the_default_are_tallied_in_the_report(monkeypatch, 
     assert [c["fresh"] for c in cells] == [False, False, True]
     assert [c["significant"] for c in cells] == [True, True, False]  # |rho| > 0.18
     assert [c["agrees"] for c in cells] == [True, False, False]  # predicted +
-    from normtheory.cache import code_identity
+    from normtheory.verify import code_identity
 
-    code = code_identity("verify")
+    code = code_identity()
     (tmp_path / "signs.json").write_text(json.dumps({"code": code, "cells": cells}))
     text = write_report([], {}, {}, tmp_path / "REPORT.md").read_text()
     assert "Stale" not in text

@@ -29,6 +29,7 @@ and the warning says it was not saved.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import hashlib
@@ -81,39 +82,12 @@ _KEY_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]*")
 _T = TypeVar("_T")
 
 _PACKAGE = Path(__file__).resolve().parent
-# Package sources that never change a cached number (presentation, statistics on
-# results, the command line); every other .py file of the package is part of the
-# code identity, so a new module counts by default.
-_NOT_NUMERIC = (
-    "__init__.py",
-    "_version.py",
-    "cli",
-    "derive.py",
-    "figures.py",
-    "report.py",
-    "testing.py",
-    "confidence.py",
-    # The calibration caches its retrieval arrays under code_identity("calibrate/run.py");
-    # its regimes, scores, table and figure never change those arrays.
-    "calibrate",
-    "cache.py",
-    "checkpoint.py",
-    # Base configs only: their values reach every cache key through the config itself.
-    "regimes.py",
-    "tracer.py",
-    "bridge",
-    "verify",
-    # The probe measures a real model and caches nothing; its WordNet reader and
-    # vocabulary rules build the "wordnet" data family, so those two count.
-    "probe/__init__.py",
-    "probe/analysis.py",
-    "probe/cli.py",
-    "probe/figure.py",
-    "probe/frames.py",
-    "probe/model.py",
-    "probe/run.py",
-    "probe/table.py",
-)
+_PACKAGE_NAME = __name__.partition(".")[0]
+# The computation whose closure every identity includes: a simulation (`normtheory.runs`).
+_SIMULATION = "runs.py"
+# Sources in an import closure that never change a computed number: the package's lazy
+# public surface and version string, and this store (it makes the key, not the numbers).
+_STORE_ONLY = ("__init__.py", "_version.py", "cache.py")
 # wordfreq gives the "wordnet" data family its frequencies.
 _LIBRARIES = ("jax", "jaxlib", "optax", "wordfreq")
 
@@ -171,37 +145,112 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def _numeric_sources(extra: tuple[str, ...]) -> list[Path]:
-    """The package's .py files that compute cached numbers, plus `extra` (relative paths).
+def _module_file(name: str) -> Path | None:
+    """The source of package module `name` (dotted), or None outside the package."""
+    parts = name.split(".")
+    if parts[0] != _PACKAGE_NAME:
+        return None
+    base = _PACKAGE.joinpath(*parts[1:])
+    for path in (base / "__init__.py", base.with_suffix(".py")):
+        if path.is_file():
+            return path
+    return None
 
-    An `extra` path counts even inside a folder of `_NOT_NUMERIC` (a package whose one
-    module computes what it caches, as "calibrate/run.py").
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(_PACKAGE).with_suffix("").parts
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join((_PACKAGE_NAME, *parts))
+
+
+def _type_checking_only(node: ast.AST) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Dotted names of the modules `path` imports anywhere (functions included), with
+    the packages they live in; imports under `if TYPE_CHECKING:` are skipped."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if _type_checking_only(node):
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{base}.{node.module}" if node.module else base
+            else:
+                base = node.module or ""
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_bytes(), filename=str(path)))
+    modules = set()
+    for module in found:
+        parts = module.split(".")
+        modules.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+    return modules
+
+
+def _closure(roots: tuple[str, ...]) -> list[Path]:
+    """The package sources that the modules at `roots` import, transitively.
+
+    Args:
+        roots: paths relative to the package: a module ("runs.py") or a folder
+            ("verify": every module in it).
+
+    Returns:
+        Sorted source paths: the roots, every package module they import (at module
+        level or inside functions; a module imported by a string through importlib, as
+        the lazy public surfaces do, is not followed), and the packages containing them.
+        The modules of `_STORE_ONLY` are left out.
     """
-    skipped = [_PACKAGE / name for name in _NOT_NUMERIC]
-    added = [_PACKAGE / name for name in extra]
-
-    def under(path: Path, roots: list[Path]) -> bool:
-        return any(path == r or r in path.parents for r in roots)
-
-    return [
-        path
-        for path in sorted(_PACKAGE.rglob("*.py"))
-        if under(path, added) or not under(path, skipped)
-    ]
+    pending: list[Path] = []
+    for root in roots:
+        path = _PACKAGE / root
+        if path.is_dir():
+            pending.extend(sorted(path.rglob("*.py")))
+        elif path.is_file():
+            pending.append(path)
+        else:
+            raise ValueError(f"code identity: no module or folder {root!r} in the package")
+    seen: set[Path] = set()
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for module in _imported_modules(path):
+            source = _module_file(module)
+            if source is not None and source not in seen:
+                pending.append(source)
+    skipped = {_PACKAGE / name for name in _STORE_ONLY}
+    return sorted(seen - skipped)
 
 
 @functools.cache
-def code_identity(*extra: str) -> str:
-    """A 16-hex-digit hash of the code that computes cached results.
+def code_identity(*roots: str) -> str:
+    """A 16-hex-digit hash of the code that computes a cached result.
 
-    Covers the bytes of every numeric source file of the package (all but the
-    presentation modules in `_NOT_NUMERIC`), the relative paths in `extra` (files or
-    folders of the package whose own computations are cached, for example "verify" or
-    "calibrate/run.py"), and the installed versions of jax, jaxlib, optax and wordfreq.
+    Covers the bytes of the sources in the import closure (`_closure`) of a simulation
+    (`runs.py`) and of `roots`, the package paths of the computation's own modules (a
+    folder such as "verify", or a module such as "calibrate/run.py"), and the installed
+    versions of jax, jaxlib, optax and wordfreq. A module outside the closure (a figure,
+    the report, the command line, a law no computation imports) never changes it.
     Computed once per process.
     """
     digest = hashlib.sha256()
-    for path in _numeric_sources(tuple(extra)):
+    for path in _closure((_SIMULATION, *roots)):
         digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     for name in _LIBRARIES:

@@ -209,5 +209,7 @@ def kernel_budget_cached(config: SimConfig, seed: int | None = None) -> KernelBu
     seed = config.seed if seed is None else int(seed)
     spec = {"computation": "kernel_budget", "config": dataclasses.asdict(config), "seed": seed}
 
-    arrays = cache.cached_arrays(spec, lambda: dataclasses.asdict(kernel_budget(config, seed)))
+    arrays = cache.cached_arrays(
+        spec, lambda: dataclasses.asdict(kernel_budget(config, seed)), "kernel_budget.py"
+    )
     return KernelBudget(**{f.name: arrays[f.name] for f in dataclasses.fields(KernelBudget)})

@@ -172,4 +172,4 @@ def path_summary(config: SimConfig, seed: int | None = None) -> dict[str, np.nda
         budget = {k: trace[k][:, rows].sum(axis=0) for k in ("drift", "heat")}
         return parts | budget | {"depth": np.asarray(tree.depth, np.float64)}
 
-    return cache.cached_arrays(spec, compute)
+    return cache.cached_arrays(spec, compute, "parameter_budget.py")

@@ -15,7 +15,7 @@ Two kinds of name live here, both `SimConfig`s validated when they are built:
   data family and per model family.
 
 The values are the science of the runs, so they enter the results cache's key through
-the config itself; this module holds nothing else (see `normtheory.cache._NOT_NUMERIC`).
+the config itself; this module holds nothing else.
 It imports only `normtheory.config`, so `normtheory simulate --list` answers without
 loading jax.
 """

@@ -159,9 +159,9 @@ def _sign_maps(record: Mapping | None) -> list[str]:
             "`make signs` to redo the maps.",
             "",
         ]
-    from normtheory.cache import code_identity
+    from normtheory.verify import code_identity
 
-    current = code_identity("verify")
+    current = code_identity()
     if record.get("code") != current:
         stale = [
             f"**Stale:** these cells were computed by code {record.get('code') or 'unknown'}; "

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 
 from normtheory.config import ConfigError, SimConfig, parse_assignments
 from normtheory.verify import accumulation, drift_heat, equilibria, exact, structure
+from normtheory.verify._common import code_identity
 from normtheory.verify._record import Result
 
 CheckFunction = Callable[[SimConfig, frozenset[str]], list[Result]]
@@ -29,7 +30,7 @@ CHECKS: dict[str, tuple[CheckFunction, SimConfig]] = {
     **structure.CHECKS,
 }
 
-__all__ = ["CHECKS", "SEED_GROUPS", "Result", "run_checks"]
+__all__ = ["CHECKS", "SEED_GROUPS", "Result", "code_identity", "run_checks"]
 
 # Seed groups. An approximate verdict is made again on independent seeds: group g runs the
 # check's regime with its seeds moved to seed + g * GROUP_STRIDE (its calibration runs move

@@ -39,9 +39,18 @@ from normtheory.verify._record import (
 )
 
 RELAXATION_TIMES = 3.0
+# The code behind verify's cached arrays and records: its own modules, and every law,
+# since checks look laws up by name (`normtheory.laws.get`), which imports follow not.
+CODE_ROOTS = ("verify", "laws")
 # A calibration run's seeds start this far above the judged run's first seed (or as far
 # below, near 2**32), so a prediction never sees the run it judges.
 CALIBRATION_OFFSET = 10_007
+
+
+def code_identity() -> str:
+    """The code identity of verify's cached arrays and of the records it writes
+    (`normtheory.cache.code_identity` over `CODE_ROOTS`)."""
+    return cache.code_identity(*CODE_ROOTS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +124,7 @@ def cached(
     spec = {"computation": name, "config": dataclasses.asdict(config)}
     if inputs:
         spec["inputs"] = dict(inputs)
-    return cache.cached_arrays(spec, compute, "verify")
+    return cache.cached_arrays(spec, compute, *CODE_ROOTS)
 
 
 def norms_before(traj: Trajectory) -> np.ndarray:
