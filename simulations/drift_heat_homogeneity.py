@@ -57,9 +57,9 @@ def predicted(cal: dict, r: float, p: np.ndarray) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import jax
+    from normtheory.runtime import prepare
 
-    jax.config.update("jax_enable_x64", True)
+    prepare()
     from normtheory.verify import drift_heat
     from normtheory.verify._common import row_config
 

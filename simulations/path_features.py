@@ -44,9 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds < 1:
         parser.error(f"--seeds must be a positive integer, got {args.seeds}")
 
-    import jax
+    from normtheory.runtime import prepare
 
-    jax.config.update("jax_enable_x64", True)
+    prepare()
     from normtheory.cache import CacheLocationError, cache_dir, check_location
     from normtheory.confidence import spearman
     from normtheory.parameter_budget import path_summary

@@ -24,9 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.out.is_dir():
         parser.error(f"--out {args.out}: not a directory")
-    import jax
+    from normtheory.runtime import prepare
 
-    jax.config.update("jax_enable_x64", True)
+    prepare()
     from normtheory.verify import code_identity
     from normtheory.verify.structure import sign_maps
 

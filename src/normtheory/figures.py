@@ -47,10 +47,11 @@ PDF_METADATA = {"Creator": "normtheory", "Producer": "normtheory", "CreationDate
 
 
 def enable_x64() -> None:
-    """Verification runs are float64: enable 64-bit JAX before any simulation."""
-    import jax
+    """Verification runs are float64: set JAX up before any simulation
+    (`normtheory.runtime.prepare`: 64-bit types, the persistent compilation cache)."""
+    from normtheory.runtime import prepare
 
-    jax.config.update("jax_enable_x64", True)
+    prepare()
 
 
 @contextmanager

@@ -54,7 +54,9 @@ def main(args: argparse.Namespace) -> int:
     from normtheory import calibrate
     from normtheory.cache import cache_dir, check_location, write_text
     from normtheory.config import ConfigError, parse_assignments
+    from normtheory.runtime import prepare
 
+    prepare(float64=False)  # training is float32 (each regime's config); metrics NumPy
     start = time.perf_counter()
     with user_errors(ValueError):
         if args.boot < 1:

@@ -38,9 +38,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     """Draw the map of `args.law` over `args.x` by `args.y`; 0 done, 2 bad input (checked
     before any cell runs)."""
-    import jax
+    from normtheory.runtime import prepare
 
-    jax.config.update("jax_enable_x64", True)
+    prepare()
     from normtheory.cache import cache_dir, check_location, write_text
     from normtheory.config import parse_assignments
     from normtheory.verify import maps

@@ -99,19 +99,17 @@ def main(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> tuple[Any, Any, bool]:
     """Validate the arguments, then run, load or merge: (trajectory, path or None, cached)."""
-    import jax
-
     from normtheory.config import ConfigError, override
     from normtheory.engine import check_execution
     from normtheory.regimes import get_experiment
     from normtheory.runs import merge, run
+    from normtheory.runtime import prepare
 
     config = override(get_experiment(args.experiment), args.assignments)
     grid = parse_grid(args.grid)
     if args.merge is not None and args.shard:
         raise ConfigError("--shard and --merge exclude each other: run the shards, then merge")
-    if config.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)
+    prepare(float64=config.dtype == "float64")
     if args.merge is not None:
         traj, path = merge(config, args.seeds, grid, args.merge, trace_budget=not args.no_budget)
         return traj, path, False

@@ -55,9 +55,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     """Run the checks `args.laws` (default all); 0 when every check ran, 1 when one
     crashed or an exact fact failed, 2 for an unknown check or a bad --set."""
-    import jax
+    from normtheory.runtime import prepare
 
-    jax.config.update("jax_enable_x64", True)
+    prepare()
     from normtheory.verify import CHECKS, SEED_GROUPS, claims, run_checks
 
     if args.list:

@@ -1,0 +1,64 @@
+"""`normtheory.runtime.prepare`: float64 and the persistent compilation cache, set once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROBE = """
+import json, jax
+from normtheory.runtime import prepare
+prepare(float64={float64})
+jax.jit(lambda x: x + 1)(1.0)
+print(json.dumps({{"x64": jax.config.jax_enable_x64,
+                   "dir": jax.config.jax_compilation_cache_dir}}))
+"""
+
+
+def _prepared(tmp_path: Path, env: dict[str, str], float64: bool = True) -> dict:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("NORMTHEORY_")}
+    environ.update(env)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(float64=float64)],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_compiled_programs_go_beside_the_results_cache(tmp_path: Path):
+    seen = _prepared(tmp_path, {"NORMTHEORY_CACHE": str(tmp_path / "store")})
+    assert seen == {"x64": True, "dir": str(tmp_path / "store" / "xla")}
+    # Without NORMTHEORY_CACHE the results cache is ./results, and the programs follow it.
+    assert _prepared(tmp_path, {}, float64=False) == {
+        "x64": False,
+        "dir": str(tmp_path / "results" / "xla"),
+    }
+
+
+@pytest.mark.parametrize("off", ["off", "0", "False"])
+def test_the_cache_can_be_turned_off_or_moved(tmp_path: Path, off: str):
+    assert _prepared(tmp_path, {"NORMTHEORY_XLA_CACHE": off})["dir"] is None
+    elsewhere = tmp_path / "programs"
+    assert _prepared(tmp_path, {"NORMTHEORY_XLA_CACHE": str(elsewhere)})["dir"] == str(elsewhere)
+
+
+def test_a_cache_configured_by_the_process_is_kept(tmp_path: Path):
+    import jax
+
+    from normtheory.runtime import prepare
+
+    before = jax.config.jax_compilation_cache_dir  # the suite's own (tests/conftest.py)
+    assert before
+    prepare()
+    assert jax.config.jax_compilation_cache_dir == before
+    assert jax.config.jax_enable_x64
