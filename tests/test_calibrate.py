@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from normtheory import calibrate, cli
+from normtheory.calibrate.analysis import Prediction
 from normtheory.calibrate.run import _ranking, _subtree_retrieved, _top_two
 from normtheory.config import ConfigError
 from normtheory.data import make_tree
@@ -70,28 +71,42 @@ def _arrays(n=400, seed=0):
     }
 
 
+def _prediction(sign_18: int, link: float) -> Prediction:
+    """A derived prediction with item 18's sign and a link of that value (interval +-0.05),
+    from calibration seeds 3-5 (the judged arrays below use seed 0)."""
+    entry = {"rho": link, "lo": link - 0.05, "hi": link + 0.05, "feature_auroc": 0.3, "n": 99}
+    return Prediction(sign_18, 0.5 * sign_18, entry, (3, 4, 5))
+
+
 def test_evaluate_scores_a_perfect_norm_and_compares_with_theory():
-    result = calibrate.evaluate(_regime("ambiguity/mlp/sgd"), _arrays(), n_boot=100)
+    mlp = _regime("ambiguity/mlp/sgd")
+    result = calibrate.evaluate(mlp, _arrays(), n_boot=100, prediction=_prediction(-1, -0.5))
     by = {s["score"]: s for s in result.scores}
     assert by["norm"]["auroc"] == 1.0 and by["norm"]["auroc_lo"] == 1.0
     assert abs(by["top1_cosine"]["auroc"] - 0.5) < 0.1  # an uninformative score
     assert by["combined"]["auroc"] > 0.95  # the combination finds the norm
     assert result.expected_direction == +1 and result.verdict == "agrees"
-    # The free table under SGD is predicted to make ambiguous items longer: AUROC < 0.5.
-    table = calibrate.evaluate(_regime("ambiguity/table/sgd"), _arrays(), n_boot=100)
-    assert table.expected_direction == -1 and table.verdict == "disagrees"
-    adamw = calibrate.evaluate(_regime("ambiguity/table/adamw"), _arrays(), n_boot=100)
-    assert adamw.expected_direction == 0 and adamw.verdict == "disagrees"
+    # Item 18 says longer with entropy, entropy marks wrong answers: AUROC < 0.5.
+    longer = calibrate.evaluate(mlp, _arrays(), n_boot=100, prediction=_prediction(+1, -0.5))
+    assert longer.expected_direction == -1 and longer.verdict == "disagrees"
+    flat = calibrate.evaluate(mlp, _arrays(), n_boot=100, prediction=_prediction(0, -0.5))
+    assert flat.expected_direction == 0 and flat.verdict == "disagrees"
 
 
-def test_hierarchy_direction_combines_theory_with_how_correctness_varies_with_depth():
+def test_the_old_rule_by_family_is_kept_beside_the_derivation():
     arrays = _arrays()
     arrays["feature"] = arrays["correct"] + 0.01 * np.arange(len(arrays["correct"]))
-    deeper_right = calibrate.evaluate(_regime("hierarchy/table/sgd"), arrays, n_boot=50)
+    keep = {"n_boot": 50, "prediction": _prediction(+1, 0.5)}
+    deeper_right = calibrate.evaluate(_regime("hierarchy/table/sgd"), arrays, **keep)
     assert deeper_right.rho_correct_feature > 0
-    assert deeper_right.expected_direction == -1  # generic items longer, deep ones right
-    comp = calibrate.evaluate(_regime("hierarchy/compositional/sgd"), arrays, n_boot=50)
-    assert comp.expected_direction == +1
+    assert deeper_right.rule_by_family == -1  # generic items longer, deep ones right
+    assert deeper_right.rule_verdict == "disagrees" and deeper_right.verdict == "agrees"
+    comp = calibrate.evaluate(_regime("hierarchy/compositional/sgd"), arrays, **keep)
+    assert comp.rule_by_family == +1
+    table = calibrate.evaluate(_regime("ambiguity/table/sgd"), arrays, **keep)
+    assert table.rule_by_family == -1  # ambiguous items longer, ambiguity lowers accuracy
+    adamw = calibrate.evaluate(_regime("ambiguity/table/adamw"), arrays, **keep)
+    assert adamw.rule_by_family == 0 and adamw.rule_verdict == "disagrees"
 
 
 def test_all_right_or_all_wrong_is_refused_with_the_regime_named():
@@ -102,10 +117,16 @@ def test_all_right_or_all_wrong_is_refused_with_the_regime_named():
 
 
 def test_table_marks_theory_and_verdict():
-    result = calibrate.evaluate(_regime("ambiguity/mlp/sgd"), _arrays(), n_boot=50)
+    prediction = _prediction(-1, -0.5)
+    result = calibrate.evaluate(_regime("ambiguity/mlp/sgd"), _arrays(), n_boot=50,
+                                prediction=prediction)  # fmt: skip
     lines = calibrate.format_table(calibrate.records([result]))
     assert lines[2].startswith("| ambiguity/mlp/sgd | 400 |")
-    assert "| > 0.5 | agrees |" in lines[2]
+    predicted = f"{prediction.auroc:.2f}"
+    assert (
+        f"| > 0.5 (rho_18 -0.50, link -0.50 [-0.55, -0.45]; AUROC {predicted}) | agrees |"
+        in (lines[2])
+    )
     assert "1.000 [1.000, 1.000]" in lines[2]
 
 
@@ -126,6 +147,11 @@ def test_calibrate_command_at_tiny_size(tmp_path, capsys):
     ]
     for record in data["regimes"]:
         assert record["n"] > 0 and 0 < record["accuracy"] < 1
+        theory = record["theory"]  # the derived side: item 18 and calibration seed 1
+        assert record["judged_seeds"] == [0] and theory["calibration"]["seeds"] == [1]
+        assert theory["sign_18"] in (-1, 0, 1) and -1 <= theory["rho_18"] <= 1
+        assert theory["link"]["lo"] <= theory["link"]["rho"] <= theory["link"]["hi"]
+        assert record["expected_direction"] == theory["side"]
         for score in record["scores"]:
             assert all(np.isfinite(score[k]) for k in ("auroc", "auroc_lo", "auroc_hi", "aurc"))
         ood = record["ood"]
@@ -151,5 +177,5 @@ def test_the_package_loads_its_modules_only_when_a_name_is_used():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
-    assert calibrate.calibrate.__module__ == "normtheory.calibrate.run"
+    assert calibrate.calibrate.__module__ == "normtheory.calibrate.analysis"
     assert calibrate.format_table.__module__ == "normtheory.calibrate.table"

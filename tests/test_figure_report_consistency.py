@@ -15,6 +15,7 @@ import pytest
 from normtheory import calibrate, confidence
 from normtheory.bridge import figure as fig13
 from normtheory.calibrate import figure as fig9
+from normtheory.calibrate.analysis import Prediction
 
 FIGURES = Path(__file__).resolve().parents[1] / "figures"
 PLOTTED = ("norm", "top1_cosine", "margin", "combined")  # the forest plot's scores
@@ -115,9 +116,12 @@ def _results(shift: float = 0.0) -> list:
             "margin": correct + rng.normal(0, 2.0, 300),
             "correct": correct,
             "feature": rng.random(300),
+            "seed": np.zeros(300, int),
         }
         regime = next(r for r in calibrate.regimes() if r.name == name)
-        out.append(calibrate.evaluate(regime, arrays, n_boot=40))
+        link = {"rho": -0.3, "lo": -0.4, "hi": -0.2, "feature_auroc": 0.35, "n": 300}
+        derived = Prediction(-1, -0.5, link, (1,), (1, 2))
+        out.append(calibrate.evaluate(regime, arrays, n_boot=40, prediction=derived))
     return out
 
 

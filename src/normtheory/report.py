@@ -264,13 +264,13 @@ def _calibration(data: Mapping | None) -> list[str]:
         "score for a correct top-1 retrieval, with 95% bootstrap intervals; AURC is the "
         "area under the risk-coverage curve (lower is better); rho is the Spearman "
         "correlation of the query norm with the regime's feature (soft-label entropy or "
-        "tree depth). `theory` is the side of 0.5 that THEORY.md items 11, 13 and 14 "
-        "predict for the norm's AUROC (see normtheory.calibrate); the verdict compares it "
-        "with the interval.",
+        "tree depth). `theory` is the side of 0.5 derived in THEORY.md item 14b (item 18's "
+        "sign times the feature-correctness link measured on calibration seeds; the note "
+        "under the table); the verdict compares it with the interval.",
         "",
         *format_table(regimes),
         "",
-        f"Theory's side agrees in {agree} of {len(regimes)} regimes. The norm predicts a "
+        f"The derived side agrees in {agree} of {len(regimes)} regimes. The norm predicts a "
         f"correct retrieval (AUROC interval above 0.5) in: {', '.join(helps) or 'none'}; "
         "its interval lies wholly above the top-1 cosine's AUROC in: "
         f"{', '.join(beats) or 'none'}.",

@@ -19,15 +19,19 @@ Retrieval tasks:
   its own context is the top-1); plain top-1-in-subtree is almost always right for inner
   nodes and would leave nothing to predict. The feature is the depth (item 13).
 
-Theory's expected direction of the norm's AUROC (> 0.5: longer queries are more often
-right). Ambiguity lowers accuracy, so the direction is minus the sign THEORY.md gives
-for the norm-entropy correlation: free table under SGD (with or without decay): generic
-and ambiguous items keep a large gradient energy and grow longer (law 6, item 13), so
-AUROC < 0.5; AdamW equalises the norms (item 11), so AUROC near 0.5; a shared MLP makes
-ambiguous inputs shorter (item 14), so AUROC > 0.5. In the hierarchy the direction is the
-sign of the norm-depth correlation THEORY.md gives (free table: generic longer;
-compositional: specific longer; AdamW: flat) times the sign of the measured correlation
-between correctness and depth in that run, which the theory does not fix.
+Theory's side of 0.5 for the norm's AUROC (> 0.5: longer queries are more often right)
+is derived, not set by model family (`analysis.Prediction`): item 18's mean field gives
+the sign and size rho_18 of the correlation between an item's norm growth and its feature
+from the configuration and the model at initialisation (`normtheory.mean_field`); the
+link, Spearman(feature, correct), is measured in calibration runs of the same regime at
+seeds disjoint from the judged ones (`settings.calibration_config`, cached like the judged
+runs). If the norm tells correctness only through the feature, the AUROC lies on the side
+sign(rho_18) x sign(link); item 18's 0 predicts 0.5 (judged by an equivalence test), a
+link whose interval holds 0 gives no side. Its size under a Gaussian copula is
+`analysis.copula_auroc`. The judged run gives only its seed count. The rule by model
+family used before (free table: generic and ambiguous items longer; MLP: ambiguous
+shorter; compositional: specific longer; AdamW: flat; in the hierarchy times the judged
+run's own correctness-depth correlation) is kept in each record as `rule_by_family`.
 
 Out of distribution: for every regime the norm, top-1 cosine and margin of seen items
 are set against those of unseen items (unseen leaves of the tree; fresh rows of the
@@ -43,8 +47,9 @@ Public surface: `regimes(...)` -> [`Regime`]; `calibrate(regimes, seeds)` ->
 [`RegimeResult`]; `records(results)` (JSON-ready); `format_table(records)` (Markdown,
 with `format_ood`'s table of unseen items); `ood(arrays)` (the out-of-distribution record);
 `draw(results, path)` (figure 9). Modules: `settings` (the regimes: optimizers, model
-families, theory's signs), `run` (training and the cached retrieval arrays), `analysis`
-(the scores), `table`, `figure`. Importing this package imports none of them.
+families, the calibration runs, the old rule's signs), `run` (training and the cached
+retrieval arrays), `analysis` (the scores and the derived side), `table`, `figure`.
+Importing this package imports none of them.
 """
 
 from __future__ import annotations
@@ -55,13 +60,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use
     from normtheory.calibrate.analysis import SCORES as SCORES
     from normtheory.calibrate.analysis import RegimeResult as RegimeResult
+    from normtheory.calibrate.analysis import calibrate as calibrate
     from normtheory.calibrate.analysis import evaluate as evaluate
     from normtheory.calibrate.analysis import ood as ood
     from normtheory.calibrate.analysis import records as records
     from normtheory.calibrate.figure import draw as draw
     from normtheory.calibrate.run import VIEWS as VIEWS
     from normtheory.calibrate.run import cached_retrieval as cached_retrieval
-    from normtheory.calibrate.run import calibrate as calibrate
     from normtheory.calibrate.run import retrieval as retrieval
     from normtheory.calibrate.settings import FAMILIES as FAMILIES
     from normtheory.calibrate.settings import OPTIMIZERS as OPTIMIZERS
@@ -80,7 +85,7 @@ _LAZY: dict[str, str] = {
     "draw": "normtheory.calibrate.figure",
     "VIEWS": "normtheory.calibrate.run",
     "cached_retrieval": "normtheory.calibrate.run",
-    "calibrate": "normtheory.calibrate.run",
+    "calibrate": "normtheory.calibrate.analysis",
     "retrieval": "normtheory.calibrate.run",
     "FAMILIES": "normtheory.calibrate.settings",
     "OPTIMIZERS": "normtheory.calibrate.settings",

@@ -4,8 +4,11 @@ Drawn from the calibration record (calibration.json, `normtheory.calibrate.recor
 the record REPORT.md's calibration table quotes. (a) A forest plot: per regime, the
 AUROC for a correct top-1 of the norm and of the baselines (top-1 cosine, margin,
 their out-of-fold logistic combination) with 95% bootstrap intervals; shaded, the side
-of 0.5 THEORY.md predicts for the norm (items 11, 13, 14; none shaded where it predicts
-no dependence), and the verdict. (b) Per data family, the selective accuracy of the
+of 0.5 derived for the norm, sign(rho_18) x sign(link) (item 18's mean field times the
+feature-correctness link measured in calibration runs at other seeds,
+`normtheory.calibrate.analysis`; none shaded where it predicts 0.5 or no side); a red
+bar, the derived AUROC of the norm (Gaussian copula, `analysis.copula_auroc`); and the
+verdict. (b) Per data family, the selective accuracy of the
 queries kept when filtering by the norm, against the fraction kept, one line per regime.
 The curves come from the retrieval arrays behind the record (the results cache), and a
 curve that does not reproduce the record's accuracy at coverage 1 and 0.5 is refused.
@@ -44,6 +47,7 @@ _MODEL_LABELS = {"table": "free table", "mlp": "MLP", "compositional": "composit
 _FEATURE = {"ambiguity": "entropy", "hierarchy": "depth"}
 _VERDICT_COLORS = {"agrees": "C2", "disagrees": "C1", "inconclusive": "0.35"}
 _SIDE = {1: (0.5, 1.0), -1: (0.0, 0.5)}
+_THEORY_COLOR = "C3"
 # Coverage grid of the plotted curves (the exact curve at these fractions kept).
 _GRID = np.round(np.arange(0.05, 1.0 + 1e-9, 0.01), 2)
 
@@ -87,8 +91,10 @@ def measured(calibration: Mapping) -> dict[str, float]:
     Returns:
         Per regime R and plotted score S: "R/S/auroc", "R/S/auroc_lo", "R/S/auroc_hi";
         per regime "R/accuracy" (coverage 1), "R/norm/selective_accuracy_50" and
-        "R/expected_direction"; per data family F: "F_regimes", "F_on_theory_side"
-        (verdict "agrees") and "F_norm_auroc_above_half" (interval above 0.5).
+        "R/expected_direction" (the derived side; absent where it gives no side) and
+        "R/predicted_auroc" (where the record has the derivation); per data family F:
+        "F_regimes", "F_on_theory_side" (verdict "agrees") and "F_norm_auroc_above_half"
+        (interval above 0.5).
     """
     rows = _regimes(calibration)
     numbers: dict[str, float] = {}
@@ -111,7 +117,10 @@ def measured(calibration: Mapping) -> dict[str, float]:
         numbers[f"{name}/norm/selective_accuracy_50"] = float(
             _score(r, "norm")["selective_accuracy_50"]
         )
-        numbers[f"{name}/expected_direction"] = float(r["expected_direction"])
+        if r["expected_direction"] is not None:
+            numbers[f"{name}/expected_direction"] = float(r["expected_direction"])
+        if "theory" in r:
+            numbers[f"{name}/predicted_auroc"] = float(r["theory"]["predicted_auroc"])
     return numbers
 
 
@@ -120,13 +129,13 @@ def _score(r: Mapping, name: str) -> Mapping:
 
 
 def caption(numbers: Mapping[str, float]) -> str:
-    """One line from `measured`: per family, agreement with theory's side and usefulness."""
+    """One line from `measured`: per family, agreement with the derived side and usefulness."""
     parts = []
     for family in _FAMILIES:
         if f"{family}_regimes" in numbers:
             n = int(numbers[f"{family}_regimes"])
             parts.append(
-                f"{family}: norm AUROC on theory's side of 0.5 in "
+                f"{family}: norm AUROC on the derived side of 0.5 in "
                 f"{int(numbers[f'{family}_on_theory_side'])} of {n} regimes, its 95% interval "
                 f"above 0.5 in {int(numbers[f'{family}_norm_auroc_above_half'])} of {n}"
             )
@@ -168,7 +177,8 @@ def _on_grid(coverage: np.ndarray, accuracy: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _forest(ax, rows: Sequence[Mapping]) -> None:
-    """(a): one row per regime, one interval per score, theory's side shaded."""
+    """(a): one row per regime, one interval per score, the derived side shaded and the
+    derived AUROC of the norm marked."""
     y, ticks, labels, previous = 0.0, [], [], None
     for r in rows:
         if r["data"] != previous:
@@ -177,9 +187,12 @@ def _forest(ax, rows: Sequence[Mapping]) -> None:
                     ha="left", va="center", transform=ax.get_yaxis_transform())  # fmt: skip
             previous = r["data"]
         y -= 1
-        side = _SIDE.get(int(r["expected_direction"]))
+        side = _SIDE.get(r["expected_direction"])
         if side is not None:
             ax.fill_betweenx([y - 0.45, y + 0.45], *side, color="0.88", lw=0, zorder=0)
+        if "theory" in r:
+            at, row = r["theory"]["predicted_auroc"], y + _OFFSETS["norm"]
+            ax.plot([at, at], [row - 0.2, row + 0.2], color=_THEORY_COLOR, lw=1.6, zorder=3)
         for score in PLOTTED:
             s = _score(r, score)
             color = _SCORE_COLORS[score]
@@ -275,13 +288,14 @@ def draw_record(
             for o in optimizers
         ]
         lines = [*lines, *[blank] * (3 - len(lines))][:3]
-        side = Patch(color="0.88", label="theory's side for the norm")
+        side = Patch(color="0.88", label="derived side for the norm")
+        derived = Line2D([], [], color=_THEORY_COLOR, lw=1.6, label="derived norm AUROC")
         models = [
             Line2D([], [], color="0.3", ls="-", label="free table"),
             Line2D([], [], color="0.3", ls="--", label="MLP / compositional"),
         ]
-        unshaded = Line2D([], [], ls="", label="unshaded: theory says 0.5")
-        grid_rows = [scores, [*lines, side], [*models, blank, unshaded]]
+        unshaded = Line2D([], [], ls="", label="unshaded: 0.5 or no side")
+        grid_rows = [scores, [*lines, side], [*models, derived, unshaded]]
         # A legend fills column by column: transpose the rows above into that order.
         handles = [row[col] for col in range(4) for row in grid_rows]
         fig.legend(handles=handles, loc="outside lower center", ncols=4)

@@ -5,8 +5,9 @@
 out-of-distribution test: the same scores for seen items and for unseen ones, with the
 item facts that need no training (`unseen`, below); `cached_retrieval` does the same
 through the results cache, keyed by the config, the seeds, the retrieval protocol and
-the code identity of the engine plus this module; `calibrate(regimes, seeds)` scores
-every regime (`normtheory.calibrate.analysis.evaluate`).
+the code identity of this module's import closure (the engine's included; not the
+scoring, so editing `analysis` never retrains). `normtheory.calibrate.analysis.calibrate`
+scores every regime on these arrays.
 
 Unseen items are items the trained model has never seen, of the same kind as the
 training items, embedded by the trained parameters without any further training:
@@ -33,7 +34,7 @@ the two kinds.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -41,14 +42,13 @@ import numpy as np
 
 from normtheory import cache
 from normtheory import data as D
-from normtheory.calibrate.analysis import RegimeResult, evaluate
-from normtheory.calibrate.settings import FAMILIES, Regime, regimes
+from normtheory.calibrate.settings import FAMILIES
 from normtheory.config import ConfigError, SimConfig
 from normtheory.engine import train
 from normtheory.models import mlp
 from normtheory.problems import ambiguity_data, make_problem
 
-__all__ = ["CODE", "PROTOCOL", "VIEWS", "cached_retrieval", "calibrate", "retrieval"]
+__all__ = ["CODE", "PROTOCOL", "VIEWS", "cached_retrieval", "retrieval"]
 
 VIEWS = 4  # held-out views per input for MLP queries
 # Code identity of the cached retrieval arrays: the engine plus this module.
@@ -262,42 +262,3 @@ def cached_retrieval(
     return cache.cached_arrays(
         spec, lambda: retrieval(config, seeds, progress=progress), "calibrate/run.py", log=log
     )
-
-
-def calibrate(
-    selected: Sequence[Regime] | None = None,
-    seeds: int = 3,
-    *,
-    n_boot: int = 1000,
-    use_cache: bool = True,
-    progress: bool = True,
-    log=print,
-) -> list[RegimeResult]:
-    """Train and score every regime (default: `regimes()`); a line of progress per regime.
-
-    Args:
-        selected: the regimes to run (default: every regime of `regimes()`).
-        seeds: training seeds per regime (>= 1); queries are pooled over seeds.
-        n_boot: bootstrap resamples of each AUROC's 95% interval.
-        use_cache: reuse the results cache's retrieval arrays (trained float32 runs).
-        progress: print one line per regime through `log`.
-        log: where progress and cache messages go.
-
-    Returns:
-        One RegimeResult per regime, in order: accuracy, each score's AUROC with its
-        interval, AURC, the norm's Spearman correlation with the regime's feature, the
-        theory's predicted side and the verdict, and the curves the figure draws.
-
-    Raises:
-        ConfigError: seeds below 1.
-    """
-    if seeds < 1:
-        raise ConfigError(f"seeds={seeds} must be >= 1")
-    selected = regimes() if selected is None else list(selected)
-    results = []
-    for i, regime in enumerate(selected, 1):
-        if progress:
-            log(f"[{i}/{len(selected)}] {regime.name}")
-        arrays = cached_retrieval(regime.config, seeds, use_cache=use_cache, log=log)
-        results.append(evaluate(regime, arrays, n_boot=n_boot))
-    return results

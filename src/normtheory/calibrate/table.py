@@ -4,22 +4,77 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-__all__ = ["format_ood", "format_table"]
+__all__ = ["agreement", "format_ood", "format_table"]
 
 
-def _arrow(direction: int) -> str:
-    return {1: "> 0.5", -1: "< 0.5", 0: "~ 0.5"}[direction]
+def _arrow(direction: int | None) -> str:
+    return "no side" if direction is None else {1: "> 0.5", -1: "< 0.5", 0: "= 0.5"}[direction]
+
+
+def _theory(r: Mapping) -> str:
+    """The derived side with its inputs: item 18's rho, the link and the predicted AUROC."""
+    t = r.get("theory")
+    if t is None:  # files of older versions: the rule by model family only
+        return _arrow(r["expected_direction"])
+    link = t["link"]
+    return (
+        f"{_arrow(r['expected_direction'])} (rho_18 {t['rho_18']:+.2f}, link "
+        f"{link['rho']:+.2f} [{link['lo']:+.2f}, {link['hi']:+.2f}]; "
+        f"AUROC {t['predicted_auroc']:.2f})"
+    )
+
+
+def _rule(r: Mapping) -> str:
+    rule = r.get("rule_by_family")
+    if rule is None:
+        return "n/a"
+    return f"{_arrow(rule['expected_direction'])}, {rule['verdict']}"
+
+
+def agreement(records: Sequence[Mapping]) -> list[str]:
+    """What the theory column is, and how often the derived side and the old rule agree."""
+    if not records or any("theory" not in r for r in records):
+        return []
+    n = len(records)
+
+    def count(verdicts: list[str]) -> str:
+        return ", ".join(f"{verdicts.count(v)} {v}" for v in ("disagrees", "inconclusive"))
+
+    derived = [r["verdict"] for r in records]
+    rule = [r["rule_by_family"]["verdict"] for r in records]
+    seeds = sorted({s for r in records for s in r["theory"]["calibration"]["seeds"]})
+    margin = records[0]["theory"]["equivalence_margin"]
+    judged = sorted({s for r in records for s in r.get("judged_seeds", [])})
+    return [
+        "*theory*: the side of 0.5 derived for the norm's AUROC, sign(rho_18) x sign(link). "
+        "rho_18 is item 18's predicted Spearman correlation of norm growth with the feature "
+        "(normtheory.mean_field, from the configuration and the model at initialisation); "
+        "the link is Spearman(feature, correct) with its 95% bootstrap interval, measured in "
+        f"calibration runs of the same regime at seeds {seeds}, disjoint from the judged "
+        f"seeds {judged}. Item 18's sign 0 predicts 0.5 (agreement then needs the interval "
+        f"inside 0.5 +- {margin:g}); a link interval holding 0 gives no side. The AUROC in "
+        "brackets is the size under a Gaussian copula, Phi(r Phi^-1(A_F)) with "
+        "r = 2 sin(pi rho_18 / 6) and A_F the feature's AUROC in the calibration runs. "
+        "*rule by family*: the side items 13-14's rule by model family gave before "
+        "(its hierarchy side used the judged run's own correctness-depth correlation).",
+        "",
+        f"The derived side agrees in {derived.count('agrees')} of {n} regimes "
+        f"({count(derived)}); the rule by model family agrees in {rule.count('agrees')} "
+        f"of {n} ({count(rule)}).",
+    ]
 
 
 def format_table(records: Sequence[Mapping]) -> list[str]:
-    """A Markdown table of `records(...)`: per regime, AUROC [95% CI] of each score, AURC;
-    followed by `format_ood`'s table of unseen items when the records hold one."""
+    """A Markdown table of `records(...)`: per regime, AUROC [95% CI] of each score, AURC,
+    the derived side with its inputs and the verdict, and the old rule's side; then what
+    the theory column is and the agreement counts (`agreement`), and `format_ood`'s table
+    of unseen items when the records hold one."""
     head = (
         "| regime | queries | accuracy | rho(norm, feature) | AUROC norm | AUROC top-1 cosine | "
         "AUROC margin | AUROC combined (without norm) | AURC norm / top-1 / combined | theory | "
-        "verdict |"
+        "verdict | rule by family |"
     )
-    lines = [head, "|" + "---|" * 11]
+    lines = [head, "|" + "---|" * 12]
     for r in records:
         by = {s["score"]: s for s in r["scores"]}
 
@@ -35,8 +90,10 @@ def format_table(records: Sequence[Mapping]) -> list[str]:
             f"{r['rho_norm_feature']:+.2f} ({r['feature']}) | {ci('norm')} | "
             f"{ci('top1_cosine')} | {ci('margin')} | {ci('combined')} "
             f"({without}) | {aurc} | "
-            f"{_arrow(r['expected_direction'])} | {r['verdict']} |"
+            f"{_theory(r)} | {r['verdict']} | {_rule(r)} |"
         )
+    notes = agreement(records)
+    lines = [*lines, "", *notes] if notes else lines
     ood = format_ood(records)
     return [*lines, "", *ood] if ood else lines
 
