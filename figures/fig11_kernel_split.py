@@ -243,7 +243,9 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
         arrays = {
             f"{name}/{key}": value for name, rec in data.items() for key, value in rec.items()
         }
-        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays, width="full")
+        return figures.finish(
+            fig, Path(out_dir) / NAME, caption, numbers, arrays, width="full", summary=__doc__
+        )
 
 
 if __name__ == "__main__":

@@ -55,6 +55,8 @@ MAPS = {
     "sgd_decay_equilibrium": ("eta_lam", [1e-3, 5e-3, 2e-2], "zipf", [0.8, 1.1], {}),
     # Row 3 of the same check: item 9c, on the same runs.
     "sgd_decay_equilibrium/3": ("eta_lam", [1e-3, 5e-3, 2e-2], "zipf", [0.8, 1.1], {}),
+    # Row 4: item 9d, the same equilibrium from the configuration; the same cells' runs.
+    "sgd_decay_equilibrium/4": ("eta_lam", [1e-3, 5e-3, 2e-2], "zipf", [0.8, 1.1], {}),
     "li_arora": ("eta_lam", [0.01, 0.05, 0.15], "lr", [0.1, 0.5], {}),
     "adamw_equilibrium": ("eta_lam", [3e-4, 1e-3, 3e-3], "b1", [0.0, 0.9, 0.99], {}),
     "drift_heat_equilibrium": ("eta_lam", [2.5e-4, 1e-3], "momentum", [0.5, 0.9], {}),
@@ -262,7 +264,7 @@ def main(out_dir: Path, tiny: bool = False, level: str | None = None) -> figures
                   for name, v in data.items()}  # fmt: skip
         arrays |= {f"{name}/fraction_within_tolerance": v.fraction
                    for name, v in data.items() if v.fraction is not None}  # fmt: skip
-        return figures.finish(fig, out_dir / NAME, caption, numbers, arrays)
+        return figures.finish(fig, out_dir / NAME, caption, numbers, arrays, summary=__doc__)
 
 
 if __name__ == "__main__":

@@ -90,7 +90,9 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
         )
         arrays = {"step": traj.step, "measured": measured, "predicted": predicted,
                   "rel_error": err, "neglected": neglected}  # fmt: skip
-        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays, width="column")
+        return figures.finish(
+            fig, Path(out_dir) / NAME, caption, numbers, arrays, width="column", summary=__doc__
+        )
 
 
 if __name__ == "__main__":

@@ -268,7 +268,9 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
             f"error median {figures.percent(numbers['adamw_median_rel_error'])}, slope "
             f"{numbers['adamw_slope']:.3f} +- {numbers['adamw_slope_se']:.3f} ({SEEDS} seeds)"
         )
-        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays, width="full")
+        return figures.finish(
+            fig, Path(out_dir) / NAME, caption, numbers, arrays, width="full", summary=__doc__
+        )
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
             f"against sqrt(2 eta lam): median {figures.percent(numbers['angle_median_rel_error'])}"
             f", max {figures.percent(numbers['angle_max_rel_error'])}"
         )
-        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays)
+        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays, summary=__doc__)
 
 
 if __name__ == "__main__":

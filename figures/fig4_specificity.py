@@ -212,7 +212,9 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
             + f". Free-table laws (items 6, 11) against the table cells: max gap in "
             f"log(N_T / N_0) {table_gap:.2g}"
         )
-        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays, width="full")
+        return figures.finish(
+            fig, Path(out_dir) / NAME, caption, numbers, arrays, width="full", summary=__doc__
+        )
 
 
 if __name__ == "__main__":

@@ -184,7 +184,9 @@ def main(out_dir: Path, tiny: bool = False, seed_groups: int | None = None) -> f
             "preconditioner amplifies the kick. On the compositional encoder the two clusters "
             "are the tree's leaves (larger N*^2) and its internal nodes (smaller)"
         )
-        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays, width="full")
+        return figures.finish(
+            fig, Path(out_dir) / NAME, caption, numbers, arrays, width="full", summary=__doc__
+        )
 
 
 if __name__ == "__main__":

@@ -64,7 +64,9 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
         numbers = {"max_rel_error": float(err.max()), "median_rel_error": float(np.median(err)),
                    "deviation": float(runs["deviation"])}  # fmt: skip
         arrays = {"step": steps, "plain": plain, "rescaled": rescaled, "rel_error": err}
-        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays, width="column")
+        return figures.finish(
+            fig, Path(out_dir) / NAME, caption, numbers, arrays, width="column", summary=__doc__
+        )
 
 
 if __name__ == "__main__":

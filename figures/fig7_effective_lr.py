@@ -89,7 +89,7 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
         )
         arrays = {"small_angle": small, "angle": angle, "norm": norm, "offset": offset,
                   "exact": exact, "fine": fine, "curve": curve}  # fmt: skip
-        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays)
+        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays, summary=__doc__)
 
 
 if __name__ == "__main__":

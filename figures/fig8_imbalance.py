@@ -113,7 +113,7 @@ def main(out_dir: Path, tiny: bool = False) -> figures.FigureRecord:
         arrays = {"frequency": freq, "final": final, "free_table": free_table, "heat": heat,
                   "drift": drift, "decay": traj.decay.sum(axis=-2),
                   "remainder": traj.remainder.sum(axis=-2), "growth": growth}  # fmt: skip
-        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays)
+        return figures.finish(fig, Path(out_dir) / NAME, caption, numbers, arrays, summary=__doc__)
 
 
 if __name__ == "__main__":

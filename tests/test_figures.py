@@ -120,20 +120,24 @@ def test_the_report_quotes_the_figure_record_not_the_image(tmp_path: Path) -> No
             tmp_path / "fig1_demo.png",
             caption="fitted slope 0.251 (predicted 1/4)",
             measured={"slope": 0.251, "nan": float("nan")},
+            summary="\n  Figure 1: a demo of the slope.\n\n  More lines the report does not quote.",
         )
     record = figures.read_record(tmp_path / "fig1_demo.png")
     assert record == {
         "figure": "fig1_demo.png",
         "caption": "fitted slope 0.251 (predicted 1/4)",
         "measured": {"slope": 0.251, "nan": None},
+        "summary": "Figure 1: a demo of the slope.",
     }
     with figures.style():
         fig, _ = plt.subplots()
         figures.save(fig, tmp_path / "fig10_plain.png")  # no caption: no record
     assert figures.read_record(tmp_path / "fig10_plain.png") is None
     lines = _figures(tmp_path)
-    assert lines[0].startswith("- [fig1_demo.png]")
-    assert lines[0].endswith("Measured: fitted slope 0.251 (predicted 1/4).")
+    assert lines[0] == (
+        "- [fig1_demo.png](fig1_demo.png): Figure 1: a demo of the slope. "
+        "Measured: fitted slope 0.251 (predicted 1/4)."
+    )
     assert lines[1].startswith("- [fig10_plain.png]")  # numeric order, not text order
     assert "Measured" not in lines[1]
 

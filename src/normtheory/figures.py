@@ -75,10 +75,11 @@ class FigureRecord:
     caption: str
     measured: Mapping[str, float]
     arrays: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    summary: str = ""
 
     def to_json(self) -> dict:
-        """The JSON sidecar's content: figure name, caption, measured numbers."""
-        return sidecar(self.path, self.caption, self.measured)
+        """The JSON sidecar's content: figure name, summary, caption, measured numbers."""
+        return sidecar(self.path, self.caption, self.measured, self.summary)
 
 
 def per_level(values: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,13 +99,25 @@ def per_level(values: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, np.nda
     return levels, by_level.mean(axis=0), by_level.std(axis=0)
 
 
-def sidecar(path: Path | str, caption: str, measured: Mapping[str, float]) -> dict:
-    """The JSON record of a figure (non-finite numbers become null)."""
+def summary_line(text: str | None) -> str:
+    """The first non-empty line of `text` (a script's docstring), stripped; "" for None."""
+    return next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
+
+
+def sidecar(
+    path: Path | str, caption: str, measured: Mapping[str, float], summary: str | None = None
+) -> dict:
+    """The JSON record of a figure (non-finite numbers become null): its file name, what
+    it shows (`summary`, the first line of the text given, when given), what it measured
+    (`caption`) and the numbers."""
     numbers = {}
     for name, value in measured.items():
         value = float(value)
         numbers[name] = value if math.isfinite(value) else None
-    return {"figure": Path(path).name, "caption": caption, "measured": numbers}
+    record = {"figure": Path(path).name, "caption": caption, "measured": numbers}
+    if summary_line(summary):
+        record["summary"] = summary_line(summary)
+    return record
 
 
 def record_path(png: Path | str) -> Path:
@@ -232,6 +245,7 @@ def save(
     caption: str | None = None,
     measured: Mapping[str, float] | None = None,
     width: Width | None = None,
+    summary: str | None = None,
 ) -> Path:
     """Write `fig` as a PNG and a PDF for a two-column paper, deterministically; close it.
 
@@ -242,6 +256,8 @@ def save(
             figure kept at its own size).
         caption, measured: with either, also write `<stem>.json` beside the PNG
             (`sidecar`), which the report reads. The images carry no text chunk.
+        summary: what the figure shows (its script's docstring: the first line is kept),
+            recorded with the caption; the report lists it beside the figure.
         width: "column" (3.3 in) or "full" (6.9 in): the figure is scaled to that width
             at its aspect ratio and laid out again (`_fit`); fonts stay in points. None
             keeps the figure's own size (a figure not yet drawn for a paper page: scaling
@@ -272,7 +288,7 @@ def save(
     )
     plt.close(fig)
     if caption is not None or measured:
-        record = sidecar(path, caption or "", measured or {})
+        record = sidecar(path, caption or "", measured or {}, summary)
         write_text(record_path(path), json.dumps(record, indent=1, allow_nan=False) + "\n")
     return path
 
@@ -285,12 +301,19 @@ def finish(
     arrays: Mapping[str, np.ndarray] | None = None,
     *,
     width: Width | None = None,
+    summary: str | None = None,
 ) -> FigureRecord:
-    """`save` the figure (PNG and PDF at `width`) with its caption and numbers; return its
-    `FigureRecord`."""
-    path = save(fig, path, caption=caption, measured=measured, width=width)
+    """`save` the figure (PNG and PDF at `width`) with its caption, numbers and summary
+    (what it shows: pass the script's `__doc__`); return its `FigureRecord`."""
+    path = save(fig, path, caption=caption, measured=measured, width=width, summary=summary)
     plotted = {name: np.asarray(value) for name, value in (arrays or {}).items()}
-    return FigureRecord(path=path, caption=caption, measured=dict(measured), arrays=plotted)
+    return FigureRecord(
+        path=path,
+        caption=caption,
+        measured=dict(measured),
+        arrays=plotted,
+        summary=summary_line(summary),
+    )
 
 
 def legend_note(ax: plt.Axes, text: str) -> None:

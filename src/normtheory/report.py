@@ -7,7 +7,6 @@ wall times are the only lines that change).
 
 from __future__ import annotations
 
-import ast
 import json
 import platform
 from collections.abc import Mapping, Sequence
@@ -25,21 +24,8 @@ from normtheory.verify._record import HOLD_FRACTION, HOLD_LOWER, VERDICTS
 
 MAPS = {"specificity": "depth", "uncertainty": "entropy"}
 
+
 # Figures drawn by a command rather than by a figures/fig*.py script.
-COMMAND_FIGURES = {
-    "fig9_calibration.png": "the norm as a retrieval confidence score (`normtheory calibrate`): "
-    "a forest plot of the AUROC of the norm, the top-1 cosine, the margin and their "
-    "combination per regime with 95% intervals and theory's side, and the selective accuracy "
-    "when filtering by the norm.",
-    "fig10_probe.png": "a real encoder, all-MiniLM-L6-v2 (`normtheory probe`): norm against "
-    "word frequency and WordNet depth, the hypernym-to-hyponym sign test, and the norm as a "
-    "confidence score for word-to-definition retrieval.",
-    "fig13_bridge.png": "the toy trained on WordNet nouns with their real frequencies "
-    "(`make bridge`): a forest plot of rho(toy, real norm) per regime with 95% intervals "
-    "beside the no-dynamics baselines (the word-by-word scatters in fig13_bridge_scatter.png).",
-}
-
-
 def _wordnet_bridge(path: Path) -> list[str]:
     """The toy on WordNet against the real model, from `make bridge`'s bridge.json."""
     record = _read_json(path)
@@ -120,24 +106,19 @@ def _regime_map(results: Sequence[Result], law: str) -> list[str]:
 def _figures(folder: Path) -> list[str]:
     """One line per figure PNG in `folder`: what it shows, then what it measured.
 
-    What it shows is its script's summary line (or COMMAND_FIGURES); what it measured is
-    the caption of the figure's record, `<stem>.json` beside the PNG, which the figure's
-    code wrote from the numbers it computed (`normtheory.figures.save`). A figure without
-    a record gets its summary line only.
+    Both come from the figure's record, `<stem>.json` beside the PNG, which the code that
+    drew it wrote (`normtheory.figures.save`: its `summary` and `caption`). A figure
+    without a record is listed by name only.
     """
     from normtheory.figures import read_record
 
     lines = []
     for png in sorted(folder.glob("fig*.png"), key=lambda p: _figure_number(p.name)):
-        script = png.with_suffix(".py")
-        summary = COMMAND_FIGURES.get(png.name, "")
-        if script.exists():
-            doc = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))) or ""
-            summary = doc.strip().splitlines()[0] if doc.strip() else ""
-        record = read_record(png)
-        caption = (record or {}).get("caption", "").strip().rstrip(".")
-        line = f"- [{png.name}]({png.name}): {summary}"
-        lines.append(line + (f" Measured: {caption}." if caption else ""))
+        record = read_record(png) or {}
+        summary = record.get("summary", "")
+        caption = record.get("caption", "").strip().rstrip(".")
+        parts = [summary, f"Measured: {caption}." if caption else ""]
+        lines.append(f"- [{png.name}]({png.name}): " + " ".join(p for p in parts if p))
     return lines
 
 

@@ -24,6 +24,16 @@ __all__ = ["NAME", "SCATTER", "caption", "draw", "measured"]
 
 NAME = "fig13_bridge.png"
 SCATTER = "fig13_bridge_scatter.png"
+# What the figures show (their records' summaries, listed by the report).
+SUMMARY = (
+    "the toy trained on WordNet nouns with their real frequencies (`make bridge`): a forest "
+    "plot of rho(toy, real norm) per regime with 95% intervals beside the no-dynamics "
+    "baselines (the word-by-word scatters in fig13_bridge_scatter.png)."
+)
+SCATTER_SUMMARY = (
+    "the bridge word by word: the toy's norm against the real model's norm, one panel per "
+    "regime of figure 13 and the no-dynamics baseline's prediction."
+)
 _MODEL_LABELS = {"table": "free table", "compositional": "compositional"}
 _OPT_LABELS = {"sgd": "SGD", "momentum": "momentum", "adam": "Adam", "adamw": "AdamW"}
 _MODE_COLORS = {"coupled": "C0", "decoupled": "C1"}
@@ -211,7 +221,7 @@ def draw(record: Mapping, out_dir: Path | str) -> Path:
         ]
         fig.legend(handles=handles, loc="outside lower center", ncols=1)
         figures.save(fig, out_dir / NAME, caption=caption(record), measured=numbers,
-                     width="column")  # fmt: skip
+                     width="column", summary=SUMMARY)  # fmt: skip
         _scatter(record, regimes, baselines, out_dir / SCATTER)
     return out_dir / NAME
 
@@ -251,7 +261,7 @@ def _scatter(record: Mapping, regimes, baselines, path: Path) -> None:
         f"Toy norm against the real model's norm, word by word ({words} nouns), one panel per "
         f"regime of figure 13 and the no-dynamics baseline's out-of-fold prediction"
     )
-    figures.save(fig, path, caption=text, width="full")
+    figures.save(fig, path, caption=text, width="full", summary=SCATTER_SUMMARY)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

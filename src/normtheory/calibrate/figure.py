@@ -29,6 +29,13 @@ import numpy as np
 __all__ = ["NAME", "PLOTTED", "caption", "check_curve", "draw", "draw_record", "measured"]
 
 NAME = "fig9_calibration.png"
+# What the figure shows (its record's summary, listed by the report).
+SUMMARY = (
+    "the norm as a retrieval confidence score (`normtheory calibrate`): a forest plot of "
+    "the AUROC of the norm, the top-1 cosine, the margin and their combination per regime "
+    "with 95% intervals, the side and AUROC THEORY.md item 14b derives, and the selective "
+    "accuracy when filtering by the norm."
+)
 # The scores the forest plot shows, in row order (the record may hold more).
 PLOTTED = ("norm", "top1_cosine", "margin", "combined")
 _FAMILIES = ("ambiguity", "hierarchy")
@@ -299,7 +306,9 @@ def draw_record(
         # A legend fills column by column: transpose the rows above into that order.
         handles = [row[col] for col in range(4) for row in grid_rows]
         fig.legend(handles=handles, loc="outside lower center", ncols=4)
-        figures.save(fig, path, caption=caption(numbers), measured=numbers, width="full")
+        figures.save(
+            fig, path, caption=caption(numbers), measured=numbers, width="full", summary=SUMMARY
+        )
     return Path(path)
 
 

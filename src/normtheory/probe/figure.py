@@ -24,6 +24,12 @@ from normtheory.probe.run import ProbeResult
 __all__ = ["NAME", "caption", "draw", "measured"]
 
 NAME = "fig10_probe.png"
+# What the figure shows (its record's summary, listed by the report).
+SUMMARY = (
+    "a real encoder (`normtheory probe`): norm against word frequency and WordNet depth, "
+    "the hypernym-to-hyponym sign test, and the norm as a confidence score for "
+    "word-to-definition retrieval."
+)
 _LABELS = {
     "norm": "norm",
     "top1_cosine": "top-1 cosine",
@@ -271,4 +277,5 @@ def draw(result: ProbeResult, out_dir: Path | str, name: str = NAME) -> Path:
             Path(out_dir) / name,
             caption=caption(record),
             measured=measured(record),
+            summary=SUMMARY,
         )
