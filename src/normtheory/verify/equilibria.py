@@ -222,18 +222,26 @@ def shot_noise_domain(rate: np.ndarray, eta_lam: float) -> np.ndarray:
     return np.log1p(-np.asarray(rate)) / (2 * np.log1p(-eta_lam))
 
 
+# The smallest tail exponent whose rows a time average can judge: the stationary N^4 of
+# item 9c's chain exists for kappa > 2, but its time average has a finite variance, so a
+# standard error, only for kappa > 4 (rows with 2 < kappa <= 4 sit below the mean in any
+# finite run: item 9d's table in THEORY.md).
+JUDGED_KAPPA = 4.0
+
+
 def _shot_noise(config: SimConfig, traj, n4: HalfStats, calibration: Calibration) -> Result:
     """Item 9c: the slope of log N* on log p with E[1/N^4] from each item's chain, its
     kicks drawn from the energies of a calibration run (`calibration`: seeds disjoint
     from the judged run's, checked here), never from the judged run.
 
-    Judged over the items in the law's domain (`shot_noise_domain` > 2). The chain is
+    Judged over the items whose N^4 has a finite stationary variance (`shot_noise_domain`
+    > JUDGED_KAPPA; the law itself holds for kappa > 2). The chain is
     stationary, so the run must be: an item counts as relaxed when the decay alone has
     brought its initial N^4 below a tenth of the predicted N*^4 by the second half, and
     its third- and fourth-quarter means agree to within nine standard errors.
     """
     law_name = "sparse_decay_shot_noise"
-    quantity = "slope of log N* on log(rate) over the items in the law's domain"
+    quantity = "slope of log N* on log(rate) over the items with kappa > 4"
     rate = traj.rate
     if np.ptp(rate) == 0:
         return not_applicable(law_name, 9, config, quantity, "every item has the same rate")
@@ -241,11 +249,12 @@ def _shot_noise(config: SimConfig, traj, n4: HalfStats, calibration: Calibration
     kicks = kick_energies(calibration.config, calibration.seeds)
     counts = kicks["counts"]
     kappa = shot_noise_domain(rate, config.eta_lam)
-    inside = (counts > 0) & (kappa > 2)
+    inside = (counts > 0) & (kappa > JUDGED_KAPPA)
     if inside.sum() < 3:
         reason = (
-            f"only {int(inside.sum())} items have a finite stationary N^4 (update rate above "
-            f"about 4 eta lam = {4 * config.eta_lam:.3g}): no slope"
+            f"only {int(inside.sum())} items have kappa > {JUDGED_KAPPA:g} (update rate above "
+            f"about {2 * JUDGED_KAPPA:g} eta lam = {2 * JUDGED_KAPPA * config.eta_lam:.3g}): "
+            "no slope"
         )
         return not_applicable(law_name, 9, config, quantity, reason)
     energies = kicks["energies"][inside]
@@ -284,8 +293,10 @@ def _shot_noise(config: SimConfig, traj, n4: HalfStats, calibration: Calibration
     within = per_item <= 3 * np.hypot(n4.sem[inside], chain["n4_sem"])
     kurtosis = m2 / m1**2
     note = (
-        f"{int(inside.sum())} of {len(rate)} items in the domain (finite stationary "
-        f"N^4); per item N*^4 median |log error| {np.median(per_item):.3f}, "
+        f"{int(inside.sum())} of {len(rate)} items judged (kappa > {JUDGED_KAPPA:g}), "
+        f"{int(((kappa > 2) & (kappa <= JUDGED_KAPPA)).sum())} with 2 < kappa <= "
+        f"{JUDGED_KAPPA:g} (N^4 of infinite variance) and {int((kappa <= 2).sum())} with "
+        f"kappa <= 2 outside; per item N*^4 median |log error| {np.median(per_item):.3f}, "
         f"{within.mean():.0%} within 3 standard errors; E[G^4] / E[G^2]^2 per update "
         f"{np.min(kurtosis):.2g} to {np.max(kurtosis):.2g}"
     )
@@ -307,7 +318,7 @@ CONFIGURED_DECAY_ETA_LAM = 2e-2
 CONFIGURED_BATCH = 128
 ENERGY_SAMPLES = 2000
 SCATTERS = 2.0
-CONFIGURED_KAPPA = 4.0
+CONFIGURED_KAPPA = JUDGED_KAPPA
 
 
 def configured_calibrations(config: SimConfig) -> tuple[Calibration, Calibration, Calibration]:
