@@ -16,7 +16,7 @@ WORKERS ?= auto
 
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache --no-logo
-	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
+	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal --durations=15
 
 derive: $(STAMP)
 	$(BIN)/normtheory derive --out derivations

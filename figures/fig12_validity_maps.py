@@ -59,6 +59,9 @@ MAPS = {
     "sgd_decay_equilibrium/4": ("eta_lam", [1e-3, 5e-3, 2e-2], "zipf", [0.8, 1.1], {}),
     "li_arora": ("eta_lam", [0.01, 0.05, 0.15], "lr", [0.1, 0.5], {}),
     "adamw_equilibrium": ("eta_lam", [3e-4, 1e-3, 3e-3], "b1", [0.0, 0.9, 0.99], {}),
+    # Item 11b: the draw rates that decide a row's regime (p against 1 - b2) move with the
+    # batch and the Zipf exponent, where item 11's flat law failed.
+    "adamw_rare_rows": ("batch", [16, 32, 64], "zipf", [0.8, 1.1, 1.5], {}),
     "drift_heat_equilibrium": ("eta_lam", [2.5e-4, 1e-3], "momentum", [0.5, 0.9], {}),
     # Row 2: the compositional encoder, rates through the kernel; the same cells' runs.
     "drift_heat_equilibrium/2": ("eta_lam", [2.5e-4, 1e-3], "momentum", [0.5, 0.9], {}),
@@ -72,6 +75,7 @@ LABELS = {
     "zipf": "Zipf exponent",
     "init_scale": "initial scale",
     "momentum": r"momentum $\alpha$",
+    "batch": "batch $B$",
 }
 TINY = {"num_items": 40, "dim": 4, "batch": 16, "steps": 100}
 # Validation levels: which claims are tested, and with how many points.
