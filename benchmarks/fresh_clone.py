@@ -43,7 +43,7 @@ COMMANDS = (
 )
 # Seconds: the project's targets. .ci/run (after make test) adds the probe's extra and
 # reruns the suite with the real-model tests required.
-LIMITS = {"test": 600.0, "ci": 600.0, "reproduce": 900.0, "rerun": 60.0, "bench": None}
+LIMITS = {"test": 300.0, "ci": 600.0, "reproduce": 600.0, "rerun": 60.0, "bench": None}
 
 
 def _children_cpu() -> float:
