@@ -94,10 +94,11 @@ def test_a_wrong_sign_of_item_18_makes_the_verdict_disagree():
 
 
 @pytest.fixture
-def fake_runs(monkeypatch):
+def fake_runs(monkeypatch, tmp_path):
     """Calibration runs whose feature marks wrong answers (link < 0) unless `flip`, and an
     item 18 sign of +1; records the (first seed, seeds) each run and the mean field was
-    asked for."""
+    asked for. A private results cache keeps the fake sign out of the other tests'."""
+    monkeypatch.setenv("NORMTHEORY_CACHE", str(tmp_path / "results"))
     calls, state = [], {"flip": False}
 
     def retrieval(config, seeds, **kwargs):
@@ -144,6 +145,17 @@ def test_the_link_comes_from_other_seeds_and_not_from_the_judged_arrays(fake_run
     assert third.prediction.link["lo"] > 0 and third.expected_direction == +1
     record = calibrate.records([first])[0]
     assert set(record["theory"]["calibration"]["seeds"]).isdisjoint(record["judged_seeds"])
+
+
+def test_item_18s_sign_is_computed_once_and_then_read_from_the_cache(fake_runs):
+    calls, _ = fake_runs
+    regime = _regime("ambiguity/table/adamw")
+    first = analysis.predict(regime, 3, n_boot=20)
+    again = analysis.predict(regime, 3, n_boot=20)
+    assert (first.sign_18, first.rho_18) == (again.sign_18, again.rho_18) == (1, 0.6)
+    assert sum(call[0] == "mean field" for call in calls) == 1
+    analysis.predict(regime, 3, n_boot=20, use_cache=False)
+    assert sum(call[0] == "mean field" for call in calls) == 2
 
 
 def test_a_prediction_from_the_judged_seeds_is_refused():

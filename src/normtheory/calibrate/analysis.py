@@ -244,18 +244,38 @@ def predict(
         evaluated in float64 at the initial models of the first MEAN_FIELD_SEEDS of them
         (it needs no training, and no seed of the judged run enters the prediction).
     """
-    import jax
-
-    from normtheory import mean_field
-
     log = log or (lambda message: print(message, file=sys.stderr))
     config = calibration_config(regime.config, judged_seeds)
     arrays = run.cached_retrieval(config, LINK_SEEDS, use_cache=use_cache, log=log)
-    with jax.enable_x64(True):  # the mean field at the calibration seeds' initial models
-        sign, rho = mean_field.predicted_sign(config.replace(tracked=0), MEAN_FIELD_SEEDS)
+    sign, rho = _mean_field_sign(config.replace(tracked=0), use_cache, log)
     seeds = tuple(config.seed + int(s) for s in np.unique(arrays["seed"]))
     initial = tuple(range(config.seed, config.seed + MEAN_FIELD_SEEDS))
     return Prediction(int(sign), float(rho), link(arrays, n_boot=n_boot), seeds, initial)
+
+
+def _mean_field_sign(config, use_cache: bool, log) -> tuple[int, float]:
+    """Item 18's (sign, rho) at the initial models of `config`'s first MEAN_FIELD_SEEDS
+    seeds, in float64, through the results cache when `use_cache` (it needs no training
+    but takes seconds per regime, and a rerun of the calibration asks for the same)."""
+    import jax
+
+    from normtheory import cache, mean_field
+
+    def compute() -> dict[str, np.ndarray]:
+        with jax.enable_x64(True):
+            sign, rho = mean_field.predicted_sign(config, MEAN_FIELD_SEEDS)
+        return {"sign": np.asarray(sign), "rho": np.asarray(rho)}
+
+    if use_cache:
+        spec = {
+            "computation": "mean_field.predicted_sign",
+            "seeds": MEAN_FIELD_SEEDS,
+            "config": dataclasses.asdict(config),
+        }
+        out = cache.cached_arrays(spec, compute, "mean_field.py", log=log)
+    else:
+        out = compute()
+    return int(out["sign"]), float(out["rho"])
 
 
 def _judged_seeds(regime: Regime, arrays: Mapping[str, np.ndarray]) -> tuple[int, ...]:
