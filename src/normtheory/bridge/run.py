@@ -180,8 +180,6 @@ def frequency_signs(
     Raises ConfigError for bad arguments, `data.wordnet.DataMissing` without WordNet or
     wordfreq.
     """
-    from wordfreq import zipf_frequency
-
     from normtheory.data import wordnet as words_data
 
     if not selected:
@@ -192,7 +190,9 @@ def frequency_signs(
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ConfigError(f"seeds={seeds!r} must be an integer >= 1")
     n_words = sizes.pop()
-    vocab = words_data.load_vocabulary(n_words)
+    vocab = words_data.load_vocabulary(n_words)  # DataMissing without WordNet or wordfreq
+    from wordfreq import zipf_frequency
+
     log_freq = np.array([zipf_frequency(w, "en") for w in vocab.words])
     cells = []
     for k, regime in enumerate(selected):
@@ -313,8 +313,6 @@ def run_bridge(
     Raises `probe.model.ProbeExtraMissing` (no probe extra), `data.wordnet.DataMissing`
     (no WordNet or wordfreq), ConfigError for bad arguments.
     """
-    from wordfreq import zipf_frequency
-
     from normtheory.data import wordnet as words_data
     from normtheory.probe import encoders, wordnet
 
@@ -327,9 +325,11 @@ def run_bridge(
         raise ConfigError(f"seeds={seeds!r} must be an integer >= 1")
     n_words = sizes.pop()
     start = time.perf_counter()
-    encoders.require(model_name)
+    encoders.require(model_name)  # an unknown model, or a missing probe extra, in one line
     vocab = words_data.load_vocabulary(n_words)
     tree = words_data.load_word_tree(n_words)
+    from wordfreq import zipf_frequency  # present: load_vocabulary checked it
+
     words, db = list(vocab.words), vocab.database
     log(
         f"vocabulary: {len(words)} nouns, {tree.num_nodes} synsets; "
