@@ -34,7 +34,8 @@ import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.patches import Rectangle
 
-from normtheory import cache, figures
+from normtheory import figures
+from normtheory._files import write_text
 from normtheory.verify import claims, code_identity, maps
 from normtheory.verify._record import HOLD_FRACTION
 
@@ -230,7 +231,7 @@ def main(out_dir: Path, tiny: bool = False, level: str | None = None) -> figures
         "maps": {name: vmap.to_json() for name, vmap in data.items()},
         "claims": [claim.to_json() for claim in tested],
     }
-    cache.write_text(out_dir / RECORD, json.dumps(record, indent=1) + "\n")
+    write_text(out_dir / RECORD, json.dumps(record, indent=1) + "\n")
     with figures.style():
         cols = min(4, len(data))
         rows = math.ceil(len(data) / cols)

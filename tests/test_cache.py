@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from normtheory import cache
+from normtheory import cache, provenance
 from normtheory.cache import CorruptCacheError
 
 
@@ -101,7 +101,7 @@ def test_cache_dir_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_git_revision_never_raises() -> None:
-    rev = cache.git_revision()
+    rev = provenance.git_revision()
     assert rev is None or (isinstance(rev, str) and len(rev.removesuffix("-dirty")) >= 40)
 
 
@@ -109,13 +109,13 @@ def test_git_revision_without_git(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_git(*args, **kwargs):
         raise FileNotFoundError("git")
 
-    monkeypatch.setattr(cache.subprocess, "run", no_git)
-    cache.git_revision.cache_clear()
+    monkeypatch.setattr(provenance.subprocess, "run", no_git)
+    provenance.git_revision.cache_clear()
     try:
-        assert cache.git_revision() is None
+        assert provenance.git_revision() is None
     finally:
         monkeypatch.undo()
-        cache.git_revision.cache_clear()
+        provenance.git_revision.cache_clear()
 
 
 def test_missing_entry_and_sidecar_copy(tmp_path: Path) -> None:

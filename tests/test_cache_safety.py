@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from normtheory import cache, runs
+from normtheory import _files, cache, runs
 from normtheory.cache import CacheLocationError
 from normtheory.config import SimConfig
 
@@ -172,13 +172,13 @@ def test_the_cache_location_is_checked_by_the_command_line(tmp_path, capsys, mon
 @pytest.mark.parametrize("mask", [0o002, 0o022, 0o077])
 def test_written_files_respect_the_umask(tmp_path, mask):
     old = os.umask(mask)
-    cache._umask.cache_clear()
+    _files._umask.cache_clear()
     try:
         npz = cache.save(tmp_path, "k", ARRAYS, META)
-        text = cache.write_text(tmp_path / "report.md", "hello\n")
+        text = _files.write_text(tmp_path / "report.md", "hello\n")
     finally:
         os.umask(old)
-        cache._umask.cache_clear()
+        _files._umask.cache_clear()
     for path in (npz, npz.with_suffix(".json"), text):
         assert path.stat().st_mode & 0o777 == 0o666 & ~mask, path
 
@@ -220,7 +220,7 @@ def _dead_pid() -> int:
 
 def test_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
     pid = _dead_pid()
-    host, space = cache._writer_tag().split("~")[:2]
+    host, space = _files.writer_tag().split("~")[:2]
     stale = tmp_path / f".k.npz.{host}~{space}~{pid}~0000.tmp"
     live = tmp_path / f".k.npz.{host}~{space}~{os.getpid()}~0000.tmp"
     stale.write_bytes(b"partial")
@@ -233,7 +233,7 @@ def test_temporaries_of_a_writer_in_another_pid_namespace_are_kept(tmp_path):
     # Same host name, another PID namespace (a container with host networking): its
     # PID means nothing here, so a dead-looking PID must not get its file deleted.
     pid = _dead_pid()
-    host, space = cache._writer_tag().split("~")[:2]
+    host, space = _files.writer_tag().split("~")[:2]
     other = "0" * 8 if space != "0" * 8 else "1" * 8
     foreign = tmp_path / f".k.npz.{host}~{other}~{pid}~0000.tmp"
     legacy = tmp_path / f".j.npz.{host}~{pid}~0000.tmp"
@@ -244,7 +244,7 @@ def test_temporaries_of_a_writer_in_another_pid_namespace_are_kept(tmp_path):
 
 
 def test_temporaries_older_than_a_day_are_removed_whoever_wrote_them(tmp_path):
-    host, space = cache._writer_tag().split("~")[:2]
+    host, space = _files.writer_tag().split("~")[:2]
     old = tmp_path / f".k.npz.{host}~{space}~{os.getpid()}~0000.tmp"
     foreign = tmp_path / ".j.npz.elsewhere~00000000~1~0000.tmp"
     for path in (old, foreign):

@@ -33,26 +33,24 @@ import ast
 import dataclasses
 import functools
 import hashlib
-import importlib.metadata
 import io
 import json
 import os
 import re
-import secrets
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any
 
 import numpy as np
 
+from normtheory._files import atomic_write as _atomic_write
+from normtheory._files import remove_stale_temporaries, write_text, writer_tag
 from normtheory._version import __version__
+from normtheory.provenance import git_revision, version_of
 
 __all__ = [
     "CacheEntry",
@@ -65,7 +63,6 @@ __all__ = [
     "config_key",
     "fallback_dir",
     "format_bytes",
-    "git_revision",
     "load",
     "load_or_compute",
     "save",
@@ -79,15 +76,15 @@ SIDECAR = "__sidecar__"
 _RESERVED = frozenset({"format", "key", "versions", "git_revision", "code", "arrays"})
 _REQUIRED = ("format", "key", "config", "versions", "git_revision", "code", "arrays")
 _KEY_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]*")
-_T = TypeVar("_T")
 
 _PACKAGE = Path(__file__).resolve().parent
 _PACKAGE_NAME = __name__.partition(".")[0]
 # The computation whose closure every identity includes: a simulation (`normtheory.runs`).
 _SIMULATION = "runs.py"
 # Sources in an import closure that never change a computed number: the package's lazy
-# public surface and version string, and this store (it makes the key, not the numbers).
-_STORE_ONLY = ("__init__.py", "_version.py", "cache.py")
+# public surface and version string, and this store with its file writing and provenance
+# (they make the key and write the files, not the numbers).
+_STORE_ONLY = ("__init__.py", "_version.py", "cache.py", "_files.py", "provenance.py")
 # wordfreq gives the "wordnet" data family its frequencies.
 _LIBRARIES = ("jax", "jaxlib", "optax", "wordfreq")
 
@@ -254,7 +251,7 @@ def code_identity(*roots: str) -> str:
         digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     for name in _LIBRARIES:
-        digest.update(f"{name}={_version_of(name)}\0".encode())
+        digest.update(f"{name}={version_of(name)}\0".encode())
     return digest.hexdigest()[:16]
 
 
@@ -305,7 +302,7 @@ def check_location(
         raise CacheLocationError(
             f"cannot create {what} {directory} ({err.strerror or err}); {hint}"
         ) from None
-    probe = directory / f".write-test.{_writer_tag()}.tmp"
+    probe = directory / f".write-test.{writer_tag()}.tmp"
     try:
         probe.write_bytes(b"")
         probe.unlink()
@@ -336,156 +333,11 @@ def format_bytes(n: float) -> str:
     return f"{n:.3g} EiB"
 
 
-def _git(*args: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", *args],
-            cwd=_PACKAGE,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
-@functools.cache
-def git_revision() -> str | None:
-    """HEAD of the repository holding this source, with "-dirty" for a modified tree.
-
-    None when git or the repository is unavailable; never raises. Computed once per
-    process. Provenance only: the cache key uses `code_identity`.
-    """
-    head = _git("rev-parse", "HEAD")
-    if not head or not head.strip():
-        return None
-    status = _git("status", "--porcelain")
-    return head.strip() + ("-dirty" if status and status.strip() else "")
-
-
-def _version_of(distribution: str) -> str | None:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
 def _paths(directory: str | os.PathLike[str], key: str) -> tuple[Path, Path]:
     if not _KEY_PATTERN.fullmatch(key):
         raise ValueError(f"invalid cache key {key!r}: use letters, digits, '_', '.', '-'")
     directory = Path(directory)
     return directory / f"{key}.npz", directory / f"{key}.json"
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-@functools.cache
-def _umask() -> int:
-    """The process umask (read once: os.umask can only be read by setting it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-# A temporary file older than this belongs to a writer that is gone, whoever it was.
-STALE_SECONDS = 24 * 3600.0
-
-
-def _host() -> str:
-    return re.sub(r"[^0-9A-Za-z_-]", "_", socket.gethostname()) or "host"
-
-
-@functools.cache
-def _pid_space() -> str:
-    """8 hex digits naming this boot and PID namespace: PIDs are comparable only within it.
-
-    "unknown" where the system does not say (then no PID is trusted).
-    """
-    try:
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-        space = os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return "unknown"
-    return hashlib.sha256(f"{boot}/{space}".encode()).hexdigest()[:8]
-
-
-def _writer_tag() -> str:
-    """host~space~pid~random: names a temporary file so a later writer in the same PID
-    namespace can tell whether its owner died."""
-    return f"{_host()}~{_pid_space()}~{os.getpid()}~{secrets.token_hex(4)}"
-
-
-def _is_stale(path: Path, host: str, space: str, now: float) -> bool:
-    try:
-        if now - path.stat().st_mtime > STALE_SECONDS:
-            return True
-    except OSError:
-        return False
-    parts = path.name[: -len(".tmp")].rsplit(".", 1)[-1].split("~")
-    if len(parts) != 4 or parts[:2] != [host, space] or space == "unknown":
-        return False  # another host, boot or PID namespace: its PIDs mean nothing here
-    if not parts[2].isdigit():
-        return False
-    try:
-        os.kill(int(parts[2]), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
-
-
-def _remove_stale_temporaries(directory: Path) -> None:
-    """Delete temporary files of writers that are gone (see the module docstring)."""
-    host, space, now = _host(), _pid_space(), time.time()
-    try:
-        candidates = list(directory.glob(".*.tmp"))
-    except OSError:
-        return
-    for path in candidates:
-        if _is_stale(path, host, space, now):
-            path.unlink(missing_ok=True)
-
-
-def write_text(path: Path, text: str) -> Path:
-    """Write `text` (UTF-8) to `path` atomically: a reader sees the old file or the new."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
-    return path
-
-
-def _atomic_write(path: Path, write: Callable[[BinaryIO], _T]) -> _T:
-    """Run `write` on a temporary file beside `path`, fsync it, then rename it into place.
-
-    The file gets the permissions the umask allows (0666 & ~umask), not mkstemp's 0600.
-    """
-    tmp = path.parent / f".{path.name}.{_writer_tag()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 & ~_umask())
-    try:
-        with os.fdopen(fd, "w+b") as f:
-            result = write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return result
 
 
 def _check_meta(meta: Mapping[str, Any], arrays: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -520,9 +372,9 @@ def _write(
         "code": code_identity() if code is None else code,
         "versions": {
             "normtheory": __version__,
-            "jax": _version_of("jax"),
-            "jaxlib": _version_of("jaxlib"),
-            "optax": _version_of("optax"),
+            "jax": version_of("jax"),
+            "jaxlib": version_of("jaxlib"),
+            "optax": version_of("optax"),
             "numpy": np.__version__,
         },
         "git_revision": git_revision(),
@@ -534,7 +386,7 @@ def _write(
     packed = np.frombuffer(text.encode(), dtype=np.uint8)
 
     npz_path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(npz_path.parent)
+    remove_stale_temporaries(npz_path.parent)
     _atomic_write(npz_path, lambda f: np.savez(f, **{SIDECAR: packed}, **arrays))
     try:  # a copy for people; the npz holds the sidecar that readers use
         _atomic_write(json_path, lambda f: f.write(text.encode()))

@@ -17,8 +17,8 @@ from pathlib import Path
 import sympy as sp
 
 from normtheory import laws
+from normtheory._files import write_text
 from normtheory._version import __version__
-from normtheory.cache import write_text
 
 THEORY_ITEMS = {
     3: "InfoNCE and cosine gradients",

@@ -17,8 +17,9 @@ import numpy as np
 import optax
 import sympy
 
+from normtheory._files import write_text
 from normtheory._version import __version__
-from normtheory.cache import git_revision, write_text
+from normtheory.provenance import git_revision
 from normtheory.verify import Result
 from normtheory.verify._record import HOLD_FRACTION, HOLD_LOWER, VERDICTS
 

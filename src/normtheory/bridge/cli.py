@@ -131,8 +131,9 @@ def _finite(value: Any) -> Any:
 def main(args: argparse.Namespace) -> int:
     """Run the bridge with parsed `args`; 0 on success, 2 for a missing dependency or
     bad input (one line on standard error)."""
+    from normtheory._files import write_text
     from normtheory.bridge.run import regimes, run_bridge, sign_regimes
-    from normtheory.cache import cache_dir, check_location, write_text
+    from normtheory.cache import cache_dir, check_location
     from normtheory.config import ConfigError, parse_assignments
     from normtheory.data.wordnet import DataMissing
     from normtheory.probe.model import ProbeExtraMissing

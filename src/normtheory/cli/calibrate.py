@@ -52,7 +52,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     """Train and score every selected regime; 0 done, 2 bad input (before training)."""
     from normtheory import calibrate
-    from normtheory.cache import cache_dir, check_location, write_text
+    from normtheory._files import write_text
+    from normtheory.cache import cache_dir, check_location
     from normtheory.config import ConfigError, parse_assignments
     from normtheory.runtime import prepare
 

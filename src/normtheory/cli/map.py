@@ -41,7 +41,8 @@ def main(args: argparse.Namespace) -> int:
     from normtheory.runtime import prepare
 
     prepare()
-    from normtheory.cache import cache_dir, check_location, write_text
+    from normtheory._files import write_text
+    from normtheory.cache import cache_dir, check_location
     from normtheory.config import parse_assignments
     from normtheory.verify import maps
 

@@ -138,7 +138,7 @@ def _run_one(args: argparse.Namespace, name: str, out: Path) -> None:
     Raises:
         Refused: the probe extra is missing or an argument is out of range.
     """
-    from normtheory.cache import write_text
+    from normtheory._files import write_text
     from normtheory.probe.model import ProbeExtraMissing
     from normtheory.probe.run import run_probe
     from normtheory.probe.table import format_table
