@@ -3,11 +3,14 @@
     python simulations/sign_maps.py [--out figures]
 
 Runs the specificity map at every tree shape of `normtheory.verify.structure.SHAPES`
-and the uncertainty map at every class count of `CLASS_COUNTS` (2 seeds each, float64,
-through the results cache; about 11 minutes on two CPU cores from an empty cache) and
-writes `<out>/signs.json`, which `normtheory verify --report` renders as a section. The
-record carries the code identity (`normtheory.verify.code_identity()`) that
-computed it; the report says when the code has changed since.
+and the uncertainty map at every class count of `CLASS_COUNTS` (`SEEDS` seeds each,
+float64, through the results cache) and writes `<out>/signs.json`: every cell judged
+against item 18's sign, with item 18's predicted size of rho beside the measured one;
+the signs' agreement tallied per law and stage (`sign_tally`) and the sizes per law,
+model and optimizer (`size_tally`). `normtheory verify
+--report` renders it as a section. The record carries the code identity
+(`normtheory.verify.code_identity()`) that computed it; the report says when the code
+has changed since.
 """
 
 from __future__ import annotations
@@ -28,12 +31,17 @@ def main(argv: list[str] | None = None) -> int:
 
     prepare()
     from normtheory.verify import code_identity
-    from normtheory.verify.structure import sign_maps
+    from normtheory.verify.structure import sign_maps, sign_tally, size_tally
 
     cells = sign_maps(progress=lambda label: print(f"map at {label} ...", file=sys.stderr))
     path = args.out / "signs.json"
     # The code that computed the cells, so the report can tell a stale record.
-    record = {"code": code_identity(), "cells": cells}
+    record = {
+        "code": code_identity(),
+        "cells": cells,
+        "tally": sign_tally(cells),
+        "sizes": size_tally(cells),
+    }
     path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {path}")
     return 0

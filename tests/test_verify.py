@@ -235,6 +235,7 @@ def test_sign_maps_away_from_the_default_are_tallied_in_the_report(monkeypatch, 
         return -0.4
 
     monkeypatch.setattr(structure, "kernel_rho", kernel)
+    monkeypatch.setattr(structure, "self_sign", lambda config, seeds=5: (1, 0.45))
     cells = structure.sign_maps()
     assert [c["map"] for c in cells] == [
         "depth 4, branching 3", "depth 2, branching 8", "depth 6, branching 2"
@@ -243,17 +244,39 @@ def test_sign_maps_away_from_the_default_are_tallied_in_the_report(monkeypatch, 
     assert [c["fresh"] for c in cells] == [False, False, True]
     assert [c["significant"] for c in cells] == [True, True, False]  # |rho| > 0.18
     assert [c["agrees"] for c in cells] == [True, False, False]  # predicted +
+    # Item 18's size +0.45 is within two standard errors (0.18) of +0.5 only.
+    assert [c["predicted_rho"] for c in cells] == [0.45] * 3
+    assert [c["size_agrees"] for c in cells] == [True, False, False]
+    (sizes,) = structure.size_tally(cells)
+    assert (sizes["law"], sizes["model"], sizes["cells"], sizes["within"]) == (
+        "specificity",
+        "compositional",
+        3,
+        1,
+    )
+    assert sizes["mean_error"] == pytest.approx((0.05 - 0.75 - 0.40) / 3)
+    assert sizes["mean_abs_error"] == pytest.approx((0.05 + 0.75 + 0.40) / 3)
     from normtheory.verify import code_identity
 
     code = code_identity()
-    (tmp_path / "signs.json").write_text(json.dumps({"code": code, "cells": cells}))
+    record = {
+        "code": code,
+        "cells": cells,
+        "tally": structure.sign_tally(cells),
+        "sizes": structure.size_tally(cells),
+    }
+    (tmp_path / "signs.json").write_text(json.dumps(record))
     text = write_report([], {}, {}, tmp_path / "REPORT.md").read_text()
     assert "Stale" not in text
+    assert "| specificity | compositional | sgd | 1 of 3 | -0.367 | 0.400 |" in text
     assert (
         "were fixed): depth 2, branching 8; depth 6, branching 2; of these, run only after "
         "verify adopted item 18: depth 6, branching 2."
     ) in text
-    assert "| depth 2, branching 8 | compositional, sgd, coupled | -0.300 +- 0.090 | + |" in text
+    assert (
+        "| depth 2, branching 8 | compositional, sgd, coupled | -0.300 +- 0.090 | + | holds | "
+        "+0.45 | off | - (-0.40) |"
+    ) in text
     assert (
         "- specificity, maps run when items 16 and 18 were formulated: 1 cells with a "
         "significant sign; item 18 agrees with 1, item 16's kernel closure with 0."
@@ -261,12 +284,10 @@ def test_sign_maps_away_from_the_default_are_tallied_in_the_report(monkeypatch, 
     assert "- specificity, held-out maps: 1 cells with a significant sign; item 18 agrees " \
         "with 0, item 16's kernel closure with 1." in text  # fmt: skip
     # Cells computed by other code are rendered, marked stale.
-    (tmp_path / "signs.json").write_text(json.dumps({"code": "0123", "cells": cells}))
+    (tmp_path / "signs.json").write_text(json.dumps(record | {"code": "0123"}))
     text = write_report([], {}, {}, tmp_path / "REPORT.md").read_text()
     assert f"**Stale:** these cells were computed by code 0123; the code is now {code}." in text
-    # A signs.json written before item 18 (no kernel_rho) is not rendered as if it were.
-    for cell in cells:
-        cell["candidate_rho"] = cell.pop("kernel_rho")
+    # A signs.json written before its tallies were recorded is not rendered as if it were.
     (tmp_path / "signs.json").write_text(json.dumps({"cells": cells}))
     text = write_report([], {}, {}, tmp_path / "REPORT.md").read_text()
     assert "run `make signs` to redo the maps" in text and "| depth 2, branching 8 |" not in text

@@ -133,11 +133,11 @@ def _sign_maps(record: Mapping | None) -> list[str]:
     if not record:
         return []
     cells = record["cells"]
-    if any("kernel_rho" not in c for c in cells):
+    if "tally" not in record or "sizes" not in record:
         return [
             "### Signs away from the default regime",
             "",
-            "`figures/signs.json` was written before verify judged by item 18; run "
+            "`figures/signs.json` was written before verify recorded item 18's sizes; run "
             "`make signs` to redo the maps.",
             "",
         ]
@@ -162,13 +162,16 @@ def _sign_maps(record: Mapping | None) -> list[str]:
         "The same maps at other tree shapes and class counts (`make signs`, "
         "`figures/signs.json`), each cell judged against item 18 as above; beside it, the "
         "sign of item 16's kernel closure (refuted, not judged; 0 below two standard "
-        "errors). Held out (run only after item 16 and the self-heat closure were fixed): "
+        "errors). Item 18's predicted rho is its size; size: whether it lies within two "
+        "standard errors of the measured rho. Held out (run only after item 16 and the "
+        "self-heat closure were fixed): "
         f"{labels('held_out')}; of these, run only after verify adopted item 18: "
         f"{labels('fresh')}.",
         "",
         *stale,
-        "| map | model, optimizer, frequency | rho | item 18 | verdict | item 16 (kernel) |",
-        "|---|---|---|---|---|---|",
+        "| map | model, optimizer, frequency | rho | item 18 | verdict | item 18 rho | size "
+        "| item 16 (kernel) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for c in cells:
         cfg = c["config"]
@@ -178,10 +181,33 @@ def _sign_maps(record: Mapping | None) -> list[str]:
         kernel = 0 if abs(c["kernel_rho"]) <= c["tolerance"] else np.sign(c["kernel_rho"])
         lines.append(
             f"| {c['map']} | {cell} | {c['measured']:+.3f} +- {c['spread']:.3f} | "
-            f"{_signed(c['predicted'])} | {c['verdict']} | {_signed(kernel)} "
-            f"({c['kernel_rho']:+.2f}) |"
+            f"{_signed(c['predicted'])} | {c['verdict']} | {c['predicted_rho']:+.2f} | "
+            f"{_SIZE[c['size_agrees']]} | {_signed(kernel)} ({c['kernel_rho']:+.2f}) |"
         )
-    lines += ["", *_sign_tally(cells), ""]
+    lines += ["", *_sign_tally(record["tally"]), "", *_sizes(record["sizes"]), ""]
+    return lines
+
+
+_SIZE = {True: "within", False: "off", None: ""}
+
+
+def _sizes(rows: Sequence[Mapping]) -> list[str]:
+    """signs.json's tally of item 18's sizes (`normtheory.verify.structure.size_tally`)."""
+    if not rows:
+        return []
+    lines = [
+        "Item 18's sizes against the measured rho, per law, model and optimizer (cells whose "
+        "predicted rho lies within two standard errors of the measured one; error: measured "
+        "minus predicted):",
+        "",
+        "| law | model | optimizer | sizes within 2 s.e. | mean error | mean abs. error |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['law']} | {r['model']} | {r['optimizer']} | {r['within']} of {r['cells']} | "
+            f"{r['mean_error']:+.3f} | {r['mean_abs_error']:.3f} |"
+        )
     return lines
 
 
@@ -189,37 +215,13 @@ def _signed(sign: float) -> str:
     return {1: "+", -1: "-", 0: "0"}[int(sign)]
 
 
-def _sign_tally(cells: Sequence[Mapping]) -> list[str]:
-    """Agreement among the cells whose measured interval excludes 0, per map kind."""
-    out = []
-    stages = (
-        ("maps run when items 16 and 18 were formulated", False, False),
-        ("held-out maps", True, False),
-        ("maps run after verify adopted item 18", True, True),
-    )
-    for name, kind in (("specificity", "hierarchy"), ("uncertainty", "ambiguity")):
-        for stage, held, fresh in stages:
-            chosen = [
-                c
-                for c in cells
-                if c["config"]["data"] == kind
-                and c["significant"]
-                and c["held_out"] == held
-                and c.get("fresh", False) == fresh
-            ]
-            if not chosen:
-                continue
-            agree = sum(c["agrees"] for c in chosen)
-            kernel = sum(
-                abs(c["kernel_rho"]) > c["tolerance"]
-                and np.sign(c["kernel_rho"]) == np.sign(c["measured"])
-                for c in chosen
-            )
-            out.append(
-                f"- {name}, {stage}: {len(chosen)} cells with a significant sign; item 18 "
-                f"agrees with {agree}, item 16's kernel closure with {kernel}."
-            )
-    return out
+def _sign_tally(rows: Sequence[Mapping]) -> list[str]:
+    """signs.json's agreement counts (`normtheory.verify.structure.sign_tally`)."""
+    return [
+        f"- {r['law']}, {r['stage']}: {r['cells']} cells with a significant sign; item 18 "
+        f"agrees with {r['item_18']}, item 16's kernel closure with {r['item_16']}."
+        for r in rows
+    ]
 
 
 def _read_json(path: Path) -> dict | None:

@@ -80,7 +80,7 @@ def _cell(law, item, cfg, feature_name, rule_sign, seeds=SEEDS) -> Result:
     feature = traj.info[feature_name]
     rho = spearman(growth, feature)
     se = 1 / np.sqrt(len(growth) - 1)
-    sign, rho_pred = predicted_sign(cfg, seeds)
+    sign, rho_pred = self_sign(cfg, seeds)
     rho_kernel = kernel_rho(cfg, seeds)
     verdict = _verdict(rho, sign, se)
     return Result(
@@ -163,6 +163,110 @@ CLASS_COUNTS = (3, 8, 6)
 FRESH_CLASS_COUNTS = (6,)
 
 
+def self_sign(config: SimConfig, seeds: int = SEEDS) -> tuple[int, float]:
+    """(sign, rho) predicted by item 18's self-heat closure (`predicted_sign`).
+
+    Memoised per (config, seeds): a cell's verdict and `sign_maps`' record both ask for it.
+    """
+    return _self_sign(config, int(seeds), predicted_sign)
+
+
+@functools.lru_cache(maxsize=256)
+def _self_sign(config: SimConfig, seeds: int, predict) -> tuple[int, float]:
+    # `predict` is in the key, so a replaced predictor is never served a stale value.
+    return predict(config, seeds)
+
+
+def size_agrees(measured: float, predicted_rho: float, se: float) -> bool:
+    """Whether item 18's predicted size of rho is the measured one: |measured -
+    predicted| within two standard errors (the sign test's se, 1 / sqrt(I - 1))."""
+    return bool(abs(measured - predicted_rho) <= 2 * se)
+
+
+def size_tally(cells: list[dict]) -> list[dict]:
+    """Item 18's sizes against the measured rho, per law, model and optimizer.
+
+    Args:
+        cells: `sign_maps` records (each with "predicted_rho", "measured", "spread",
+            "size_agrees" and its config).
+
+    Returns:
+        One dict per (law, model, optimizer), in order of first appearance: "law",
+        "model", "optimizer", "cells", "within" (cells whose size agrees), "mean_error"
+        (mean of measured - predicted rho) and "mean_abs_error".
+    """
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for c in cells:
+        if c.get("size_agrees") is None:
+            continue
+        key = (c["law"], c["config"]["model"], c["config"]["optimizer"])
+        groups.setdefault(key, []).append(c)
+    out = []
+    for (law, model, optimizer), chosen in groups.items():
+        error = np.array([c["measured"] - c["predicted_rho"] for c in chosen])
+        out.append(
+            {
+                "law": law,
+                "model": model,
+                "optimizer": optimizer,
+                "cells": len(chosen),
+                "within": int(sum(c["size_agrees"] for c in chosen)),
+                "mean_error": float(error.mean()),
+                "mean_abs_error": float(np.abs(error).mean()),
+            }
+        )
+    return out
+
+
+def sign_tally(cells: list[dict]) -> list[dict]:
+    """Agreement of item 18's and item 16's signs with the measured one, among the cells
+    whose measured interval excludes 0, per law and stage.
+
+    Args:
+        cells: `sign_maps` records.
+
+    Returns:
+        One dict per (law, stage) with cells: "law", "stage" (maps run when items 16 and
+        18 were formulated; held-out maps; maps run after verify adopted item 18),
+        "cells" (significant cells), "item_18" (cells whose sign item 18 predicted) and
+        "item_16" (cells whose sign item 16's kernel closure predicted beyond two
+        standard errors).
+    """
+    stages = (
+        ("maps run when items 16 and 18 were formulated", False, False),
+        ("held-out maps", True, False),
+        ("maps run after verify adopted item 18", True, True),
+    )
+    out = []
+    for law in ("specificity", "uncertainty"):
+        for stage, held, fresh in stages:
+            chosen = [
+                c
+                for c in cells
+                if c["law"] == law
+                and c["significant"]
+                and c["held_out"] == held
+                and c.get("fresh", False) == fresh
+            ]
+            if not chosen:
+                continue
+            kernel = sum(
+                abs(c["kernel_rho"]) > c["tolerance"]
+                and np.sign(c["kernel_rho"]) == np.sign(c["measured"])
+                for c in chosen
+            )
+            out.append(
+                {
+                    "law": law,
+                    "stage": stage,
+                    "cells": len(chosen),
+                    "item_18": int(sum(c["agrees"] for c in chosen)),
+                    "item_16": int(kernel),
+                }
+            )
+    return out
+
+
 def kernel_rho(config: SimConfig, seeds: int = SEEDS) -> float:
     """Spearman rho predicted by item 16's kernel closure (refuted; reported, not judged).
 
@@ -184,8 +288,9 @@ def sign_maps(progress=None) -> list[dict]:
     class count), "held_out" (run only after the predictions were fixed), "fresh" (run
     only after verify adopted item 18), "significant" (measured |rho| beyond two
     standard errors), "agrees" (item 18's sign is the measured one, among significant
-    cells) and "kernel_rho", item 16's kernel closure's prediction (reported beside it,
-    not judged).
+    cells), "predicted_rho" (item 18's size of rho) with "size_agrees" (`size_agrees`:
+    within two standard errors of the measured rho) and "kernel_rho", item 16's kernel
+    closure's prediction (reported beside it, not judged).
     `progress(label)` is called before each map.
     """
     maps = [
@@ -204,6 +309,9 @@ def sign_maps(progress=None) -> list[dict]:
             progress(label)
         for result in check(config):
             significant = abs(result.measured) > result.tolerance
+            cfg = SimConfig(**result.config)
+            rho_pred = self_sign(cfg)[1]
+            judged = result.verdict != "not applicable"
             records.append(
                 result.to_json()
                 | {
@@ -212,7 +320,11 @@ def sign_maps(progress=None) -> list[dict]:
                     "fresh": fresh,
                     "significant": bool(significant),
                     "agrees": bool(significant and result.predicted == np.sign(result.measured)),
-                    "kernel_rho": kernel_rho(SimConfig(**result.config)),
+                    "predicted_rho": rho_pred,
+                    "size_agrees": size_agrees(result.measured, rho_pred, result.spread)
+                    if judged
+                    else None,
+                    "kernel_rho": kernel_rho(cfg),
                 }
             )
     return records
