@@ -87,12 +87,30 @@ def test_an_invalid_config_cannot_be_built(kwargs, named):
         (lambda c: simulate(c, record_divergence="no", progress=False), "record_divergence"),
         (lambda c: simulate(c, chunk=3, progress=False), "chunk"),
         (lambda c: simulate({"lr": 0.1}, progress=False), "config"),
+        (lambda c: simulate(c, trace_budget="off", progress=False), "trace_budget"),
+        (lambda c: simulate(c, with_params=1, progress=False), "with_params"),
+        (lambda c: simulate(c, progress="no"), "progress"),
+        (lambda c: simulate(c, shard=(2, 2), grid={"lr": [0.1, 0.2]}, progress=False), "shard"),
     ],
 )
 def test_simulate_names_a_bad_argument(call, named):
     config = SimConfig(num_items=10, steps=10, batch=8)
     with pytest.raises(ConfigError, match=named):
         call(config)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [({"chunk": 3}, "chunk"), ({"record_divergence": "no"}, "record_divergence"),
+     ({"progress": None}, "progress")],
+)  # fmt: skip
+def test_a_cached_run_still_refuses_bad_execution_settings(tmp_path: Path, kwargs, named):
+    # Execution settings are not in the key, but they are checked before the cache is read.
+    config = SimConfig(num_items=10, dim=4, batch=8, steps=20, stride=5, dtype="float64")
+    _, _, cached = run(config, directory=tmp_path, progress=False)
+    assert not cached
+    with pytest.raises(ConfigError, match=named):
+        run(config, directory=tmp_path, **{"progress": False, **kwargs})
 
 
 def test_a_cached_divergent_run_is_not_served_as_a_finite_one(tmp_path: Path):

@@ -129,7 +129,7 @@ def _refuses_before_computing(directory: Path, monkeypatch: pytest.MonkeyPatch, 
     def no_simulation(*args, **kwargs):
         raise AssertionError("simulated although the cache location is unusable")
 
-    monkeypatch.setattr(runs, "simulate", no_simulation)
+    monkeypatch.setattr(runs, "execute", no_simulation)
     with pytest.raises(CacheLocationError, match=match) as info:
         runs.run(TINY, directory=directory, progress=False)
     message = str(info.value)

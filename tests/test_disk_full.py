@@ -82,7 +82,7 @@ def test_a_disk_without_room_for_the_result_is_refused_before_computing(tmp_path
     monkeypatch.setattr(
         shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**12, 10**12, 100)
     )
-    monkeypatch.setattr(runs, "simulate", lambda *a, **k: pytest.fail("computed"))
+    monkeypatch.setattr(runs, "execute", lambda *a, **k: pytest.fail("computed"))
     with pytest.raises(CacheLocationError, match=r"has 100 B free") as info:
         runs.run(TINY, directory=tmp_path, progress=False)
     assert "\n" not in str(info.value) and str(tmp_path) in str(info.value)
@@ -120,7 +120,7 @@ def test_a_read_only_archive_serves_its_entries(tmp_path, monkeypatch):
     merged, path = runs.merge(TINY, 1, grid, 2, directory=tmp_path)
     assert path.exists() and merged.norm.shape[0] == 2
     # A miss in a read-only folder is still refused before computing.
-    monkeypatch.setattr(runs, "simulate", lambda *a, **k: pytest.fail("computed"))
+    monkeypatch.setattr(runs, "execute", lambda *a, **k: pytest.fail("computed"))
     with pytest.raises(CacheLocationError, match="not writable"):
         runs.run(TINY.replace(seed=7), directory=tmp_path, progress=False)
 

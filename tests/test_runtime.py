@@ -62,3 +62,32 @@ def test_a_cache_configured_by_the_process_is_kept(tmp_path: Path):
     prepare()
     assert jax.config.jax_compilation_cache_dir == before
     assert jax.config.jax_enable_x64
+
+
+CACHED = """
+import jax
+from normtheory.runtime import prepare
+prepare()
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+print(float(jax.jit(lambda x: jax.numpy.sin(x) * 3.0)(1.0)))
+"""
+
+
+def test_a_compiled_program_is_stored_and_read_back_without_a_warning(tmp_path: Path):
+    # The cache's size bound (`prepare`) needs a file lock: without one every read and
+    # write of the cache fails with a warning and each process compiles everything again.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("NORMTHEORY_")}
+    environ["NORMTHEORY_CACHE"] = str(tmp_path / "store")
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-W", "always", "-c", CACHED],
+            cwd=tmp_path,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "compilation cache" not in done.stderr, done.stderr
+    stored = [p for p in (tmp_path / "store" / "xla").iterdir() if "lock" not in p.name]
+    assert stored

@@ -7,6 +7,7 @@ set of runs that cannot fit in memory are refused with one line naming the probl
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -75,27 +76,99 @@ def shard_slice(shard: Any, n_points: int) -> slice:
     return slice(index, None, count)
 
 
-def count_runs(
+@dataclasses.dataclass(frozen=True, eq=False)
+class Plan:
+    """A validated batch of runs: what `normtheory.engine.execute` computes, and how.
+
+    Made only by `plan`, which validates every argument once, before anything is
+    compiled, allocated or looked up in the cache; `execute` and the results cache take
+    it as it is. What changes the numbers (config, seeds, the grid, the shard and what is
+    traced) and the execution settings (chunk, progress, divergence policy), which never
+    do, are kept apart: `run` keys the cache on the first kind only.
+
+    Attributes:
+        config: the simulation.
+        seeds: runs per grid point (seeds config.seed, config.seed + 1, ...).
+        names: the grid's axis names; points: the grid points this plan runs (its shard
+            of them), each a tuple of values in `names` order ([()] without a grid).
+        gridded: whether a grid was given (results then have a leading grid axis).
+        shard: (i, n) or None.
+        trace_budget, trace_split, trace_energy, dense, with_params: as `simulate`.
+        chunk: steps per jitted call (resolved, a multiple of config.stride).
+        progress, record_divergence: as `simulate`.
+    """
+
+    config: SimConfig
+    seeds: int
+    names: tuple[str, ...]
+    points: tuple[tuple, ...]
+    gridded: bool
+    shard: tuple[int, int] | None
+    trace_budget: bool
+    trace_split: bool
+    trace_energy: bool
+    dense: bool
+    with_params: bool
+    chunk: int
+    progress: bool
+    record_divergence: bool
+
+    @property
+    def n_runs(self) -> int:
+        """Runs vmapped together: grid points times seeds."""
+        return len(self.points) * self.seeds
+
+
+def plan(
     config: SimConfig,
-    seeds: int,
-    grid: Mapping[str, Sequence[float]] | None,
+    seeds: Any = 1,
+    grid: Mapping[str, Sequence[float]] | None = None,
+    *,
     shard: tuple[int, int] | None = None,
-) -> int:
-    """Runs vmapped together by `simulate(config, seeds, grid, shard=shard)`, validating
-    the grid and the shard (ConfigError) without computing anything."""
-    _, points = grid_points(config, grid)
-    if shard is not None:
-        points = points[shard_slice(shard, len(points))]
-    return len(points) * seeds
-
-
-def check_execution(config: SimConfig, seeds: Any, chunk: Any, record_divergence: Any) -> int:
-    """Validate the execution arguments of a run; return the chunk length to use."""
+    trace_budget: Any = True,
+    trace_split: Any = False,
+    trace_energy: Any = True,
+    dense: Any = False,
+    with_params: Any = False,
+    chunk: Any = None,
+    progress: Any = True,
+    record_divergence: Any = False,
+) -> Plan:
+    """Validate a batch of runs (arguments as `normtheory.simulate`); ConfigError names
+    the first problem: a config of another type, a bad seed count, grid or shard, a flag
+    that is not True or False, a bad chunk, or runs that cannot fit in memory."""
     if not isinstance(config, SimConfig):
         raise ConfigError(f"config: expected a SimConfig, got {type(config).__name__}")
-    _execution.check_seeds(seeds, config.seed)
-    _execution.check_flag("record_divergence", record_divergence)
-    return _execution.check_chunk(chunk, config.steps, config.stride)
+    seeds = _execution.check_seeds(seeds, config.seed)
+    flags = {
+        name: _execution.check_flag(name, value)
+        for name, value in (
+            ("trace_budget", trace_budget),
+            ("trace_split", trace_split),
+            ("trace_energy", trace_energy),
+            ("dense", dense),
+            ("with_params", with_params),
+            ("progress", progress),
+            ("record_divergence", record_divergence),
+        )
+    }
+    chunk = _execution.check_chunk(chunk, config.steps, config.stride)
+    names, points = grid_points(config, grid)
+    if shard is not None:
+        points = points[shard_slice(shard, len(points))]
+        shard = (int(shard[0]), int(shard[1]))
+    checked = Plan(
+        config=config,
+        seeds=seeds,
+        names=tuple(names),
+        points=tuple(points),
+        gridded=bool(grid),
+        shard=shard,
+        chunk=chunk,
+        **flags,
+    )
+    check_fits(config, checked.n_runs, checked.trace_budget)
+    return checked
 
 
 def default_chunk(config: SimConfig, target: int = 500) -> int:

@@ -167,6 +167,22 @@ def dense_step(
     return init, step
 
 
+# Up to this many table rows, repeated ids are grouped through a scratch row index of the
+# whole table (a fill and a scatter of B entries per step); above it, by a sort of the B ids.
+SCRATCH_ROWS = 2**17
+
+
+def _first_occurrences(ids: jax.Array, num_rows: int) -> tuple[jax.Array, jax.Array]:
+    """(first (R,), rows (R,)): first[k] is the batch position of the first occurrence of
+    ids[k]; rows[k] is ids[k] at a first occurrence and `num_rows` (an out-of-range row)
+    at a repeat. Through a scratch index of the table's rows: cheaper than a sort on a CPU,
+    for tables up to `SCRATCH_ROWS` rows."""
+    n = ids.shape[0]
+    position = jnp.arange(n, dtype=jnp.int32)
+    first = jnp.full((num_rows,), n, jnp.int32).at[ids].min(position)[ids]
+    return first, jnp.where(first == position, ids, num_rows)
+
+
 def _distinct(ids: jax.Array, fill: int) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Group repeated ids: (order (R,), head (R,), rows (R,)).
 
@@ -217,8 +233,13 @@ def sparse_step(
         loss, cot = loss_and_cotangent(problem, zw, batch, hp)
         (grad,) = pullback(cot)
 
-        order, head, touched = _distinct(ids, num_rows)
-        g = jax.ops.segment_sum(grad[order], head, ids.shape[0], indices_are_sorted=True)
+        # g: each distinct row's gradient summed in batch order, as the dense step sums it.
+        if num_rows <= SCRATCH_ROWS:
+            first, touched = _first_occurrences(ids, num_rows)
+            g = jnp.zeros_like(grad).at[first].add(grad)
+        else:
+            order, head, touched = _distinct(ids, num_rows)
+            g = jax.ops.segment_sum(grad[order], head, ids.shape[0], indices_are_sorted=True)
         z0 = jnp.take(table, touched, axis=0, mode="fill", fill_value=0)
         lr, wd = hp["lr"], hp["weight_decay"]
         z1 = z0 + (-lr) * (g + wd * z0 if decay else g)

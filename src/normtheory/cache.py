@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from normtheory._files import atomic_write as _atomic_write
-from normtheory._files import remove_stale_temporaries, write_text, writer_tag
+from normtheory._files import remove_stale_temporaries, writer_tag
 from normtheory._version import __version__
 from normtheory.provenance import git_revision, version_of
 
@@ -67,7 +67,6 @@ __all__ = [
     "load_or_compute",
     "save",
     "store",
-    "write_text",
 ]
 
 ENV_VAR = "NORMTHEORY_CACHE"

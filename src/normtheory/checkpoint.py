@@ -27,7 +27,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from normtheory import cache
+from normtheory._files import atomic_write
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -59,7 +59,7 @@ def save(
     arrays["done"] = np.asarray(done)
     arrays["tag"] = np.frombuffer(tag.encode(), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cache._atomic_write(path, lambda f: np.savez(f, **arrays))
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def try_save(

@@ -40,16 +40,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from normtheory import _drive, _runset, _step, _trace, losses
+from normtheory import _drive, _step, _trace, losses
 from normtheory._replay import replay_inputs  # noqa: F401  (public)
 from normtheory._runset import (  # noqa: F401  (the engine's public names)
     SCALAR_FIELDS,
-    check_execution,
-    check_fits,
-    count_runs,
+    Plan,
     default_chunk,
     estimate_bytes,
     inert_fields,
+    plan,
 )
 from normtheory._trace import BUDGET_FIELDS, SPLIT_FIELDS, TRACE_FIELDS, gradient_step
 from normtheory.checkpoint import Checkpoint
@@ -283,16 +282,34 @@ def simulate(
         A `Trajectory` whose arrays have leading axes (grid points, seeds), the grid
         axis only when `grid` is given.
 
-    All runs go through one vmapped jit, their axis sharded over the local devices.
+    Every argument is validated once, by `plan` (ConfigError naming the problem), before
+    anything is compiled; `execute` runs the validated plan. All runs go through one
+    vmapped jit, their axis sharded over the local devices.
     Raises FloatingPointError naming the step and quantity if anything becomes
     non-finite, unless `record_divergence`.
     """
-    chunk = _runset.check_execution(config, seeds, chunk, record_divergence)
+    checked = plan(
+        config, seeds, grid, shard=shard, trace_budget=trace_budget, trace_split=trace_split,
+        trace_energy=trace_energy, dense=dense, with_params=with_params, chunk=chunk,
+        progress=progress, record_divergence=record_divergence,
+    )  # fmt: skip
+    return execute(checked, checkpoint)
+
+
+def execute(p: Plan, checkpoint: Checkpoint | None = None) -> Trajectory:
+    """Run a validated `Plan` (made by `plan`; `simulate` documents every setting).
+
+    Args:
+        p: the runs and how to execute them.
+        checkpoint: where to save the state and resume from (`simulate`).
+
+    Returns:
+        The `Trajectory`, leading axes (grid points, seeds), the grid axis only when the
+        plan has a grid.
+    """
+    config, seeds, names, points = p.config, p.seeds, list(p.names), p.points
+    trace_budget, trace_split, trace_energy = p.trace_budget, p.trace_split, p.trace_energy
     dtype = _step.dtype_of(config)
-    names, points = _runset.grid_points(config, grid)
-    if shard is not None:
-        points = points[_runset.shard_slice(shard, len(points))]
-    _runset.check_fits(config, len(points) * seeds, trace_budget)
     hp_rows = []
     for point in points:
         values = config.hyperparameters()
@@ -302,7 +319,7 @@ def simulate(
     split = trace_budget and trace_split
     energy = trace_budget or trace_energy
     init, runner, problem = _compiled(
-        config.static(), trace_budget, decay, dense, shared_exp, split, energy
+        config.static(), trace_budget, decay, p.dense, shared_exp, split, energy
     )
     n_runs = len(hp_rows)
     seed_ids = np.tile(np.arange(seeds) + config.seed, len(points))
@@ -319,21 +336,21 @@ def simulate(
         n_runs=n_runs,
         steps=config.steps,
         stride=config.stride,
-        chunk=chunk,
-        progress=progress,
-        record_divergence=record_divergence,
+        chunk=p.chunk,
+        progress=p.progress,
+        record_divergence=p.record_divergence,
         checkpoint=checkpoint,
         undefined=(() if split or problem.linear else _trace.SPLIT_FIELDS)
         + (() if energy else ("g2",)),
     )
-    lead = (len(points), seeds) if grid else (seeds,)
+    lead = (len(points), seeds) if p.gridded else (seeds,)
 
     def shaped(x: np.ndarray) -> np.ndarray:
         return x.reshape(lead + x.shape[1:])
 
     empty = np.full(records["norm"].shape, np.nan, dtype=records["norm"].dtype)
     params = None
-    if with_params:
+    if p.with_params:
         params = jax.tree.map(lambda x: shaped(np.asarray(x)[:n_runs]), state.params)
     return Trajectory(
         config=config,

@@ -269,7 +269,7 @@ def save(
         The PNG's path. Both files are written atomically (a reader sees the old file or
         the new) and depend only on the figure: no dates, no software versions.
     """
-    from normtheory.cache import _atomic_write, write_text
+    from normtheory._files import atomic_write, write_text
 
     path = Path(path)
     if path.suffix != ".png":
@@ -282,8 +282,8 @@ def save(
     if target is not None:
         _fit(fig, target)
     png = {"Software": None}
-    _atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, metadata=png))
-    _atomic_write(
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, metadata=png))
+    atomic_write(
         path.with_suffix(".pdf"), lambda f: fig.savefig(f, format="pdf", metadata=PDF_METADATA)
     )
     plt.close(fig)

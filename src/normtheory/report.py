@@ -236,9 +236,6 @@ def _calibration(data: Mapping | None) -> list[str]:
     if data is None:
         return []
     regimes = data["regimes"]
-    agree = sum(r["verdict"] == "agrees" for r in regimes)
-    helps = [r["regime"] for r in regimes if _auroc(r, "norm")[1] > 0.5]
-    beats = [r["regime"] for r in regimes if _auroc(r, "norm")[1] > _auroc(r, "top1_cosine")[2]]
     return [
         "## The norm as a confidence score (simulation)",
         "",
@@ -253,11 +250,6 @@ def _calibration(data: Mapping | None) -> list[str]:
         "under the table); the verdict compares it with the interval.",
         "",
         *format_table(regimes),
-        "",
-        f"The derived side agrees in {agree} of {len(regimes)} regimes. The norm predicts a "
-        f"correct retrieval (AUROC interval above 0.5) in: {', '.join(helps) or 'none'}; "
-        "its interval lies wholly above the top-1 cosine's AUROC in: "
-        f"{', '.join(beats) or 'none'}.",
         "",
     ]
 

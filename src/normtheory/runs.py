@@ -30,12 +30,11 @@ from normtheory.engine import (
     TRACE_FIELDS,
     Checkpoint,
     Trajectory,
-    check_execution,
-    check_fits,
-    count_runs,
     estimate_bytes,
-    simulate,
+    execute,
+    plan,
 )
+from normtheory.execution import check_seeds
 
 # Arrays with a leading grid-point axis (the rest are shared by all points).
 PER_POINT = {"norm0", *TRACE_FIELDS, *SCALAR_FIELDS}
@@ -109,35 +108,28 @@ def run(
     Returns:
         (trajectory, npz path or None, whether it came from the cache).
     """
-    check_execution(config, seeds, chunk, record_divergence)
-
-    def compute_trajectory(point: Checkpoint | None = None) -> Trajectory:
-        return simulate(
-            config,
-            seeds,
-            grid,
-            trace_budget=trace_budget,
-            progress=progress,
-            shard=shard,
-            chunk=chunk,
-            record_divergence=record_divergence,
-            checkpoint=point,
-            trace_split=trace_split,
-        )
-
+    checked = plan(
+        config,
+        seeds,
+        grid,
+        shard=shard,
+        trace_budget=trace_budget,
+        trace_split=trace_split,
+        chunk=chunk,
+        progress=progress,
+        record_divergence=record_divergence,
+    )
     if not use_cache:
-        return compute_trajectory(), None, False
+        return execute(checked), None, False
     spec = run_spec(config, seeds, grid, trace_budget, shard, trace_split=trace_split)
     directory = Path(directory or cache.cache_dir())
     key = cache.config_key(spec)
     point = Checkpoint(directory / f"{key}.checkpoint.npz", key, checkpoint_seconds)
 
     def compute():
-        return compute_trajectory(point).arrays(), {"config": spec}
+        return execute(checked, point).arrays(), {"config": spec}
 
-    n_runs = count_runs(config, seeds, grid, shard)
-    check_fits(config, n_runs, trace_budget)
-    need = estimate_bytes(config, n_runs, trace_budget)["records"] / 2
+    need = estimate_bytes(config, checked.n_runs, trace_budget)["records"] / 2
     entry = cache.load_or_compute(
         directory, key, compute, log=log, expected_config=spec, need_bytes=need
     )
@@ -186,7 +178,9 @@ def merge(
         FileNotFoundError: naming every shard still missing.
         ConfigError: a shard count below 1 or an empty grid.
     """
-    check_execution(config, seeds, None, False)
+    if not isinstance(config, SimConfig):
+        raise ConfigError(f"config: expected a SimConfig, got {type(config).__name__}")
+    check_seeds(seeds, config.seed)
     if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
         raise ConfigError(f"--merge {shards!r}: the number of shards must be an integer >= 1")
     if not grid:

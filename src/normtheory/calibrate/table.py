@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-__all__ = ["agreement", "format_ood", "format_table"]
+__all__ = ["agreement", "format_ood", "format_table", "where_the_norm_helps"]
 
 
 def _arrow(direction: int | None) -> str:
@@ -29,6 +29,27 @@ def _rule(r: Mapping) -> str:
     if rule is None:
         return "n/a"
     return f"{_arrow(rule['expected_direction'])}, {rule['verdict']}"
+
+
+def where_the_norm_helps(records: Sequence[Mapping]) -> list[str]:
+    """The regimes whose norm AUROC interval lies above 0.5 (the norm predicts a correct
+    retrieval), and those whose interval lies wholly above the top-1 cosine's (above its
+    upper bound)."""
+
+    def auroc(r: Mapping, score: str) -> Mapping:
+        return next(s for s in r["scores"] if s["score"] == score)
+
+    helps = [r["regime"] for r in records if auroc(r, "norm")["auroc_lo"] > 0.5]
+    beats = [
+        r["regime"]
+        for r in records
+        if auroc(r, "norm")["auroc_lo"] > auroc(r, "top1_cosine")["auroc_hi"]
+    ]
+    return [
+        "The norm predicts a correct retrieval (AUROC interval above 0.5) in: "
+        f"{', '.join(helps) or 'none'}; its interval lies wholly above the top-1 cosine's "
+        f"interval in: {', '.join(beats) or 'none'}."
+    ]
 
 
 def agreement(records: Sequence[Mapping]) -> list[str]:
@@ -92,6 +113,7 @@ def format_table(records: Sequence[Mapping]) -> list[str]:
             f"({without}) | {aurc} | "
             f"{_theory(r)} | {r['verdict']} | {_rule(r)} |"
         )
+    lines = [*lines, "", *where_the_norm_helps(records)]
     notes = agreement(records)
     lines = [*lines, "", *notes] if notes else lines
     ood = format_ood(records)

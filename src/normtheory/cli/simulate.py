@@ -98,9 +98,9 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> tuple[Any, Any, bool]:
-    """Validate the arguments, then run, load or merge: (trajectory, path or None, cached)."""
+    """Parse the arguments, then run, load or merge (each validates what it is given once):
+    (trajectory, path or None, cached)."""
     from normtheory.config import ConfigError, override
-    from normtheory.engine import check_execution
     from normtheory.regimes import get_experiment
     from normtheory.runs import merge, run
     from normtheory.runtime import prepare
@@ -114,8 +114,6 @@ def _run(args: argparse.Namespace) -> tuple[Any, Any, bool]:
         traj, path = merge(config, args.seeds, grid, args.merge, trace_budget=not args.no_budget)
         return traj, path, False
     shard = parse_shard(args.shard) if args.shard else None
-    check_execution(config, args.seeds, args.chunk, args.keep_divergent)
-    print(f"simulating {args.experiment} ({config.dtype}) with {args.seeds} seed(s)")
     return run(
         config,
         args.seeds,
