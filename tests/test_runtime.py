@@ -20,11 +20,13 @@ print(json.dumps({{"x64": jax.config.jax_enable_x64,
 """
 
 
-def _prepared(tmp_path: Path, env: dict[str, str], float64: bool = True) -> dict:
+def _python(tmp_path: Path, env: dict[str, str], code: str) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh Python (warnings always shown) with the NORMTHEORY_ variables
+    of this process replaced by `env`; it must exit 0."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("NORMTHEORY_")}
     environ.update(env)
     done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(float64=float64)],
+        [sys.executable, "-W", "always", "-c", code],
         cwd=tmp_path,
         env=environ,
         capture_output=True,
@@ -32,6 +34,11 @@ def _prepared(tmp_path: Path, env: dict[str, str], float64: bool = True) -> dict
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def _prepared(tmp_path: Path, env: dict[str, str], float64: bool = True) -> dict:
+    done = _python(tmp_path, env, PROBE.format(float64=float64))
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -76,18 +83,8 @@ print(float(jax.jit(lambda x: jax.numpy.sin(x) * 3.0)(1.0)))
 def test_a_compiled_program_is_stored_and_read_back_without_a_warning(tmp_path: Path):
     # The cache's size bound (`prepare`) needs a file lock: without one every read and
     # write of the cache fails with a warning and each process compiles everything again.
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("NORMTHEORY_")}
-    environ["NORMTHEORY_CACHE"] = str(tmp_path / "store")
     for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-W", "always", "-c", CACHED],
-            cwd=tmp_path,
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
+        done = _python(tmp_path, {"NORMTHEORY_CACHE": str(tmp_path / "store")}, CACHED)
         assert "compilation cache" not in done.stderr, done.stderr
     stored = [p for p in (tmp_path / "store" / "xla").iterdir() if "lock" not in p.name]
     assert stored
