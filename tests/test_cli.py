@@ -127,7 +127,7 @@ def test_help_list_and_the_wordnet_reader_load_no_numeric_library():
     answers = [["--help"], *[[name, "--help"] for name in SUBCOMMANDS], ["simulate", "--list"]]
     code = (
         "import sys\n"
-        "import normtheory, normtheory.cli as cli, normtheory.probe.wordnet\n"
+        "import normtheory, normtheory.cli as cli, normtheory.lexicon.wordnet\n"
         f"for argv in {answers!r}:\n"
         "    try:\n"
         "        status = cli.main(argv)\n"

@@ -36,6 +36,11 @@ PLANTS = [
         "normtheory.engine -> normtheory.report",
     ),
     (
+        "lexicon/wordnet.py",
+        "def _planted():\n    from normtheory.data import hierarchy\n\n    return hierarchy\n",
+        "normtheory.lexicon.wordnet -> normtheory.data.hierarchy",
+    ),
+    (
         "_step.py",
         "from normtheory.engine import simulate as _planted\n",
         "normtheory._step -> normtheory.engine",

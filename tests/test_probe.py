@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from normtheory.probe import DEFAULT_FRAMES, analysis, vocabulary, wordnet
+from normtheory.lexicon import vocabulary, wordnet
+from normtheory.probe import DEFAULT_FRAMES, analysis
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = os.environ.get("NORMTHEORY_REQUIRE_PROBE") == "1"
@@ -330,9 +331,9 @@ def test_cli_smoke_run(probe_extra, system_wordnet: Path, tmp_path: Path) -> Non
     ]  # fmt: skip
     multi = ood["splits"]["multiword"]
     assert multi["pieces"]["ood_mean"] > multi["pieces"]["id_mean"]
-    from normtheory.report import _probe
+    from normtheory.probe.section import section
 
-    text = "\n".join(_probe(record, None, [], [record]))
+    text = "\n".join(section(record, [record]))
     assert "### The encoders side by side" in text and "held-out WordNet subtrees" in text
 
 

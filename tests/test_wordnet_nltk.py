@@ -1,4 +1,4 @@
-"""normtheory.probe.wordnet against nltk's WordNet reader on the system's WordNet 3.0.
+"""normtheory.lexicon.wordnet against nltk's WordNet reader on the system's WordNet 3.0.
 
 We keep our own small reader so the probe does not depend on nltk; this test checks it
 against nltk's reader on a few thousand random nouns of Debian's wordnet-base files
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from normtheory.probe import wordnet
+from normtheory.lexicon import wordnet
 
 REQUIRED = os.environ.get("NORMTHEORY_REQUIRE_PROBE") == "1"
 N_NOUNS = 3000

@@ -19,11 +19,11 @@ import sympy
 
 from normtheory._files import write_text
 from normtheory._version import __version__
+from normtheory.calibrate.table import section as calibration_section
+from normtheory.probe.section import section as probe_section
 from normtheory.provenance import git_revision
-from normtheory.verify import Result
-from normtheory.verify._record import HOLD_FRACTION, HOLD_LOWER, VERDICTS
-
-MAPS = {"specificity": "depth", "uncertainty": "entropy"}
+from normtheory.verify import Result, code_identity, maps
+from normtheory.verify import section as verify_section
 
 
 # Figures drawn by a command rather than by a figures/fig*.py script.
@@ -40,68 +40,6 @@ def _wordnet_bridge(path: Path) -> list[str]:
         format_table(record),
         "",
     ]
-
-
-def _number(x: float) -> str:
-    return f"{x:.4g}"
-
-
-def _fraction(r: Result) -> str:
-    """Fraction of items within tolerance with its 95% interval, or blank."""
-    if not np.isfinite(r.fraction_holding):
-        return ""
-    return f"{r.fraction_holding:.2f} [{r.fraction_low:.2f}, {r.fraction_high:.2f}]"
-
-
-def _table(results: Sequence[Result]) -> list[str]:
-    lines = [
-        "| law | item | verdict | predicted | measured | spread | rel. error | tolerance "
-        "| items within tol. | regime |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        lines.append(
-            f"| `{r.law}` | {r.item} | **{r.verdict}**{_groups(r)} | {_number(r.predicted)} | "
-            f"{_number(r.measured)} | {_number(r.spread)} | {_number(r.rel_error)} | "
-            f"{_number(r.tolerance)} | {_fraction(r)} | {r.setting} |"
-        )
-    return lines
-
-
-def _groups(r: Result) -> str:
-    """The seed groups' verdicts, when the verdict was made on several: " (3 of 3 seed
-    groups)" when they agree, " (seed groups: holds, fails, holds)" when they split."""
-    if not r.groups:
-        return ""
-    if len(set(r.groups)) == 1:
-        return f" ({len(r.groups)} of {len(r.groups)} seed groups)"
-    return f" (seed groups: {', '.join(r.groups)})"
-
-
-def _details(results: Sequence[Result]) -> list[str]:
-    lines = []
-    for r in results:
-        lines.append(f"- `{r.law}` (item {r.item}, {r.verdict}): {r.quantity}.")
-        lines.append(f"  Regime: {r.regime}. Tolerance: {r.basis}.")
-        if np.isfinite(r.relaxed):
-            lines.append(f"  Relaxed (equilibrium reached): {r.relaxed:.0%} of the items.")
-        if r.note:
-            lines.append(f"  Note: {r.note}.")
-    return lines
-
-
-def _regime_map(results: Sequence[Result], law: str) -> list[str]:
-    cells = [r for r in results if r.law == law]
-    if not cells:
-        return []
-    lines = [
-        f"| regime | Spearman(growth, {MAPS[law]}) | predicted sign | verdict |",
-        "|---|---|---|---|",
-    ]
-    for r in cells:
-        sign = "+" if r.predicted > 0 else "-" if r.predicted < 0 else "0"
-        lines.append(f"| {r.regime} | {r.measured:+.3f} +- {r.spread:.3f} | {sign} | {r.verdict} |")
-    return lines
 
 
 def _figures(folder: Path) -> list[str]:
@@ -128,390 +66,14 @@ def _figure_number(name: str) -> tuple[int, str]:
     return (int(digits) if digits else 0, name)
 
 
-def _sign_maps(record: Mapping | None) -> list[str]:
-    """Items 13-14's maps at other tree shapes and class counts (`make signs`' signs.json)."""
-    if not record:
-        return []
-    cells = record["cells"]
-    if "tally" not in record or "sizes" not in record:
-        return [
-            "### Signs away from the default regime",
-            "",
-            "`figures/signs.json` was written before verify recorded item 18's sizes; run "
-            "`make signs` to redo the maps.",
-            "",
-        ]
-    from normtheory.verify import code_identity
-
-    current = code_identity()
-    if record.get("code") != current:
-        stale = [
-            f"**Stale:** these cells were computed by code {record.get('code') or 'unknown'}; "
-            f"the code is now {current}. Run `make signs` to redo them.",
-            "",
-        ]
-    else:
-        stale = []
-
-    def labels(key):
-        return "; ".join(dict.fromkeys(c["map"] for c in cells if c.get(key))) or "none"
-
-    lines = [
-        "### Signs away from the default regime",
-        "",
-        "The same maps at other tree shapes and class counts (`make signs`, "
-        "`figures/signs.json`), each cell judged against item 18 as above; beside it, the "
-        "sign of item 16's kernel closure (refuted, not judged; 0 below two standard "
-        "errors). Item 18's predicted rho is its size; size: whether it lies within two "
-        "standard errors of the measured rho. Held out (run only after item 16 and the "
-        "self-heat closure were fixed): "
-        f"{labels('held_out')}; of these, run only after verify adopted item 18: "
-        f"{labels('fresh')}.",
-        "",
-        *stale,
-        "| map | model, optimizer, frequency | rho | item 18 | verdict | item 18 rho | size "
-        "| item 16 (kernel) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for c in cells:
-        cfg = c["config"]
-        cell = f"{cfg['model']}, {cfg['optimizer']}"
-        if cfg["data"] == "hierarchy":
-            cell += f", {cfg['frequency_mode']}"
-        kernel = 0 if abs(c["kernel_rho"]) <= c["tolerance"] else np.sign(c["kernel_rho"])
-        lines.append(
-            f"| {c['map']} | {cell} | {c['measured']:+.3f} +- {c['spread']:.3f} | "
-            f"{_signed(c['predicted'])} | {c['verdict']} | {c['predicted_rho']:+.2f} | "
-            f"{_SIZE[c['size_agrees']]} | {_signed(kernel)} ({c['kernel_rho']:+.2f}) |"
-        )
-    lines += ["", *_sign_tally(record["tally"]), "", *_sizes(record["sizes"]), ""]
-    return lines
-
-
-_SIZE = {True: "within", False: "off", None: ""}
-
-
-def _sizes(rows: Sequence[Mapping]) -> list[str]:
-    """signs.json's tally of item 18's sizes (`normtheory.verify.structure.size_tally`)."""
-    if not rows:
-        return []
-    lines = [
-        "Item 18's sizes against the measured rho, per law, model and optimizer (cells whose "
-        "predicted rho lies within two standard errors of the measured one; error: measured "
-        "minus predicted):",
-        "",
-        "| law | model | optimizer | sizes within 2 s.e. | mean error | mean abs. error |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['law']} | {r['model']} | {r['optimizer']} | {r['within']} of {r['cells']} | "
-            f"{r['mean_error']:+.3f} | {r['mean_abs_error']:.3f} |"
-        )
-    return lines
-
-
-def _signed(sign: float) -> str:
-    return {1: "+", -1: "-", 0: "0"}[int(sign)]
-
-
-def _sign_tally(rows: Sequence[Mapping]) -> list[str]:
-    """signs.json's agreement counts (`normtheory.verify.structure.sign_tally`)."""
-    return [
-        f"- {r['law']}, {r['stage']}: {r['cells']} cells with a significant sign; item 18 "
-        f"agrees with {r['item_18']}, item 16's kernel closure with {r['item_16']}."
-        for r in rows
-    ]
-
-
 def _read_json(path: Path) -> dict | None:
     """The JSON file a command wrote (calibration.json, probe.json), or None if absent."""
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def _calibration(data: Mapping | None) -> list[str]:
-    """The calibration section, from `normtheory calibrate`'s calibration.json."""
-    from normtheory.calibrate import format_table
-
-    if data is None:
-        return []
-    regimes = data["regimes"]
-    return [
-        "## The norm as a confidence score (simulation)",
-        "",
-        f"`normtheory calibrate` ({data['seeds']} seeds per regime, float32 training, "
-        f"{data['bootstrap']} bootstrap resamples; its last run took {data['seconds']:.0f} s): "
-        "AUROC of each "
-        "score for a correct top-1 retrieval, with 95% bootstrap intervals; AURC is the "
-        "area under the risk-coverage curve (lower is better); rho is the Spearman "
-        "correlation of the query norm with the regime's feature (soft-label entropy or "
-        "tree depth). `theory` is the side of 0.5 derived in THEORY.md item 14b (item 18's "
-        "sign times the feature-correctness link measured on calibration seeds; the note "
-        "under the table); the verdict compares it with the interval.",
-        "",
-        *format_table(regimes),
-        "",
-    ]
-
-
-def _auroc(record: Mapping, score: str) -> tuple[float, float, float]:
-    s = next(s for s in record["scores"] if s["score"] == score)
-    return s["auroc"], s["auroc_lo"], s["auroc_hi"]
-
-
-def _side(lo: float, hi: float, middle: float = 0.0) -> int:
-    """+1 / -1 when an interval lies wholly above / below `middle`, else 0."""
-    return 1 if lo > middle else (-1 if hi < middle else 0)
-
-
-def _sign_text(sign: int) -> str:
-    return {1: "+", -1: "-", 0: "0"}[sign]
-
-
-def _correlation(probe: Mapping, name: str, controls: Sequence[str]) -> Mapping | None:
-    for c in probe.get("correlations", []):
-        if c["name"] == name and list(c["controls"]) == list(controls):
-            return c
-    return None
-
-
 def _other_probes(folder: Path) -> list[dict]:
     """The probe records of the encoders other than the default (probe_NAME.json)."""
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("probe_*.json"))]
-
-
-def _ci_cell(value: float | None, lo: float | None, hi: float | None, fmt: str) -> str:
-    if value is None:
-        return "n/a"
-    if lo is None or hi is None:
-        return format(value, fmt)
-    return f"{value:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
-
-
-def _score(records: Sequence[Mapping], name: str) -> Mapping | None:
-    return next((r for r in records if r["score"] == name), None)
-
-
-def _models(probes: Sequence[Mapping]) -> list[str]:
-    """The encoders side by side: frequency, depth given frequency, retrieval AUROC."""
-    rows = [
-        ("Spearman norm ~ log frequency", "norm ~ log frequency", []),
-        ("Spearman norm ~ log frequency given word pieces", "norm ~ log frequency",
-         ["word pieces"]),
-        ("partial Spearman norm ~ depth given log frequency, word pieces", "norm ~ depth",
-         ["log frequency", "word pieces"]),
-    ]  # fmt: skip
-    lines = [
-        "### The encoders side by side",
-        "",
-        "| measurement | " + " | ".join(p.get("encoder", p["model"]) for p in probes) + " |",
-        "|---|" + "---|" * len(probes),
-    ]
-    for label, name, controls in rows:
-        cells = []
-        for p in probes:
-            c = _correlation(p, name, controls)
-            cells.append(_ci_cell(c["rho"], c["lo"], c["hi"], "+.3f") if c else "n/a")
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    for score in ("norm", "combined_without_norm", "combined"):
-        cells = []
-        for p in probes:
-            sc = _score(p.get("retrieval", {}).get("scores", []), score)
-            cells.append(
-                _ci_cell(sc["auroc"], sc["auroc_lo"], sc["auroc_hi"], ".3f") if sc else "n/a"
-            )
-        lines.append(f"| retrieval AUROC (top-1 correct), {score} | " + " | ".join(cells) + " |")
-    lines.append("| checkpoint | " + " | ".join(p["model"] for p in probes) + " |")
-    return [*lines, ""]
-
-
-_SPLITS = {"held_out": "held-out WordNet subtrees", "rare": "rarer nouns",
-           "multiword": "multi-word lemmas"}  # fmt: skip
-
-
-def _ood_probe(probe: Mapping) -> list[str]:
-    """One encoder's OOD table: every AUROC beside the baselines, within piece strata,
-    on a length-matched sample, and what the norm adds to the baselines."""
-    o = probe.get("ood")
-    if not o or not o.get("splits"):
-        return []
-    counts = o["counts"]
-    lines = [
-        f"**Out of distribution, {probe.get('encoder', probe['model'])}** (gallery: the "
-        f"definitions of {counts['id']} in-distribution nouns; OOD: {counts['held_out']} nouns "
-        f"of held-out WordNet subtrees, {counts['rare']} rarer nouns, {counts['multiword']} "
-        "multi-word lemmas). AUROC for *query is in distribution*, 95% bootstrap intervals; "
-        "baselines oriented a priori (fewer pieces, fewer characters, more frequent = in). "
-        "Within strata: ID and OOD queries compared only at equal word-piece count; "
-        "matched: a sample with the same piece-count distribution in both classes; gain: "
-        "out-of-fold AUROC of a logistic regression on the three baselines plus the norm "
-        "minus without it.",
-        "",
-        "| OOD set | mean pieces ID / OOD | score | raw | within strata | matched (n per class) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for key, split in o["splits"].items():
-        pieces = split["pieces"]
-        matched = split["matched"].get("scores", [])
-        for score in ("norm", "top1_cosine", "margin", "word pieces", "characters",
-                      "log frequency"):  # fmt: skip
-            raw = _score(split["raw"], score)
-            within = next((w for w in split["within_strata"] if w["score"] == score), None)
-            m = _score(matched, score)
-            inside = (
-                _ci_cell(within["auroc"], within["lo"], within["hi"], ".3f") if within else "n/a"
-            )
-            lines.append(
-                f"| {_SPLITS.get(key, key)} | {pieces['id_mean']:.2f} / {pieces['ood_mean']:.2f} "
-                f"| {score} | {_ci_cell(raw['auroc'], raw['auroc_lo'], raw['auroc_hi'], '.3f')} "
-                f"| {inside} "
-                f"| {_ci_cell(m['auroc'], m['auroc_lo'], m['auroc_hi'], '.3f') if m else 'n/a'}"
-                f" ({split['matched']['n_per_class']}) |"
-            )
-    lines += ["", "What the norm adds once the baselines are in:", ""]
-    for key, split in o["splits"].items():
-        logistic = split["logistic"].get("all")
-        if not logistic:
-            continue
-        g, w = logistic["gain"], logistic["without_norm"]
-        norm_within = next(x for x in split["within_strata"] if x["score"] == "norm")
-        lines.append(
-            f"- {_SPLITS.get(key, key)}: baselines alone "
-            f"{_ci_cell(w['value'], w['lo'], w['hi'], '.3f')}, gain from the norm "
-            f"{_ci_cell(g['value'], g['lo'], g['hi'], '+.3f')}; norm within strata "
-            f"{_ci_cell(norm_within['auroc'], norm_within['lo'], norm_within['hi'], '.3f')}: "
-            f"the norm **{'adds' if split['norm_adds'] else 'adds nothing shown'}** "
-            "beyond length and frequency."
-        )
-    return [*lines, ""]
-
-
-def _probe(
-    probe: Mapping | None,
-    calibration: Mapping | None,
-    results: Sequence[Result],
-    others: Sequence[Mapping] = (),
-) -> list[str]:
-    """The real-model section and the bridge to the simulated regimes (if probe.json);
-    `others` are the other encoders' records (`_other_probes`), shown side by side."""
-    if probe is None:
-        return []
-    wordnet = probe["wordnet"]
-    source = f"read from {wordnet['path']}" if wordnet["available"] else "not available"
-    lines = [
-        "## A real model: all-MiniLM-L6-v2 (`make probe`)",
-        "",
-        f"`normtheory probe`: {probe['vocabulary']['size']} common English nouns, "
-        f"{probe['quantity']}; WordNet {source}. 95% bootstrap intervals.",
-        "",
-        "| measurement | value | 95% CI |",
-        "|---|---|---|",
-    ]
-    for c in probe.get("correlations", []):
-        given = f" given {', '.join(c['controls'])}" if c["controls"] else ""
-        lines.append(
-            f"| Spearman {c['name']}{given} (n={c['n']}) | {c['rho']:+.3f} | "
-            f"[{c['lo']:+.3f}, {c['hi']:+.3f}] |"
-        )
-    for f in probe.get("sign_test", {}).get("frames", []):
-        lines.append(
-            f'| hyponym longer than its hypernym, frame "{f["frame"]}" (n={f["n"]}) | '
-            f"{f['fraction']:.3f} | sign test p = {f['p']:.2g} |"
-        )
-    retrieval = probe.get("retrieval")
-    if retrieval:
-        for sc in retrieval["scores"]:
-            lines.append(
-                f"| word-to-definition retrieval AUROC, {sc['score']} "
-                f"(accuracy {retrieval['accuracy']:.3f}, n={retrieval['n_queries']}) | "
-                f"{sc['auroc']:.3f} | [{sc['auroc_lo']:.3f}, {sc['auroc_hi']:.3f}] |"
-            )
-    for reason in probe.get("skipped", []) or []:
-        lines.append(f"| skipped | {reason} | |")
-    lines.append("")
-    if others:
-        lines += _models([probe, *others])
-    for p in (probe, *others):
-        lines += _ood_probe(p)
-    lines += [*_bridge(probe, calibration, results)]
-    return lines
-
-
-def _bridge(probe: Mapping, calibration: Mapping | None, results: Sequence[Result]) -> list[str]:
-    """Which simulated regime shows the real model's signs.
-
-    The real model gives three signs: of the norm's partial correlation with depth given
-    frequency (compare: the hierarchy with frequency held equal, "decoupled"), of its
-    correlation with frequency, and of the hyponym-longer sign test (compare: the
-    hierarchy with frequency coupled to generality as in language, where a deeper node is
-    also rarer, so the sign with frequency is minus the sign with depth).
-    """
-    depth = _correlation(probe, "norm ~ depth", ["log frequency", "word pieces"])
-    freq = _correlation(probe, "norm ~ log frequency", ["word pieces"])
-    frames = probe.get("sign_test", {}).get("frames", [])
-    if depth is None or freq is None or not frames:
-        return ["The bridge to the simulations needs WordNet (rerun the probe with it)."]
-    real_depth = _side(depth["lo"], depth["hi"])
-    real_freq = _side(freq["lo"], freq["hi"])
-    bare = frames[0]
-    real_specific = 0 if bare["p"] >= 0.05 else (1 if bare["fraction"] > 0.5 else -1)
-    cells: dict[tuple[str, str], dict[str, int]] = {}
-    for r in results:
-        if r.law != "specificity":
-            continue
-        model, optimizer = r.config["model"], r.config["optimizer"]
-        mode = r.config["frequency_mode"]
-        sign = _side(r.measured - r.tolerance, r.measured + r.tolerance)
-        cells.setdefault((model, optimizer), {})[mode] = sign
-    lines = [
-        "### Does the toy explain the real thing?",
-        "",
-        "The real model's signs: norm against depth given frequency and word pieces "
-        f"**{_sign_text(real_depth)}**, norm against log frequency given word pieces "
-        f"**{_sign_text(real_freq)}**, hyponym longer than hypernym "
-        f"**{_sign_text(real_specific)}** (fraction {bare['fraction']:.2f}). Each simulated "
-        "regime of the specificity map (norm growth against depth, sign beyond two standard "
-        "errors) is compared: frequency held equal against the first; frequency coupled to "
-        "generality, as in language (a deeper node is rarer), against the other two (its "
-        "sign with frequency is minus its sign with depth).",
-        "",
-        "| model | optimizer | depth, frequency equal | depth, coupled | implied frequency | "
-        "matches |",
-        "|---|---|---|---|---|---|",
-    ]
-    full = []
-    for (model, optimizer), signs in cells.items():
-        dec, cou = signs.get("decoupled", 0), signs.get("coupled", 0)
-        checks = [dec == real_depth, -cou == real_freq, cou == real_specific]
-        if all(checks):
-            full.append(f"{model} + {optimizer}")
-        lines.append(
-            f"| {model} | {optimizer} | {_sign_text(dec)} | {_sign_text(cou)} | "
-            f"{_sign_text(-cou)} | {sum(checks)} of 3 |"
-        )
-    lines += [
-        "",
-        "Regimes with all three of the real model's signs: "
-        + (", ".join(full) if full else "none")
-        + ".",
-    ]
-    retrieval = probe.get("retrieval")
-    if retrieval and calibration is not None:
-        norm = next(sc for sc in retrieval["scores"] if sc["score"] == "norm")
-        real_side = _side(norm["auroc_lo"], norm["auroc_hi"], 0.5)
-        regimes = calibration["regimes"]
-        same = [
-            r["regime"]
-            for r in regimes
-            if _side(_auroc(r, "norm")[1], _auroc(r, "norm")[2], 0.5) == real_side
-        ]
-        lines += [
-            "",
-            f"As a retrieval confidence score the real model's norm has AUROC "
-            f"{norm['auroc']:.3f} [{norm['auroc_lo']:.3f}, {norm['auroc_hi']:.3f}]; the "
-            "simulated regimes on the same side of 0.5: " + (", ".join(same) or "none") + ".",
-        ]
-    return [*lines, ""]
 
 
 def write_report(
@@ -521,67 +83,23 @@ def write_report(
     path: Path,
 ) -> Path:
     """Write the report to `path` (atomically) and return it."""
-    mapped = [r for r in results if r.law in MAPS]
-    laws_table = [r for r in results if r.law not in MAPS]
-    counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
     lines = [
         "# normtheory verification report",
         "",
         "Generated by `normtheory verify --report` (`make reproduce`); do not edit by hand.",
-        "Each law of THEORY.md is confronted with a simulation designed to test it, in "
-        "float64. An exact identity is judged to float64 rounding; an approximate law "
-        "against its measurement's standard errors plus the accuracy the law declares "
-        "or, for some equilibria, the order of the term it neglects (each row's basis is "
-        "in the details). Every tolerance is below 1 (relative), so every check can "
-        "fail. A verdict is "
-        "`holds`, `fails`, `partial` (only the frequent items hold, or a sign test finds "
-        "no significant correlation), `not relaxed` (an equilibrium check whose run had "
-        "not reached equilibrium: the law is not judged) or `not applicable` (the regime "
-        "run is outside every law the check knows; the note says why). An approximate "
-        "verdict is made on independent seed groups (the first group's numbers are shown, "
-        "the groups' verdicts beside it) and is `inconclusive` when they split, as is a "
-        "sign test that can neither confirm nor exclude a predicted zero. Per-item checks "
-        f"hold when at least {HOLD_FRACTION:.0%} of the items are within tolerance and the "
-        f"95% Clopper-Pearson interval of that fraction starts at {HOLD_LOWER:.0%} or "
-        "above (column `items within tol.`).",
-        "",
-        f"**Summary:** {counts['holds']} hold, {counts['partial']} partial, "
-        f"{counts['fails']} fail, "
-        f"{sum(r.verdict == 'inconclusive' for r in results)} inconclusive, "
-        f"{counts['not relaxed']} not relaxed, "
-        f"{counts['not applicable']} not applicable, {len(crashes)} crashed.",
-        "",
-        "## Verification table",
-        "",
-        *_table(laws_table),
-        "",
-        "## Regime maps",
-        "",
-        "Item 13 (specificity): rank correlation over tree nodes of the norm growth",
-        "log(N_T / N_0) with depth. Item 14 (uncertainty): the same with the entropy of",
-        "the soft label. The predicted sign is THEORY.md item 18's (item 16's mean field,",
-        "each item's own heat through its own kernel block; 0: no correlation beyond two",
-        "standard errors); each cell's note gives item 16's kernel closure's rho beside",
-        "it. A cell holds when the",
-        "measured value has the predicted sign beyond two standard errors (the +- shown",
-        "is one), or, predicted 0, lies within two of 0.",
-        "",
+        *verify_section.introduction(results, crashes),
+        *verify_section.verdict_table(results),
+        *verify_section.regime_maps(results),
     ]
-    for law in MAPS:
-        block = _regime_map(mapped, law)
-        if block:
-            lines += [f"### {law}", "", *block, ""]
-    lines += _sign_maps(_read_json(path.parent / "signs.json"))
+    lines += verify_section.signs(_read_json(path.parent / "signs.json"), code_identity())
     calibration = _read_json(path.parent / "calibration.json")
-    from normtheory.verify import maps
-
     lines += maps.section(_read_json(path.parent / "maps.json"), results)
-    lines += _calibration(calibration)
-    lines += _probe(
+    lines += calibration_section(calibration)
+    lines += probe_section(
         _read_json(path.parent / "probe.json"),
-        calibration,
-        results,
         _other_probes(path.parent),
+        [r.to_json() for r in results],
+        calibration,
     )
     lines += _wordnet_bridge(path.parent / "bridge.json")
     figure_lines = _figures(path.parent)
@@ -595,7 +113,7 @@ def write_report(
             *figure_lines,
             "",
         ]
-    lines += ["## Details", "", *_details(laws_table), ""]
+    lines += verify_section.details(results)
     if crashes:
         lines += ["## Crashed checks", ""]
         for name, trace in crashes.items():

@@ -4,7 +4,7 @@ In-distribution queries are the bridge's common nouns. Out-of-distribution queri
 nouns the vocabulary leaves out, half of each kind:
 
 - rarer nouns, excluded by frequency: the most frequent words that pass the probe's
-  vocabulary rules 1-4 (`normtheory.probe.vocabulary`) among words of Zipf frequency
+  vocabulary rules 1-4 (`normtheory.lexicon.vocabulary`) among words of Zipf frequency
   below `RARE_ZIPF` (fewer than one occurrence per million words);
 - multi-word lemmas of WordNet: lemmas of index.noun made of lower-case ASCII words
   joined by "_", whose first noun sense lists them in lower case; the most attested
@@ -94,7 +94,8 @@ def run_ood(
     """
     from wordfreq import zipf_frequency
 
-    from normtheory.probe import encoders, wordnet
+    from normtheory.lexicon import wordnet
+    from normtheory.probe import encoders
 
     if isinstance(encoder, str):
         encoder = encoders.load(encoder)

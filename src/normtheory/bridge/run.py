@@ -22,7 +22,7 @@ trained with its norm budget traced, and the sign of rho(norm, log frequency) pe
 is explained by the budget terms (`analysis.frequency_sign`).
 
 Depth is the probe's (the shortest hypernym path of the first noun sense) and the pairs
-are the probe's (`probe.wordnet.hypernym_pairs`), so the real row matches probe.json;
+are the probe's (`lexicon.wordnet.hypernym_pairs`), so the real row matches probe.json;
 the toy's tree follows first-listed hypernyms and can be deeper (the record gives how
 often the two depths agree).
 """
@@ -314,7 +314,8 @@ def run_bridge(
     (no WordNet or wordfreq), ConfigError for bad arguments.
     """
     from normtheory.data import wordnet as words_data
-    from normtheory.probe import encoders, wordnet
+    from normtheory.lexicon import wordnet
+    from normtheory.probe import encoders
 
     if not selected:
         raise ConfigError("no regime selected")
@@ -398,7 +399,7 @@ def run_bridge(
         },
         "vocabulary": {
             "size": n_words,
-            "rule": "the probe's nouns (normtheory.probe.vocabulary rules 1-4), skipping a "
+            "rule": "the probe's nouns (normtheory.lexicon.vocabulary rules 1-4), skipping a "
             "word whose first noun sense a more frequent chosen word already has",
             "first": words[:20],
             "synsets": tree.num_nodes,

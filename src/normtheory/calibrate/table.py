@@ -1,10 +1,11 @@
-"""The calibration records as a Markdown table (the report's and the terminal's)."""
+"""The calibration records as a Markdown table (the report's and the terminal's), and the
+report's calibration section (`section`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-__all__ = ["agreement", "format_ood", "format_table", "where_the_norm_helps"]
+__all__ = ["agreement", "format_ood", "format_table", "section", "where_the_norm_helps"]
 
 
 def _arrow(direction: int | None) -> str:
@@ -190,3 +191,27 @@ def format_ood(records: Sequence[Mapping]) -> list[str]:
         f"regimes: {', '.join(adds) or 'none'}.",
     ]
     return lines
+
+
+def section(data: Mapping | None) -> list[str]:
+    """The report's calibration section, from `normtheory calibrate`'s calibration.json
+    (None: no section)."""
+    if data is None:
+        return []
+    regimes = data["regimes"]
+    return [
+        "## The norm as a confidence score (simulation)",
+        "",
+        f"`normtheory calibrate` ({data['seeds']} seeds per regime, float32 training, "
+        f"{data['bootstrap']} bootstrap resamples; its last run took {data['seconds']:.0f} s): "
+        "AUROC of each "
+        "score for a correct top-1 retrieval, with 95% bootstrap intervals; AURC is the "
+        "area under the risk-coverage curve (lower is better); rho is the Spearman "
+        "correlation of the query norm with the regime's feature (soft-label entropy or "
+        "tree depth). `theory` is the side of 0.5 derived in THEORY.md item 14b (item 18's "
+        "sign times the feature-correctness link measured on calibration seeds; the note "
+        "under the table); the verdict compares it with the interval.",
+        "",
+        *format_table(regimes),
+        "",
+    ]

@@ -4,7 +4,7 @@ The data family "wordnet" trains the hierarchy toy (anchors are concepts, positi
 contexts of their subtree) on the structure the real-model probe measures, rather than
 on a complete synthetic tree:
 
-- Words: the probe's nouns (`normtheory.probe.vocabulary`, wordfreq order, rules 1-4),
+- Words: the probe's nouns (`normtheory.lexicon.vocabulary`, wordfreq order, rules 1-4),
   keeping a word only if its first noun sense is not already taken by a more frequent
   chosen word ("car" is kept, the later "auto" skipped), until `num_words` are chosen.
   Each word sits at its first (most frequent) noun sense.
@@ -51,7 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from normtheory.config import ConfigError
-from normtheory.probe import vocabulary, wordnet
+from normtheory.lexicon import vocabulary, wordnet
 
 __all__ = [
     "INSTALL_EXTRA",
@@ -137,7 +137,7 @@ def hypernym_path(synset: int, hypernyms: Mapping[int, Sequence[int]]) -> list[i
     """The synset and its first-listed-hypernym chain up to a root: [synset, ..., root].
 
     hypernyms maps an offset to its hypernym offsets in the order of the data.noun line
-    (`normtheory.probe.wordnet.Synset.hypernyms`); a root has none. Raises ValueError
+    (`normtheory.lexicon.wordnet.Synset.hypernyms`); a root has none. Raises ValueError
     on a cycle or an offset absent from `hypernyms`.
     """
     path = [synset]
@@ -309,7 +309,7 @@ def sample_word_batch(key: jax.Array, sampler: Sampler, batch: int) -> tuple[jax
 @dataclasses.dataclass(frozen=True, eq=False)
 class Vocabulary:
     """The chosen words, their first noun senses and wordfreq frequencies (W,), and the
-    WordNet noun database they come from (`normtheory.probe.wordnet.NounDatabase`)."""
+    WordNet noun database they come from (`normtheory.lexicon.wordnet.NounDatabase`)."""
 
     words: tuple[str, ...]
     senses: tuple[int, ...]

