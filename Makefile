@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
-.PHONY: test reproduce reproduce-figures reproduce-calibration derive lint clean-env bench probe probe-env bridge signs validate
+.PHONY: test test-end-to-end test-all reproduce reproduce-figures reproduce-calibration derive lint clean-env bench probe probe-env bridge signs validate
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,10 +13,21 @@ $(STAMP): pyproject.toml constraints.txt
 
 # Test files run in parallel, one worker per core (compilation dominates the suite).
 WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist worksteal --durations=15
 
+# The suite without its end-to-end runs (marker end_to_end: a whole command, script,
+# figure, tutorial, README block or benchmark at a tiny size), which test-end-to-end runs;
+# test-all runs both in one session (what CI runs).
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache --no-logo
-	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal --durations=15
+	$(PYTEST) -m "not end_to_end"
+
+test-end-to-end: $(STAMP)
+	$(PYTEST) -m end_to_end
+
+test-all: $(STAMP)
+	$(BIN)/lint-imports --no-cache --no-logo
+	$(PYTEST)
 
 derive: $(STAMP)
 	$(BIN)/normtheory derive --out derivations

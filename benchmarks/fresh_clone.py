@@ -4,8 +4,9 @@ Clones the repository's committed HEAD into a temporary folder (no .venv, no res
 cache, nothing but what `git clone` gives a new user), runs each command there with
 the wall time, the CPU time of the command's processes and the load other processes
 put on the machine, and writes benchmarks/fresh_clone.json, which RESULTS.md quotes.
-After `make test`, CI's `.ci/run` (which adds the probe's extra to the same .venv and
-runs the suite again with the real-model tests) is timed, and after `make reproduce` a
+After `make test`, `make test-end-to-end` (the suite's end-to-end runs, which `make test`
+leaves out) and CI's `.ci/run` (which adds the probe's extra to the same .venv and runs
+the whole suite with the real-model tests) are timed, and after `make reproduce` a
 second `make reproduce` (the cached rerun).
 
 With --bench, `make bench` runs last in the same clone (about 20 minutes), and its
@@ -36,6 +37,7 @@ ROOT = HERE.parent
 OUT = HERE / "fresh_clone.json"
 COMMANDS = (
     ("make test", "test"),
+    ("make test-end-to-end", "end_to_end"),
     (".ci/run", "ci"),
     ("make reproduce", "reproduce"),
     ("make reproduce", "rerun"),
@@ -43,7 +45,7 @@ COMMANDS = (
 )
 # Seconds: the project's targets. .ci/run (after make test) adds the probe's extra and
 # reruns the suite with the real-model tests required.
-LIMITS = {"test": 300.0, "ci": 600.0, "reproduce": 600.0, "rerun": 60.0, "bench": None}
+LIMITS = {"test": 300.0, "end_to_end": None, "ci": 600.0, "reproduce": 600.0, "rerun": 60.0, "bench": None}
 
 
 def _children_cpu() -> float:
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        help="comma-separated subset of test,ci,reproduce,rerun,bench; the other entries of "
+        help="comma-separated subset of test,end_to_end,ci,reproduce,rerun,bench; the other entries of "
         "an existing fresh_clone.json are kept (each entry records its own revision)",
     )
     args = parser.parse_args(argv)

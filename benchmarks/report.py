@@ -327,6 +327,7 @@ def _fresh_clone(path: Any = None) -> list[str]:
     data = json.loads(path.read_text())
     names = {
         "test": "make test",
+        "end_to_end": "make test-end-to-end (after make test)",
         "ci": ".ci/run (after make test)",
         "reproduce": "make reproduce",
         "rerun": "make reproduce again",
@@ -357,8 +358,9 @@ def _fresh_clone(path: Any = None) -> list[str]:
         f"`python -m benchmarks.fresh_clone` (last on {data['date']}), "
         f"{data['cores']} cores, Python {data['python']}: a clone "
         "with no .venv and no results cache runs `make test` (builds .venv, installs the "
-        "pinned packages, runs the suite), then CI's `.ci/run` (adds the probe's extra, "
-        "reruns the suite with the real-model tests), then `make reproduce` (derive, "
+        "pinned packages, runs the suite without its end-to-end runs), then "
+        "`make test-end-to-end` (those runs), then CI's `.ci/run` (adds the probe's extra, "
+        "runs the whole suite with the real-model tests), then `make reproduce` (derive, "
         "figures, calibrate, verify), then `make reproduce` again on the warm cache, and, "
         "when listed, `make bench`, whose results are the ones on this page. CPU: the "
         "command's processes; other load: cores other processes kept busy meanwhile.",

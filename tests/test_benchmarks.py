@@ -53,6 +53,7 @@ def tiny_run(tmp_path_factory) -> tuple[str, dict]:
     return out.read_text(), json.loads(out.with_suffix(".json").read_text())
 
 
+@pytest.mark.end_to_end
 def test_numpy_and_engine_agree_and_the_report_has_the_table(tiny_run):
     text, results = tiny_run
     numpy_vs_engine = results["checks"]["tiny"]["vs"]["numpy"]
@@ -68,6 +69,7 @@ def test_numpy_and_engine_agree_and_the_report_has_the_table(tiny_run):
     assert "## Roofline floor" in text
 
 
+@pytest.mark.end_to_end
 def test_torch_agrees_with_the_engine(tiny_run):
     pytest.importorskip("torch", reason="PyTorch is the optional 'bench' extra")
     text, results = tiny_run
@@ -109,6 +111,7 @@ def test_fresh_clone_table_gives_each_command_its_verdict(tmp_path, monkeypatch)
     assert report._fresh_clone(tmp_path / "absent.json") == []
 
 
+@pytest.mark.end_to_end
 def test_gpu_script_checks_and_times_on_whatever_device_it_finds(tmp_path):
     pytest.importorskip("torch", reason="PyTorch is the optional 'bench' extra")
     out = tmp_path / "GPU.md"

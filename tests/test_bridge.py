@@ -404,6 +404,7 @@ def test_bridge_refuses_an_unknown_model_in_one_line(tmp_path, capsys) -> None:
     assert len(err.splitlines()) == 1 and "unknown model 'minilm-l99'" in err
 
 
+@pytest.mark.end_to_end
 def test_bridge_command_end_to_end(probe_extra, system_wordnet, tmp_path, capsys) -> None:
     args = ["bridge", "--words", "40", "--seeds", "2", "--models", "table", "compositional",
             "--optimizers", "sgd", "--modes", "coupled", "--set", "steps=60", "--set",

@@ -130,6 +130,7 @@ def test_table_marks_theory_and_verdict():
     assert "1.000 [1.000, 1.000]" in lines[2]
 
 
+@pytest.mark.end_to_end
 def test_calibrate_command_at_tiny_size(tmp_path, capsys):
     out = tmp_path / "out"
     tiny = ["steps=100", "stride=50", "num_items=100"]

@@ -29,6 +29,7 @@ def test_every_law_has_a_derivation_script_exactly_once():
     assert sorted(listed) == sorted(laws.names())
 
 
+@pytest.mark.end_to_end
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_derivation_script_runs_and_reports_every_law(script, capsys):
     # In-process, as `python script` would run it; derived laws are cached across tests.
@@ -71,6 +72,7 @@ def test_console_script_version_and_help():
     assert "--out" in derive_help.stdout
 
 
+@pytest.mark.end_to_end
 def test_simulation_runner_script_runs_every_experiment_at_a_tiny_size(tmp_path):
     from normtheory.regimes import EXPERIMENTS
 

@@ -38,6 +38,7 @@ def _accumulation(config: SimConfig) -> tuple[np.ndarray, np.ndarray]:
     return law, traj.norm[..., -1, :] ** 4
 
 
+@pytest.mark.end_to_end
 def test_verify_a_law(tmp_path, monkeypatch, capsys):
     ns, out = _run("verify_a_law.py", tmp_path, monkeypatch, capsys)
     row, vmap, regime = ns["row"], ns["vmap"], ns["REGIME"]
@@ -67,6 +68,7 @@ def test_verify_a_law(tmp_path, monkeypatch, capsys):
     assert np.min(err20) <= vmap.rel_error[0, j_big] <= np.max(err20)
 
 
+@pytest.mark.end_to_end
 def test_test_your_loss(tmp_path, monkeypatch, capsys):
     ns, out = _run("test_your_loss.py", tmp_path, monkeypatch, capsys)
     loss, grad, buggy = ns["margin_loss"], ns["margin_grad"], ns["margin_grad_buggy"]

@@ -144,6 +144,7 @@ def test_cached_run_reuses_and_recovers_from_corruption(tmp_path):
     assert other != path
 
 
+@pytest.mark.end_to_end
 def test_simulate_command_line(tmp_path):
     exe = Path(sys.executable).with_name("normtheory")
     args = [

@@ -12,6 +12,9 @@ import pytest
 from normtheory import figures, verify
 from normtheory.verify import structure
 
+# Each test here runs a whole script or figure (`make test-end-to-end`).
+pytestmark = pytest.mark.end_to_end
+
 SCRIPT = Path(__file__).resolve().parents[1] / "figures" / "fig4_specificity.py"
 SMALL = {"depth": 2, "branching": 2, "dim": 4, "batch": 16, "steps": 200}
 

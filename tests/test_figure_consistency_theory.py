@@ -96,6 +96,7 @@ def cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("consistency-cache")
 
 
+@pytest.mark.end_to_end
 def test_figure5_quotes_the_drift_heat_verdicts(cache, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("NORMTHEORY_CACHE", str(cache))
     rows = {k: drift_heat.REGIMES[k] for k in ("table, heavy ball", "compositional, heavy ball")}
@@ -137,6 +138,7 @@ def test_figure5_quotes_the_drift_heat_verdicts(cache, tmp_path, monkeypatch) ->
 # Figure 2: the slopes of items 8, 8b, 9b, 9c and 11.
 
 
+@pytest.mark.end_to_end
 def test_figure2_quotes_the_slope_verdicts(cache, tmp_path, monkeypatch) -> None:
     """Items 8, 8b, 9b, 9c and 11's slopes in figure 2 are the verdicts' rows, not refits."""
     monkeypatch.setenv("NORMTHEORY_CACHE", str(cache))
@@ -181,6 +183,7 @@ def test_figure2_quotes_the_slope_verdicts(cache, tmp_path, monkeypatch) -> None
 # Figure 6: Li-Arora's deviation (item 10).
 
 
+@pytest.mark.end_to_end
 def test_figure6_quotes_the_li_arora_verdict(cache, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("NORMTHEORY_CACHE", str(cache))
     script = _load("fig6_li_arora")

@@ -154,6 +154,7 @@ CLAIMS: dict[str, Callable[[figures.FigureRecord], None]] = {
 }
 
 
+@pytest.mark.end_to_end
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
 def test_figure_record(script: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("NORMTHEORY_CACHE", str(tmp_path / "cache"))

@@ -298,6 +298,7 @@ def test_missing_wordnet_runs_the_frequency_part(probe_extra, tmp_path: Path, ca
     assert json.loads(capsys.readouterr().out) == record
 
 
+@pytest.mark.end_to_end
 def test_cli_smoke_run(probe_extra, system_wordnet: Path, tmp_path: Path) -> None:
     command = [sys.executable, "-m", "normtheory.cli", "probe", "--words", "150",
                "--out", str(tmp_path), "--n-boot", "100", "--json", "--quiet"]  # fmt: skip
@@ -335,6 +336,41 @@ def test_cli_smoke_run(probe_extra, system_wordnet: Path, tmp_path: Path) -> Non
 
     text = "\n".join(section(record, [record]))
     assert "### The encoders side by side" in text and "held-out WordNet subtrees" in text
+
+
+def test_the_comparison_with_the_toys_follows_the_signs_and_needs_wordnet() -> None:
+    """compare_with_toys counts, per simulated regime, the real model's signs it shows; a
+    regime's sign is its rank correlation's beyond its tolerance; no WordNet, no bridge."""
+    from normtheory.probe.section import compare_with_toys, comparison_section
+
+    def corr(name, controls, rho):
+        return {"name": name, "controls": controls, "rho": rho, "lo": rho - 0.05,
+                "hi": rho + 0.05}  # fmt: skip
+
+    def verdict(model, mode, measured, tolerance=0.1, law="specificity"):
+        return {"law": law, "measured": measured, "tolerance": tolerance,
+                "config": {"model": model, "optimizer": "sgd", "frequency_mode": mode}}  # fmt: skip
+
+    probe = {
+        "correlations": [corr("norm ~ depth", ["log frequency", "word pieces"], 0.3),
+                         corr("norm ~ log frequency", ["word pieces"], -0.3)],
+        "sign_test": {"frames": [{"frame": "{w}", "fraction": 0.8, "p": 1e-3}]},
+    }  # fmt: skip
+    verdicts = [
+        verdict("table", "decoupled", 0.5), verdict("table", "coupled", 0.5),  # 3 of 3
+        verdict("mlp", "decoupled", 0.05), verdict("mlp", "coupled", -0.5),  # 0 of 3
+        verdict("table", "decoupled", -0.9, law="uncertainty"),  # not a specificity cell
+    ]  # fmt: skip
+    c = compare_with_toys(probe, verdicts, None)
+    assert (c.real_depth, c.real_frequency, c.real_specific) == (1, -1, 1)
+    assert {r["model"]: r["matches"] for r in c.regimes} == {"table": 3, "mlp": 0}
+    assert c.all_three == ("table + sgd",) and c.same_side is None
+    # A regime whose correlation lies within its tolerance of 0 has sign 0.
+    assert next(r for r in c.regimes if r["model"] == "mlp")["decoupled"] == 0
+    assert "| table | sgd | + | + | - | 3 of 3 |" in "\n".join(comparison_section(c))
+    bare = {"correlations": probe["correlations"][1:], "sign_test": probe["sign_test"]}
+    assert compare_with_toys(bare, verdicts, None) is None
+    assert "needs WordNet" in comparison_section(None)[0]
 
 
 def test_missing_extra_names_the_install_command(monkeypatch, tmp_path: Path, capsys) -> None:

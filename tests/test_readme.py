@@ -25,6 +25,7 @@ def _blocks() -> list[tuple[str, str]]:
 BLOCKS = [b for b in _blocks() if b[0] != "Tracing your own model"]
 
 
+@pytest.mark.end_to_end
 @pytest.mark.parametrize(("heading", "code"), BLOCKS, ids=[b[0] for b in BLOCKS])
 def test_a_readme_block_runs_as_written(heading, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
+# Each test here runs a whole script or figure (`make test-end-to-end`).
+pytestmark = pytest.mark.end_to_end
+
 TUTORIALS = Path(__file__).resolve().parents[1] / "docs" / "tutorials"
 NUMBER = r"([-+]?\d+\.\d+(?:e[-+]?\d+)?)"
 

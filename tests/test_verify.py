@@ -58,6 +58,7 @@ def test_json_records_and_exact_facts_hold(capsys, tmp_path):
         assert SimConfig(**record["config"]).dim == 4  # the regime run, as data
 
 
+@pytest.mark.end_to_end
 def test_every_check_runs_at_a_tiny_size(monkeypatch):
     # One optimizer per regime map and one drift-heat regime: every cell runs the same
     # code, and each extra cell costs a compilation.
