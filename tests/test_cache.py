@@ -77,6 +77,33 @@ def test_config_key_is_stable_and_sensitive() -> None:
     )
 
 
+def test_wordfreq_keys_only_results_of_the_wordnet_family(monkeypatch) -> None:
+    """wordfreq's version changes the key of a spec that runs the WordNet family (nested
+    anywhere) and nothing else: not another family's key, not the code identity."""
+    from normtheory import SimConfig
+
+    words = {"config": SimConfig(data="wordnet"), "seeds": 2}
+    other = {"config": SimConfig(data="hierarchy"), "seeds": 2}
+    installed = {"jax": "1", "jaxlib": "1", "optax": "1"}
+
+    def keys(wordfreq):
+        versions = {**installed, "wordfreq": wordfreq}
+        monkeypatch.setattr(cache, "version_of", versions.get)
+        cache.code_identity.cache_clear()
+        try:
+            return cache.code_identity(), cache.config_key(words), cache.config_key(other)
+        finally:
+            cache.code_identity.cache_clear()
+
+    (code_a, words_a, other_a), (code_b, words_b, other_b) = keys("3.1.1"), keys(None)
+    assert code_a == code_b and other_a == other_b
+    assert words_a != words_b
+    # Another library in the identity still changes every key.
+    installed["jax"] = "2"
+    code_c, words_c, other_c = keys(None)
+    assert code_c != code_b and other_c != other_b and words_c != words_b
+
+
 def test_config_key_names_unserialisable_field() -> None:
     with pytest.raises(TypeError, match=r"config\.y\.p\[1\]"):
         cache.config_key({"y": {"p": [1, object()]}}, "1")

@@ -84,8 +84,13 @@ _SIMULATION = "runs.py"
 # public surface and version string, and this store with its file writing and provenance
 # (they make the key and write the files, not the numbers).
 _STORE_ONLY = ("__init__.py", "_version.py", "cache.py", "_files.py", "provenance.py")
-# wordfreq gives the "wordnet" data family its frequencies.
-_LIBRARIES = ("jax", "jaxlib", "optax", "wordfreq")
+_LIBRARIES = ("jax", "jaxlib", "optax")
+# wordfreq chooses the words of the "wordnet" data family and nothing else: its version
+# keys only a result whose spec runs that family (`config_key`), so that a machine without
+# the probe's extra (no wordfreq, no WordNet family) shares every other key, and the
+# records' code identities, with one that has it.
+_WORD_FREQUENCIES = "wordfreq"
+_WORD_FAMILY = "wordnet"
 
 
 class CorruptCacheError(RuntimeError):
@@ -241,7 +246,8 @@ def code_identity(*roots: str) -> str:
     Covers the bytes of the sources in the import closure (`_closure`) of a simulation
     (`runs.py`) and of `roots`, the package paths of the computation's own modules (a
     folder such as "verify", or a module such as "calibrate/run.py"), and the installed
-    versions of jax, jaxlib, optax and wordfreq. A module outside the closure (a figure,
+    versions of jax, jaxlib and optax (wordfreq's keys only the results that read it:
+    `config_key`). A module outside the closure (a figure,
     the report, the command line, a law no computation imports) never changes it.
     Computed once per process.
     """
@@ -259,11 +265,27 @@ def config_key(config: Mapping[str, Any], code: str | None = None) -> str:
 
     `code` defaults to `code_identity()`. Independent of mapping order; tuples and
     lists hash alike, as do a dataclass and the dict of its fields. Floats are encoded
-    with repr, so 1 and 1.0 differ.
+    with repr, so 1 and 1.0 differ. A config that runs the "wordnet" data family anywhere
+    (a mapping with data = "wordnet") is also keyed by the installed wordfreq's version,
+    which chooses that family's words.
     """
     code = code_identity() if code is None else code
-    payload = _dumps({"config": _canonical(config, "config"), "code": code})
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    canonical = _canonical(config, "config")
+    payload = {"config": canonical, "code": code}
+    if _reads_word_frequencies(canonical):
+        payload[_WORD_FREQUENCIES] = version_of(_WORD_FREQUENCIES)
+    return hashlib.sha256(_dumps(payload).encode()).hexdigest()[:16]
+
+
+def _reads_word_frequencies(spec: Any) -> bool:
+    """Whether a canonical spec runs the "wordnet" data family somewhere in it."""
+    if isinstance(spec, Mapping):
+        return spec.get("data") == _WORD_FAMILY or any(
+            _reads_word_frequencies(v) for v in spec.values()
+        )
+    if isinstance(spec, list | tuple):
+        return any(_reads_word_frequencies(v) for v in spec)
+    return False
 
 
 def cache_dir() -> Path:
