@@ -3,7 +3,8 @@
 An entry is keyed by a hash of what changes its numbers: the config (science only,
 never execution settings such as chunking) and the identity of the code that computes
 it (`code_identity`: the package's numeric source files and the versions of jax,
-jaxlib and optax). Editing the engine, a model, a loss or a law therefore never
+jaxlib and optax; a config of the WordNet data family adds wordfreq's version,
+`config_key`). Editing the engine, a model, a loss or a law therefore never
 reuses a result computed by the older code.
 
 Atomic for readers: an entry is one file. The arrays and the sidecar (config, user
