@@ -60,9 +60,9 @@ class ToyComparison:
     (bare frame; 0 when p >= 0.05); fraction: that test's fraction. regimes: per
     (model, optimizer) of the specificity map, its sign with frequency held equal
     (`decoupled`) and coupled (`coupled`), and how many of the three real signs it shows
-    (`matches`). all_three: the regimes showing all three. auroc: the real norm's
-    retrieval AUROC and its interval, or None; same_side: the calibration regimes whose
-    norm AUROC interval lies on the same side of 0.5 (None without calibration or AUROC).
+    (`matches`). auroc: the real norm's retrieval AUROC and its interval, or None;
+    same_side: the calibration regimes whose norm AUROC interval lies on the same side
+    of 0.5 (None without calibration or AUROC).
     """
 
     real_depth: int
@@ -70,9 +70,13 @@ class ToyComparison:
     real_specific: int
     fraction: float
     regimes: tuple[dict, ...]
-    all_three: tuple[str, ...]
     auroc: tuple[float, float, float] | None
     same_side: tuple[str, ...] | None
+
+    @property
+    def all_three(self) -> tuple[str, ...]:
+        """The regimes ("model + optimizer") showing all three of the real signs."""
+        return tuple(f"{r['model']} + {r['optimizer']}" for r in self.regimes if r["matches"] == 3)
 
 
 def compare_with_toys(
@@ -114,7 +118,7 @@ def compare_with_toys(
         sign = _side(r["measured"] - r["tolerance"], r["measured"] + r["tolerance"])
         regime = cells.setdefault((config["model"], config["optimizer"]), {})
         regime[config["frequency_mode"]] = sign
-    regimes, full = [], []
+    regimes = []
     for (model, optimizer), signs in cells.items():
         dec, cou = signs.get("decoupled", 0), signs.get("coupled", 0)
         matches = sum([dec == real_depth, -cou == real_freq, cou == real_specific])
@@ -122,8 +126,6 @@ def compare_with_toys(
             {"model": model, "optimizer": optimizer, "decoupled": dec, "coupled": cou,
              "matches": matches}
         )  # fmt: skip
-        if matches == 3:
-            full.append(f"{model} + {optimizer}")
     auroc, same = None, None
     retrieval = probe.get("retrieval")
     if retrieval:
@@ -132,16 +134,17 @@ def compare_with_toys(
             auroc = (norm["auroc"], norm["auroc_lo"], norm["auroc_hi"])
             if calibration is not None:
                 real_side = _side(norm["auroc_lo"], norm["auroc_hi"], 0.5)
+                simulated = {
+                    r["regime"]: _score(r["scores"], "norm") for r in calibration["regimes"]
+                }
                 same = tuple(
-                    r["regime"]
-                    for r in calibration["regimes"]
-                    if _side(_score(r["scores"], "norm")["auroc_lo"],
-                             _score(r["scores"], "norm")["auroc_hi"], 0.5) == real_side
-                )  # fmt: skip
+                    regime
+                    for regime, s in simulated.items()
+                    if _side(s["auroc_lo"], s["auroc_hi"], 0.5) == real_side
+                )
     return ToyComparison(
-        real_depth, real_freq, real_specific, bare["fraction"], tuple(regimes), tuple(full),
-        auroc, same,
-    )  # fmt: skip
+        real_depth, real_freq, real_specific, bare["fraction"], tuple(regimes), auroc, same
+    )
 
 
 def comparison_section(comparison: ToyComparison | None) -> list[str]:
