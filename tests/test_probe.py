@@ -177,6 +177,18 @@ def test_generality_counts_distinct_hyponyms_transitively(tiny_db) -> None:
     assert got == EXPECTED_GENERALITY
 
 
+def test_closures_up_and_down_are_each_others_inverse(tiny_db) -> None:
+    db, _ = tiny_db
+    down = {a: wordnet.closure(db, a, "hyponyms") for a in db.synsets}
+    up = {b: wordnet.closure(db, b, "hypernyms") for b in db.synsets}
+    # b lies below a exactly when a lies above b; each closure holds its own synset.
+    assert {(a, b) for a in down for b in down[a]} == {(a, b) for b in up for a in up[b]}
+    assert all(a in down[a] and a in up[a] for a in db.synsets)
+    assert all(wordnet.generality(db, a) == len(down[a]) - 1 for a in db.synsets)
+    with pytest.raises(ValueError, match="links='siblings'"):
+        wordnet.closure(db, next(iter(db.synsets)), "siblings")
+
+
 def test_definition_drops_examples_and_later_clauses(tiny_db) -> None:
     db, offsets = tiny_db
     assert wordnet.definition(db.synsets[offsets["dog"]].gloss) == "a domesticated canid"

@@ -15,9 +15,9 @@ The seed-to-key rule, here and nowhere else: run seed s starts from key(s) (`see
 `init` splits it into (the run's key, the initialisation key); every step splits the run's
 key into (the next run key, the batch key) and draws problem.sample(batch key).
 
-The loss gradient is taken in one place (`loss_and_cotangent`): the gradient of the loss in
-the embedded rows it reads, pulled back to the parameters by the step (through the whole
-parameter pytree for the dense step, through the drawn table rows only for the sparse one).
+The loss gradient is taken in one place (`loss_and_grad`): the dense step takes it in the
+embedded rows and pulls it back through the whole parameter pytree (its tracer reads both);
+the sparse step takes it through the embedding in the drawn table rows.
 """
 
 from __future__ import annotations
@@ -68,11 +68,15 @@ class StepRecord(NamedTuple):
 
 
 class SparseRecord(NamedTuple):
-    """What one sparse-row SGD step did, per distinct drawn row (R = rows the batch reads).
+    """What one sparse-row SGD step did, per drawn row (R = rows the batch reads).
 
-    table: the (V, d) table before the step; touched (R,): the distinct row ids, the
-    out-of-range id V at repeats; z0, z1 (R, d): those rows before and after (zeros at
-    repeats); g (R, d): their summed loss gradient; loss, zw, batch as in `StepRecord`.
+    table: the (V, d) table before the step; touched (R,): a distinct row's id at one of
+    its positions and the out-of-range id V at its other positions (a consumer scatters
+    with mode="drop"); z0 (R, d): the touched rows before the step (zeros at the other
+    positions); z1 (R, d): the row at each position after the step; g (R, d): at a
+    touched position the row's summed loss gradient, else zero; loss, zw, batch as in
+    `StepRecord`. The positions are the batch's, or the ids' sorted order above
+    `SCRATCH_ROWS` table rows.
     """
 
     table: jax.Array
@@ -129,9 +133,23 @@ def draw(problem: Problem, key: jax.Array) -> tuple[jax.Array, Any]:
     return key, problem.sample(k_batch)
 
 
-def loss_and_cotangent(problem: Problem, zw: Any, batch: Any, hp: Hyper) -> tuple[jax.Array, Any]:
-    """(loss, dL/dzw) of the embedded rows `zw` of `batch`: the one gradient of the loss."""
-    return jax.value_and_grad(problem.loss)(zw, batch, hp)
+def loss_and_grad(
+    problem: Problem, embed: Callable[[Any], Any], x: Any, batch: Any, hp: Hyper
+) -> tuple[jax.Array, Any, Any]:
+    """(loss, zw, dL/dx) with zw = embed(x), the embedded rows of `batch`: the one
+    gradient of the loss.
+
+    Differentiating through `embed` (rather than in zw, then pulling back) leaves out the
+    cotangent of any embedded output that does not depend on x (the sparse step's views
+    of stop-gradient directions): it is never computed.
+    """
+
+    def loss(x: Any) -> tuple[jax.Array, Any]:
+        zw = embed(x)
+        return problem.loss(zw, batch, hp), zw
+
+    (value, zw), grad = jax.value_and_grad(loss, has_aux=True)(x)
+    return value, zw, grad
 
 
 def dense_step(
@@ -155,7 +173,7 @@ def dense_step(
         key, batch = draw(problem, state.key)
         params = state.params
         zw, pullback = jax.vjp(lambda p: problem.embed(p, batch, hp), params)
-        loss, cot = loss_and_cotangent(problem, zw, batch, hp)
+        loss, _, cot = loss_and_grad(problem, lambda z: z, zw, batch, hp)
         (grads,) = pullback(cot)
         # optax mixes int32 step counts with floats (Adam's bias correction).
         with jax.numpy_dtype_promotion("standard"):
@@ -209,8 +227,8 @@ def sparse_step(
     A free table under plain SGD moves only the rows a batch reads: every other row has
     zero loss gradient. The step gathers the R rows of the batch, takes the loss gradient
     with respect to them, sums it per distinct row (repeated ids add, exactly as in the
-    dense gradient) and writes back the distinct rows, each updated with optax's
-    floating-point operations z + (-lr) (g + wd z), so the numbers are those of
+    dense gradient) and writes each drawn row's new value at every batch position that
+    drew it, computed with optax's floating-point operations z + (-lr) (g + wd z), so the numbers are those of
     `dense_step` with `optax.sgd` to rounding (tests/test_engine.py compares them). Its
     cost does not grow with the table, except under coupled L2 weight decay, which shrinks
     every row every step. `decay=False` promises weight_decay = 0 in every run and skips
@@ -229,23 +247,31 @@ def sparse_step(
         key, batch = draw(problem, state.key)
         (table,), structure = jax.tree.flatten(state.params)
         ids = rows.ids(batch)
-        zw, pullback = jax.vjp(lambda z: rows.embed(z, batch, hp), table[ids])
-        loss, cot = loss_and_cotangent(problem, zw, batch, hp)
-        (grad,) = pullback(cot)
+        z0 = table[ids]
+        loss, zw, grad = loss_and_grad(problem, lambda z: rows.embed(z, batch, hp), z0, batch, hp)
 
         # g: each distinct row's gradient summed in batch order, as the dense step sums it.
+        # The scratch index keeps batch positions (g at a row's first position, zeros at
+        # repeats); the sort works in sorted positions (g at a row's first sorted position).
         if num_rows <= SCRATCH_ROWS:
-            first, touched = _first_occurrences(ids, num_rows)
-            g = jnp.zeros_like(grad).at[first].add(grad)
+            at, touched = _first_occurrences(ids, num_rows)
+            g = jnp.zeros_like(grad).at[at].add(grad)
         else:
-            order, head, touched = _distinct(ids, num_rows)
-            g = jax.ops.segment_sum(grad[order], head, ids.shape[0], indices_are_sorted=True)
-        z0 = jnp.take(table, touched, axis=0, mode="fill", fill_value=0)
+            order, at, touched = _distinct(ids, num_rows)
+            g = jax.ops.segment_sum(grad[order], at, ids.shape[0], indices_are_sorted=True)
+            ids, z0 = ids[order], z0[order]
         lr, wd = hp["lr"], hp["weight_decay"]
-        z1 = z0 + (-lr) * (g + wd * z0 if decay else g)
+        # Every position of a row gets the row's one new value (from its summed gradient
+        # g[at]), so the scatter below writes equal values at repeated ids: its result does
+        # not depend on which repeat lands last.
+        g_at = g[at]
+        z1 = z0 + (-lr) * (g_at + wd * z0 if decay else g_at)
         new = table + (-lr) * (wd * table) if decay else table
-        new = new.at[touched].set(z1, mode="drop")
-        record = SparseRecord(table, touched, z0, z1, g, loss, zw, batch)
+        new = new.at[ids].set(z1)
+        # The tracer's rows before the step: a gather of their own, zero at repeats (XLA
+        # removes it when nothing is traced).
+        traced = jnp.take(table, touched, axis=0, mode="fill", fill_value=0)
+        record = SparseRecord(table, touched, traced, z1, g, loss, zw, batch)
         return State(jax.tree.unflatten(structure, [new]), state.opt_state, key), record
 
     return init, step

@@ -34,6 +34,7 @@ __all__ = [
     "Synset",
     "WordNetMissing",
     "base_forms",
+    "closure",
     "definition",
     "depth",
     "generality",
@@ -240,17 +241,25 @@ def depth(db: NounDatabase, offset: int) -> int:
     raise ValueError(f"synset {offset} has no path to a root (hypernym cycle)")
 
 
-def generality(db: NounDatabase, offset: int) -> int:
-    """Number of distinct synsets below this one: the transitive closure of hyponym and
-    instance-hyponym links (~, ~i), the synset itself not counted."""
+def closure(db: NounDatabase, offset: int, links: str) -> frozenset[int]:
+    """The synset and every synset reachable from it along `links` ("hypernyms": @ and @i,
+    upward; "hyponyms": ~ and ~i, downward), each counted once."""
+    if links not in ("hypernyms", "hyponyms"):
+        raise ValueError(f"links={links!r}: expected 'hypernyms' or 'hyponyms'")
     seen = {offset}
     stack = [offset]
     while stack:
-        for down in db.synsets[stack.pop()].hyponyms:
-            if down not in seen:
-                seen.add(down)
-                stack.append(down)
-    return len(seen) - 1
+        for nxt in getattr(db.synsets[stack.pop()], links):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return frozenset(seen)
+
+
+def generality(db: NounDatabase, offset: int) -> int:
+    """Number of distinct synsets below this one: the transitive closure of hyponym and
+    instance-hyponym links (~, ~i), the synset itself not counted."""
+    return len(closure(db, offset, "hyponyms")) - 1
 
 
 def definition(gloss: str) -> str:

@@ -72,14 +72,7 @@ def choose_unseen(
 
 def ancestors(db: wordnet.NounDatabase, offset: int) -> frozenset[int]:
     """The synset and every synset above it along any hypernym link (@, @i)."""
-    seen = {offset}
-    stack = [offset]
-    while stack:
-        for up in db.synsets[stack.pop()].hypernyms:
-            if up not in seen:
-                seen.add(up)
-                stack.append(up)
-    return frozenset(seen)
+    return wordnet.closure(db, offset, "hypernyms")
 
 
 def held_out_subtrees(
