@@ -3,15 +3,13 @@ bridge.md for the report to include."""
 
 from __future__ import annotations
 
+from normtheory._cells import interval
+
 __all__ = ["format_table", "sign_agreement"]
 
 
 def _ci(value: float | None, lo: float | None, hi: float | None, fmt: str = "+.3f") -> str:
-    if value is None:
-        return "n/a"
-    if lo is None:
-        return format(value, fmt)
-    return f"{value:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
+    return interval(value, lo, hi, fmt)
 
 
 def _fraction(test: dict) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from normtheory._cells import interval
+
 __all__ = ["agreement", "format_ood", "format_table", "section", "where_the_norm_helps"]
 
 
@@ -131,11 +133,7 @@ _FACT_NAMES = {
 
 
 def _auroc_ci(entry: Mapping, lo: str = "auroc_lo", hi: str = "auroc_hi") -> str:
-    if entry.get("auroc") is None:
-        return "n/a"
-    if entry.get(lo) is None:
-        return f"{entry['auroc']:.3f}"
-    return f"{entry['auroc']:.3f} [{entry[lo]:.3f}, {entry[hi]:.3f}]"
+    return interval(entry.get("auroc"), entry.get(lo), entry.get(hi), ".3f")
 
 
 def format_ood(records: Sequence[Mapping]) -> list[str]:

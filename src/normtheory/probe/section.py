@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
+from normtheory._cells import interval
+
 __all__ = ["ToyComparison", "compare_with_toys", "comparison_section", "section"]
 
 SPLITS = {"held_out": "held-out WordNet subtrees", "rare": "rarer nouns",
@@ -36,14 +38,6 @@ def _correlation(probe: Mapping, name: str, controls: Sequence[str]) -> Mapping 
         if c["name"] == name and list(c["controls"]) == list(controls):
             return c
     return None
-
-
-def _ci_cell(value: float | None, lo: float | None, hi: float | None, fmt: str) -> str:
-    if value is None:
-        return "n/a"
-    if lo is None or hi is None:
-        return format(value, fmt)
-    return f"{value:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
 
 
 def _score(records: Sequence[Mapping], name: str) -> Mapping | None:
@@ -210,14 +204,14 @@ def models_section(probes: Sequence[Mapping]) -> list[str]:
         cells = []
         for p in probes:
             c = _correlation(p, name, controls)
-            cells.append(_ci_cell(c["rho"], c["lo"], c["hi"], "+.3f") if c else "n/a")
+            cells.append(interval(c["rho"], c["lo"], c["hi"], "+.3f") if c else "n/a")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     for score in ("norm", "combined_without_norm", "combined"):
         cells = []
         for p in probes:
             sc = _score(p.get("retrieval", {}).get("scores", []), score)
             cells.append(
-                _ci_cell(sc["auroc"], sc["auroc_lo"], sc["auroc_hi"], ".3f") if sc else "n/a"
+                interval(sc["auroc"], sc["auroc_lo"], sc["auroc_hi"], ".3f") if sc else "n/a"
             )
         lines.append(f"| retrieval AUROC (top-1 correct), {score} | " + " | ".join(cells) + " |")
     lines.append("| checkpoint | " + " | ".join(p["model"] for p in probes) + " |")
@@ -254,13 +248,13 @@ def ood_section(probe: Mapping) -> list[str]:
             within = next((w for w in split["within_strata"] if w["score"] == score), None)
             m = _score(matched, score)
             inside = (
-                _ci_cell(within["auroc"], within["lo"], within["hi"], ".3f") if within else "n/a"
+                interval(within["auroc"], within["lo"], within["hi"], ".3f") if within else "n/a"
             )
             lines.append(
                 f"| {SPLITS.get(key, key)} | {pieces['id_mean']:.2f} / {pieces['ood_mean']:.2f} "
-                f"| {score} | {_ci_cell(raw['auroc'], raw['auroc_lo'], raw['auroc_hi'], '.3f')} "
+                f"| {score} | {interval(raw['auroc'], raw['auroc_lo'], raw['auroc_hi'], '.3f')} "
                 f"| {inside} "
-                f"| {_ci_cell(m['auroc'], m['auroc_lo'], m['auroc_hi'], '.3f') if m else 'n/a'}"
+                f"| {interval(m['auroc'], m['auroc_lo'], m['auroc_hi'], '.3f') if m else 'n/a'}"
                 f" ({split['matched']['n_per_class']}) |"
             )
     lines += ["", "What the norm adds once the baselines are in:", ""]
@@ -272,9 +266,9 @@ def ood_section(probe: Mapping) -> list[str]:
         norm_within = next(x for x in split["within_strata"] if x["score"] == "norm")
         lines.append(
             f"- {SPLITS.get(key, key)}: baselines alone "
-            f"{_ci_cell(w['value'], w['lo'], w['hi'], '.3f')}, gain from the norm "
-            f"{_ci_cell(g['value'], g['lo'], g['hi'], '+.3f')}; norm within strata "
-            f"{_ci_cell(norm_within['auroc'], norm_within['lo'], norm_within['hi'], '.3f')}: "
+            f"{interval(w['value'], w['lo'], w['hi'], '.3f')}, gain from the norm "
+            f"{interval(g['value'], g['lo'], g['hi'], '+.3f')}; norm within strata "
+            f"{interval(norm_within['auroc'], norm_within['lo'], norm_within['hi'], '.3f')}: "
             f"the norm **{'adds' if split['norm_adds'] else 'adds nothing shown'}** "
             "beyond length and frequency."
         )
