@@ -1,7 +1,9 @@
 """Time the README's two commands from a fresh clone: `make test`, then `make reproduce`.
 
 Clones the repository's committed HEAD into a temporary folder (no .venv, no results
-cache, nothing but what `git clone` gives a new user), runs each command there with
+cache, nothing but what `git clone` gives a new user; the commands get a temporary
+folder of their own, so no compiled program of an earlier run is reused; pip's download
+cache is the machine's), runs each command there with
 the wall time, the CPU time of the command's processes and the load other processes
 put on the machine, and writes benchmarks/fresh_clone.json, which RESULTS.md quotes.
 After `make test`, `make test-end-to-end` (the suite's end-to-end runs, which `make test`
@@ -60,10 +62,12 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _timed(command: str, cwd: Path, log: Path) -> dict:
+def _timed(command: str, cwd: Path, log: Path, env: dict[str, str]) -> dict:
     cpu0, busy0, tic = _children_cpu(), busy_seconds(), time.perf_counter()
     with log.open("w") as out:
-        done = subprocess.run(command.split(), cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        done = subprocess.run(
+            command.split(), cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env
+        )
     wall = time.perf_counter() - tic
     cpu = _children_cpu() - cpu0
     other = max(busy_seconds() - busy0 - cpu, 0.0) / wall
@@ -103,13 +107,19 @@ def main(argv: list[str] | None = None) -> int:
     env_note = {k: os.environ[k] for k in ("XLA_FLAGS", "NORMTHEORY_CACHE") if k in os.environ}
     if env_note:
         print(f"note: the environment sets {env_note}; the clone inherits it", file=sys.stderr)
+    # The commands' own temporary folder: the tests' compiled-program cache (under the
+    # temporary directory, tests/conftest.py) starts empty, as on a new machine, and is
+    # shared by the clone's later commands only.
+    scratch = work / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
     previous = json.loads(OUT.read_text())["results"] if args.only and OUT.exists() else {}
     results = {k: v for k, v in previous.items() if k not in wanted}
     for command, name in COMMANDS:
         if name not in wanted:
             continue
         print(f"{name}: {command} in {clone} ...", flush=True)
-        results[name] = _timed(command, clone, work / f"{name}.log")
+        results[name] = _timed(command, clone, work / f"{name}.log", env)
         results[name]["limit_s"] = LIMITS[name]
         results[name]["revision"] = revision
         print(f"  {results[name]['wall_s']:.0f} s, exit {results[name]['returncode']}", flush=True)
