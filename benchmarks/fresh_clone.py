@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     OUT.write_text(json.dumps(record, indent=1) + "\n")
     print(f"wrote {OUT}")
-    if results.get("bench", {}).get("returncode") == 0:
+    if "bench" in wanted and results.get("bench", {}).get("returncode") == 0:
         shutil.copyfile(clone / "benchmarks" / "RESULTS.json", HERE / "RESULTS.json")
         subprocess.run(
             [sys.executable, "-m", "benchmarks.run", "--render-only"], cwd=ROOT, check=True

@@ -357,7 +357,8 @@ def _fresh_clone(path: Any = None) -> list[str]:
         "",
         f"`python -m benchmarks.fresh_clone` (last on {data['date']}), "
         f"{data['cores']} cores, Python {data['python']}: a clone "
-        "with no .venv and no results cache runs `make test` (builds .venv, installs the "
+        "with no .venv, no results cache and an empty compilation cache runs `make test` "
+        "(builds .venv, installs the "
         "pinned packages, runs the suite without its end-to-end runs), then "
         "`make test-end-to-end` (those runs), then CI's `.ci/run` (adds the probe's extra, "
         "runs the whole suite with the real-model tests), then `make reproduce` (derive, "
