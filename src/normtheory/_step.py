@@ -268,9 +268,9 @@ def sparse_step(
         z1 = z0 + (-lr) * (g_at + wd * z0 if decay else g_at)
         new = table + (-lr) * (wd * table) if decay else table
         new = new.at[ids].set(z1)
-        # The tracer's rows before the step: a gather of their own, zero at repeats (XLA
-        # removes it when nothing is traced).
-        traced = jnp.take(table, touched, axis=0, mode="fill", fill_value=0)
+        # The tracer's rows before the step, zero at repeats: from the rows already gathered,
+        # so that nothing reads the table after the scatter (which would make XLA copy it).
+        traced = jnp.where((touched < num_rows)[:, None], z0, 0)
         record = SparseRecord(table, touched, traced, z1, g, loss, zw, batch)
         return State(jax.tree.unflatten(structure, [new]), state.opt_state, key), record
 
