@@ -14,7 +14,7 @@ LABELS = {
     "normtheory+budget": "normtheory, full budget",
     "torch": "PyTorch eager",
     "numpy": "NumPy",
-    "normtheory-bare": "normtheory, tracing off, no alignment/uniformity",
+    "normtheory-bare": "normtheory, nothing traced (no alignment/uniformity)",
     "jax-lean-dense": "lean JAX step, dense update",
     "jax-lean-sparse": "lean JAX step, sparse update",
 }

@@ -99,7 +99,7 @@ def evaluate(
 
 STAGES = (
     ("normtheory", "normtheory-bare", "alignment + uniformity, once per window"),
-    ("normtheory-bare", "jax-lean-sparse", "tracing (g2 of the touched rows), bookkeeping"),
+    ("normtheory-bare", "jax-lean-sparse", "grouping repeated rows, bookkeeping"),
     ("jax-lean-sparse", None, "sampling, loss and gradient, sparse SGD update, norm recording"),
 )
 

@@ -17,7 +17,7 @@ chunk of the first run is the warm-up (it holds JAX's compilation).
 
 SPEC: impl ("normtheory", "numpy", "torch", "jax-lean-<variant>", "roofline"), size
 (a name in workload.SIZES), steps, chunk, threads, budget (engine: trace the norm
-budget), bare (engine: alignment and uniformity replaced by constants), rows (recorded
+budget), bare (engine: no alignment or uniformity either), rows (recorded
 row ids, or null for all), shapes (roofline: [[B, d], ...]).
 """
 
@@ -84,12 +84,9 @@ def _rss_mib(field: str) -> float:
 def _engine(spec: dict, size: Size) -> Callable[[Clock], None]:
     import normtheory
     import normtheory._drive as _drive
-    import normtheory.engine as engine
 
     from . import workload
 
-    if spec.get("bare"):
-        _strip_diagnostics(engine)
     config = workload.sim_config(size, spec["steps"])
     clocks: list[Clock] = []
 
@@ -113,33 +110,12 @@ def _engine(spec: dict, size: Size) -> Callable[[Clock], None]:
             seeds=size.seeds,
             trace_budget=bool(spec["budget"]),
             trace_energy=bool(spec["budget"]),
+            trace_diagnostics=not spec.get("bare"),
             progress=True,
             chunk=spec["chunk"],
         )
 
     return run
-
-
-def _strip_diagnostics(engine: Any) -> None:
-    """Ablation, in this process only: alignment and uniformity become constants.
-
-    The engine evaluates both once per window, at its last step; uniformity costs a
-    B x B matmul and logsumexp, as much as the loss forward.
-    """
-    import dataclasses
-
-    import jax.numpy as jnp
-
-    import normtheory.losses
-
-    make_problem = engine.make_problem
-
-    def bare_problem(config: Any, dtype: Any, **options: Any) -> Any:
-        problem = make_problem(config, dtype, **options)
-        return dataclasses.replace(problem, alignment=lambda zw, batch: jnp.zeros((), dtype))
-
-    engine.make_problem = bare_problem
-    normtheory.losses.uniformity = lambda z, t=2.0: jnp.zeros((), z.dtype)
 
 
 def _reference(spec: dict, size: Size) -> Callable[[Clock], None]:

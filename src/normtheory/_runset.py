@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from normtheory import execution as _execution
+from normtheory import losses
 from normtheory._trace import TRACE_FIELDS
 from normtheory.config import ConfigError, SimConfig
 
@@ -93,7 +94,8 @@ class Plan:
             of them), each a tuple of values in `names` order ([()] without a grid).
         gridded: whether a grid was given (results then have a leading grid axis).
         shard: (i, n) or None.
-        trace_budget, trace_split, trace_energy, dense, with_params: as `simulate`.
+        trace_budget, trace_split, trace_energy, trace_diagnostics, dense, with_params:
+            as `simulate`.
         chunk: steps per jitted call (resolved, a multiple of config.stride).
         progress, record_divergence: as `simulate`.
     """
@@ -107,6 +109,7 @@ class Plan:
     trace_budget: bool
     trace_split: bool
     trace_energy: bool
+    trace_diagnostics: bool
     dense: bool
     with_params: bool
     chunk: int
@@ -128,6 +131,7 @@ def plan(
     trace_budget: Any = True,
     trace_split: Any = False,
     trace_energy: Any = True,
+    trace_diagnostics: Any = True,
     dense: Any = False,
     with_params: Any = False,
     chunk: Any = None,
@@ -146,6 +150,7 @@ def plan(
             ("trace_budget", trace_budget),
             ("trace_split", trace_split),
             ("trace_energy", trace_energy),
+            ("trace_diagnostics", trace_diagnostics),
             ("dense", dense),
             ("with_params", with_params),
             ("progress", progress),
@@ -211,3 +216,15 @@ def check_fits(config: SimConfig, n_runs: int, trace_budget: bool) -> None:
         hint="use fewer seeds or grid points, fewer steps or a larger stride, or track "
         "fewer items (tracked=...)",
     )
+
+
+def compile_flags(hp_rows: Sequence[Mapping[str, float]], dtype) -> tuple[bool, bool]:
+    """(decay, shared_exp): compile-time facts of every run of one compiled call.
+
+    decay=False (no run has weight decay) skips the sparse step's dense shrink;
+    shared_exp=True (every tau at or above losses.shared_exp_min_tau) lets the symmetric
+    loss share one exponential.
+    """
+    decay = any(row["weight_decay"] != 0 for row in hp_rows)
+    shared_exp = min(row["tau"] for row in hp_rows) >= losses.shared_exp_min_tau(dtype)
+    return decay, shared_exp

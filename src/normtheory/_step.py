@@ -228,12 +228,13 @@ def sparse_step(
     zero loss gradient. The step gathers the R rows of the batch, takes the loss gradient
     with respect to them, sums it per distinct row (repeated ids add, exactly as in the
     dense gradient) and writes each drawn row's new value at every batch position that
-    drew it, computed with optax's floating-point operations z + (-lr) (g + wd z), so the numbers are those of
-    `dense_step` with `optax.sgd` to rounding (tests/test_engine.py compares them). Its
-    cost does not grow with the table, except under coupled L2 weight decay, which shrinks
-    every row every step. `decay=False` promises weight_decay = 0 in every run and skips
-    that dense shrink (the identity when weight_decay = 0). Plain SGD holds no optimizer
-    state: `State.opt_state` is make_opt(hp)'s (empty) state and passes through unchanged.
+    drew it, computed with optax's floating-point operations z + (-lr) (g + wd z), so the
+    numbers are those of `dense_step` with `optax.sgd` to rounding (tests/test_engine.py
+    compares them). Its cost does not grow with the table, except under coupled L2 weight
+    decay, which shrinks every row every step. `decay=False` promises weight_decay = 0 in
+    every run and skips that dense shrink (the identity when weight_decay = 0). Plain SGD
+    holds no optimizer state: `State.opt_state` is make_opt(hp)'s (empty) state and passes
+    through unchanged.
     """
     rows, num_rows = problem.rows, problem.num_items
     if rows is None:

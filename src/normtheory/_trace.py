@@ -68,6 +68,18 @@ def _encoder_budget(push, params, updates, eta_lam, z0, z1):
     return _with_remainder(terms, z0, z1), kick, z0 + dz_dec
 
 
+def explicit_shrink(config: SimConfig) -> Callable[[Mapping[str, jax.Array]], jax.Array]:
+    """eta * lam of the step's explicit shrink (1 - eta lam) z.
+
+    Coupled L2 under SGD, heavy ball and Nesterov, and decoupled decay under AdamW, all
+    shrink z by lr * weight_decay in the step itself. Under Adam + L2 the decay passes
+    through the preconditioner, so there is no explicit shrink: it is counted as drift.
+    """
+    if config.optimizer == "adam":
+        return lambda hp: jnp.zeros((), hp["lr"].dtype)
+    return lambda hp: hp["lr"] * hp["weight_decay"]
+
+
 def gradient_step(config: SimConfig) -> Callable[..., Any]:
     """step(g, opt_state, hp) -> the part of the parameter update made by gradient `g`.
 

@@ -45,12 +45,19 @@ from normtheory._replay import replay_inputs  # noqa: F401  (public)
 from normtheory._runset import (  # noqa: F401  (the engine's public names)
     SCALAR_FIELDS,
     Plan,
+    compile_flags,
     default_chunk,
     estimate_bytes,
     inert_fields,
     plan,
 )
-from normtheory._trace import BUDGET_FIELDS, SPLIT_FIELDS, TRACE_FIELDS, gradient_step
+from normtheory._trace import (
+    BUDGET_FIELDS,
+    SPLIT_FIELDS,
+    TRACE_FIELDS,
+    explicit_shrink,
+    gradient_step,
+)
 from normtheory.checkpoint import Checkpoint
 from normtheory.config import SimConfig
 from normtheory.optim import make_optimizer
@@ -66,6 +73,7 @@ def _build(
     shared_exp: bool = False,
     split: bool = False,
     energy: bool = True,
+    diagnostics: bool = True,
 ):
     """(init(key, hp) -> state, run_windows(state, hp, n) -> (state, records), problem).
 
@@ -77,7 +85,7 @@ def _build(
     (losses.shared_exp_min_tau); `split=True` traces the kernel split for encoders too
     (per tracked item and step, its own probe row's kernel J_i P J_i^T); free tables
     always trace it (it costs nothing there); `energy=False` (with `trace_budget=False`)
-    traces nothing per step.
+    traces nothing per step; `diagnostics=False` evaluates no alignment or uniformity.
     """
     dtype = _step.dtype_of(config)
     problem = make_problem(config, dtype, shared_exp=shared_exp)
@@ -89,9 +97,10 @@ def _build(
         dtype=dtype,
         trace_budget=trace_budget,
         trace_energy=energy,
-        eta_lam_of=_eta_lam(config),
+        eta_lam_of=explicit_shrink(config),
         step_of=gradient_step(config) if split or problem.linear else None,
         sparse_decay=decay if sparse else None,
+        diagnostics=diagnostics,
     )
     return init, run_windows, problem
 
@@ -107,6 +116,7 @@ def build_windows(
     eta_lam_of: Callable[[Mapping[str, jax.Array]], jax.Array] | None = None,
     step_of: Callable[..., Any] | None = None,
     sparse_decay: bool | None = None,
+    diagnostics: bool = True,
 ):
     """The engine's two pure functions for any `Problem` and optax optimizer: the step of
     `normtheory._step` scanned over windows of `stride` steps, its terms traced.
@@ -125,11 +135,14 @@ def build_windows(
             kernel split NaN.
         sparse_decay: None for the dense optax step; for the sparse-row SGD step, whether
             any run has weight decay.
+        diagnostics: evaluate alignment and uniformity at each window's last step (a
+            B x B log-sum-exp, about one loss gradient's cost); False records neither.
 
     Returns:
         init(key, hp) -> state, and run_windows(state, hp, n) -> (state, records of n
         windows): per tracked item (I,) window sums of g2, the budget and the split,
-        the norm at the window's end, and the window's mean loss, alignment, uniformity.
+        the norm at the window's end, and the window's mean loss (and with `diagnostics`
+        its alignment and uniformity).
     """
     sparse = sparse_decay is not None
     if not trace_budget:
@@ -163,7 +176,7 @@ def build_windows(
         def add(sums, rec, hp):
             return sums + terms(rec, hp)
 
-    def diagnostics(zw, batch):
+    def evaluate(zw, batch):
         scalars = (problem.alignment(zw, batch), losses.uniformity(zw[0]))
         return tuple(jnp.asarray(x).astype(dtype) for x in scalars)
 
@@ -172,10 +185,11 @@ def build_windows(
             state, sums, loss_sum, last = carry
             state, rec = step(state, hp)
             sums = add(sums, rec, hp)
-            # Only the window's last value is kept: evaluate the B x B diagnostics once.
-            last = jax.lax.cond(
-                index == stride - 1, lambda: diagnostics(rec.zw, rec.batch), lambda: last
-            )
+            if diagnostics:
+                # Only the window's last value is kept: evaluate the B x B diagnostics once.
+                last = jax.lax.cond(
+                    index == stride - 1, lambda: evaluate(rec.zw, rec.batch), lambda: last
+                )
             return (state, sums, loss_sum + rec.loss, last), None
 
         zeros = jnp.zeros((len(problem.items), len(fields)), dtype)
@@ -190,7 +204,8 @@ def build_windows(
             record.update(_trace.undefined_split(record))
         record["norm"] = jnp.linalg.norm(problem.probe(state.params), axis=-1)
         record["loss"] = loss_sum / stride
-        record["alignment"], record["uniformity"] = last
+        if diagnostics:
+            record["alignment"], record["uniformity"] = last
         return state, record
 
     def run_windows(state: _step.State, hp: Mapping[str, jax.Array], n_windows: int):
@@ -208,6 +223,7 @@ def _compiled(
     shared_exp: bool = False,
     split: bool = False,
     energy: bool = True,
+    diagnostics: bool = True,
 ):
     """Jitted, vmapped (init, runner) for a static config; reused across `simulate` calls.
 
@@ -215,24 +231,12 @@ def _compiled(
     updated in place from one chunk to the next).
     """
     init, run_windows, problem = _build(
-        static, trace_budget, decay, dense, shared_exp, split, energy
+        static, trace_budget, decay, dense, shared_exp, split, energy, diagnostics
     )
     runner = jax.jit(
         jax.vmap(run_windows, in_axes=(0, 0, None)), static_argnums=2, donate_argnums=0
     )
     return jax.jit(jax.vmap(init)), runner, problem
-
-
-def _eta_lam(config: SimConfig) -> Callable[[Mapping[str, jax.Array]], jax.Array]:
-    """eta * lam of the step's explicit shrink (1 - eta lam) z.
-
-    Coupled L2 under SGD, heavy ball and Nesterov, and decoupled decay under AdamW, all
-    shrink z by lr * weight_decay in the step itself. Under Adam + L2 the decay passes
-    through the preconditioner, so there is no explicit shrink: it is counted as drift.
-    """
-    if config.optimizer == "adam":
-        return lambda hp: jnp.zeros((), hp["lr"].dtype)
-    return lambda hp: hp["lr"] * hp["weight_decay"]
 
 
 def simulate(
@@ -249,6 +253,7 @@ def simulate(
     checkpoint: Checkpoint | None = None,
     trace_split: bool = False,
     trace_energy: bool = True,
+    trace_diagnostics: bool = True,
     dense: bool = False,
 ) -> Trajectory:
     """Run `config` for `seeds` seeds (seed = config.seed + s) at every grid point.
@@ -261,6 +266,9 @@ def simulate(
         trace_energy: with `trace_budget=False`, False records no g2 either (NaN): the
             step then does no tracing work at all (norms, loss, alignment and uniformity
             are still recorded once per window).
+        trace_diagnostics: evaluate alignment and uniformity at each window's last step;
+            False records them as NaN. With `trace_budget=False, trace_energy=False` the
+            run then records only norms and losses, and pays for nothing else.
         trace_split: also trace the kernel split (self, cross, rest) for encoders: per
             tracked item and step, its own probe row's kernel (benchmarks/SPLIT.md: about
             1.2-1.5x the budget's time at the verify maps' sizes). Free tables always have it
@@ -290,8 +298,9 @@ def simulate(
     """
     checked = plan(
         config, seeds, grid, shard=shard, trace_budget=trace_budget, trace_split=trace_split,
-        trace_energy=trace_energy, dense=dense, with_params=with_params, chunk=chunk,
-        progress=progress, record_divergence=record_divergence,
+        trace_energy=trace_energy, trace_diagnostics=trace_diagnostics, dense=dense,
+        with_params=with_params, chunk=chunk, progress=progress,
+        record_divergence=record_divergence,
     )  # fmt: skip
     return execute(checked, checkpoint)
 
@@ -315,12 +324,13 @@ def execute(p: Plan, checkpoint: Checkpoint | None = None) -> Trajectory:
         values = config.hyperparameters()
         values.update(dict(zip(names, point, strict=True)))
         hp_rows += [values] * seeds
-    decay, shared_exp = _compile_flags(hp_rows, dtype)
+    decay, shared_exp = compile_flags(hp_rows, dtype)
     split = trace_budget and trace_split
     energy = trace_budget or trace_energy
     init, runner, problem = _compiled(
-        config.static(), trace_budget, decay, p.dense, shared_exp, split, energy
-    )
+        config.static(), trace_budget, decay, p.dense, shared_exp, split, energy,
+        p.trace_diagnostics,
+    )  # fmt: skip
     n_runs = len(hp_rows)
     seed_ids = np.tile(np.arange(seeds) + config.seed, len(points))
     hp_rows, seed_ids = _drive.pad_to_devices(hp_rows, seed_ids)
@@ -341,7 +351,8 @@ def execute(p: Plan, checkpoint: Checkpoint | None = None) -> Trajectory:
         record_divergence=p.record_divergence,
         checkpoint=checkpoint,
         undefined=(() if split or problem.linear else _trace.SPLIT_FIELDS)
-        + (() if energy else ("g2",)),
+        + (() if energy else ("g2",))
+        + (() if p.trace_diagnostics else ("alignment", "uniformity")),
     )
     lead = (len(points), seeds) if p.gridded else (seeds,)
 
@@ -380,20 +391,9 @@ def train(config: SimConfig, seeds: int = 1, *, progress: bool = True) -> tuple[
         (params, problem): the final parameter pytree, each leaf with a leading (seeds,)
         axis, and the `Problem` the run was built from.
     """
-    traj = simulate(config, seeds, trace_budget=False, progress=progress, with_params=True)
-    decay, shared_exp = _compile_flags([config.hyperparameters()], _step.dtype_of(config))
+    quiet = dict(trace_budget=False, trace_energy=False, trace_diagnostics=False)
+    traj = simulate(config, seeds, progress=progress, with_params=True, **quiet)
+    decay, shared_exp = compile_flags([config.hyperparameters()], _step.dtype_of(config))
     # The arguments of simulate's call above: its cached entry, not a second build.
-    problem = _compiled(config.static(), False, decay, False, shared_exp)[2]
+    problem = _compiled(config.static(), False, decay, False, shared_exp, False, False, False)[2]
     return traj.params, problem
-
-
-def _compile_flags(hp_rows: Sequence[Mapping[str, float]], dtype) -> tuple[bool, bool]:
-    """(decay, shared_exp): compile-time facts of every run of one compiled call.
-
-    decay=False (no run has weight decay) skips the sparse step's dense shrink;
-    shared_exp=True (every tau at or above losses.shared_exp_min_tau) lets the symmetric
-    loss share one exponential.
-    """
-    decay = any(row["weight_decay"] != 0 for row in hp_rows)
-    shared_exp = min(row["tau"] for row in hp_rows) >= losses.shared_exp_min_tau(dtype)
-    return decay, shared_exp
