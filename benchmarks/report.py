@@ -267,13 +267,14 @@ def _stages(res: dict[str, Any]) -> list[str]:
         "",
         f"Each size's step timed at {threads} thread(s) with parts removed, over "
         "`stage_steps` steps (benchmarks/workload.py): the engine with tracing off; the same "
-        "with alignment and uniformity replaced by constants (patched in the measuring "
-        "process only, the engine's source untouched); and lean JAX steps "
+        "with nothing traced (`trace_diagnostics=False`: no alignment or uniformity); and "
+        "lean JAX steps "
         "(benchmarks/lean_jax.py) drawing the same random inputs: with optax's dense update "
         "and with a sparse scatter update (both reproduce the engine's norms to float32 "
-        "rounding). Differences of the engine, the engine without alignment and uniformity, "
-        "and the sparse lean step time each stage; the dense lean step shows what a dense "
-        "update would cost.",
+        "rounding). Differences of the engine, the engine with nothing traced and the sparse "
+        "lean step time each stage (the second difference is the engine's grouping of "
+        "repeated rows, which keeps its update bit-identical to optax's dense one, and its "
+        "bookkeeping); the dense lean step shows what a dense update would cost.",
         "",
     ]
     for size, stages in res["stages"].items():
