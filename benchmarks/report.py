@@ -272,9 +272,10 @@ def _stages(res: dict[str, Any]) -> list[str]:
         "(benchmarks/lean_jax.py) drawing the same random inputs: with optax's dense update "
         "and with a sparse scatter update (both reproduce the engine's norms to float32 "
         "rounding). Differences of the engine, the engine with nothing traced and the sparse "
-        "lean step time each stage (the second difference is the engine's grouping of "
-        "repeated rows, which keeps its update bit-identical to optax's dense one, and its "
-        "bookkeeping); the dense lean step shows what a dense update would cost.",
+        "lean step time each stage (the second difference is what the engine's step does "
+        "beyond the lean one: hyper-parameters traced per run, the loss value it records, "
+        "and the grouping of repeated rows that keeps its update bit-identical to optax's "
+        "dense one); the dense lean step shows what a dense update would cost.",
         "",
     ]
     for size, stages in res["stages"].items():

@@ -99,7 +99,7 @@ def evaluate(
 
 STAGES = (
     ("normtheory", "normtheory-bare", "alignment + uniformity, once per window"),
-    ("normtheory-bare", "jax-lean-sparse", "grouping repeated rows, bookkeeping"),
+    ("normtheory-bare", "jax-lean-sparse", "loss path, grouping of repeated rows"),
     ("jax-lean-sparse", None, "sampling, loss and gradient, sparse SGD update, norm recording"),
 )
 
