@@ -128,8 +128,9 @@ def test_tracing_nothing_changes_no_number_and_records_no_energy(optimizer):
     quiet = dict(progress=False, with_params=True, trace_budget=False, trace_energy=False)
     bare = simulate(config, seeds=2, **quiet)
     silent = simulate(config, seeds=2, trace_diagnostics=False, **quiet)
-    # Tracing changes how XLA fuses the step, so the runs agree to rounding (Adam's
-    # division by sqrt(v) + eps carries it to about 1e-12 here), not bit for bit.
+    # Tracing changes how XLA fuses the step, so the runs agree to rounding, not bit for
+    # bit: under Adam (a division by sqrt(v) + eps) about 2e-12 relative in the norms and
+    # up to 3e-10 relative in parameter entries near 1e-3.
     rtol, atol = (RTOL, ATOL) if optimizer == "sgd" else (1e-10, 1e-11)
     for run in (bare, silent):
         np.testing.assert_allclose(run.norm, full.norm, rtol=rtol)
