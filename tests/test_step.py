@@ -135,13 +135,15 @@ def test_tracing_nothing_changes_no_number_and_records_no_energy(optimizer):
     for run in (bare, silent):
         np.testing.assert_allclose(run.norm, full.norm, rtol=rtol)
         np.testing.assert_allclose(run.params["table"], full.params["table"], rtol=rtol, atol=atol)
-        np.testing.assert_allclose(run.loss, full.loss, rtol=rtol)
         assert np.isnan(run.g2).all()
     assert np.isfinite(full.g2).all()
-    np.testing.assert_allclose(bare.uniformity, full.uniformity, rtol=rtol)
-    np.testing.assert_allclose(bare.alignment, full.alignment, rtol=rtol)
-    assert np.isnan(silent.uniformity).all() and np.isnan(silent.alignment).all()
-    assert np.isfinite(full.uniformity).all() and np.isfinite(full.alignment).all()
+    # Tracing off keeps the diagnostics; nothing traced records none of them, each NaN
+    # with the shape of the recorded one.
+    for name in ("loss", "uniformity", "alignment"):
+        recorded, dropped = getattr(full, name), getattr(silent, name)
+        assert np.isfinite(recorded).all() and recorded.shape == (2, full.norm.shape[1])
+        np.testing.assert_allclose(getattr(bare, name), recorded, rtol=rtol)
+        assert dropped.shape == recorded.shape and np.isnan(dropped).all()
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])

@@ -121,6 +121,15 @@ class Plan:
         """Runs vmapped together: grid points times seeds."""
         return len(self.points) * self.seeds
 
+    def hyper_rows(self) -> list[dict[str, float]]:
+        """Each run's traced hyper-parameters, in run order (grid points, then seeds)."""
+        rows = []
+        for point in self.points:
+            values = self.config.hyperparameters()
+            values.update(dict(zip(self.names, point, strict=True)))
+            rows += [values] * self.seeds
+        return rows
+
 
 def plan(
     config: SimConfig,

@@ -12,17 +12,14 @@ budget terms of THEORY.md item 12,
 so that norm[w]^2 - norm[w-1]^2 equals the window's decay + drift + heat up to rounding.
 For the free table the remainder is zero by construction.
 
-Two step implementations give the same numbers (to rounding). Plain SGD on a problem
-whose parameters are one table read a few rows at a time (`Problem.rows`: frequency data,
-hierarchy tables with one tower) takes the sparse-row step (`normtheory._step.sparse_step`):
-it updates and traces only the drawn rows, so its cost does not grow with the table (except
-under weight decay, which shrinks every row every step). Every other case, momentum,
-Nesterov, Adam and AdamW included (their state moves rows outside the batch), takes
-optax's dense step and traces every tracked item every step. Alignment and uniformity
-are evaluated once per window, at its last step. When every run's temperature allows it
-(tau >= 0.0232 in float32, 0.00283 in float64), the symmetric InfoNCE computes its loss
-and derived gradient from one shared exponential (`losses.symmetric_infonce`); below it,
-from the two log-sum-exps.
+Two steps give the same numbers (to rounding). Plain SGD on one table read a few rows at
+a time (`Problem.rows`: frequency data, one-tower hierarchy tables) takes the sparse-row
+step (`normtheory._step.sparse_step`): it updates and traces only the drawn rows, so its
+cost does not grow with the table (except under weight decay). Every other case (momentum,
+Nesterov, Adam, AdamW: their state moves rows outside the batch) takes optax's dense step
+and traces every tracked item every step. When every run's temperature allows it (tau >=
+0.0232 in float32, 0.00283 in float64), the symmetric InfoNCE shares one exponential
+between its two softmaxes (`losses.symmetric_infonce`).
 
 The step itself is `normtheory._step`'s pure (init, step) pair; the traced terms are
 `normtheory._trace`'s functions of its record; `normtheory._drive` runs the compiled
@@ -85,8 +82,7 @@ def _build(
     (losses.shared_exp_min_tau); `split=True` traces the kernel split for encoders too
     (per tracked item and step, its own probe row's kernel J_i P J_i^T); free tables
     always trace it (it costs nothing there); `energy=False` (with `trace_budget=False`)
-    traces nothing per step; `diagnostics=False` evaluates no alignment or uniformity.
-    """
+    traces nothing per step; `diagnostics=False` records no loss, alignment or uniformity."""
     dtype = _step.dtype_of(config)
     problem = make_problem(config, dtype, shared_exp=shared_exp)
     sparse = not dense and config.optimizer == "sgd" and problem.rows is not None
@@ -135,14 +131,15 @@ def build_windows(
             kernel split NaN.
         sparse_decay: None for the dense optax step; for the sparse-row SGD step, whether
             any run has weight decay.
-        diagnostics: evaluate alignment and uniformity at each window's last step (a
-            B x B log-sum-exp, about one loss gradient's cost); False records neither.
+        diagnostics: record the window's mean loss, and alignment and uniformity at its
+            last step (a B x B log-sum-exp, about one loss gradient's cost); False records
+            none of the three, and the step computes the loss only for its gradient.
 
     Returns:
         init(key, hp) -> state, and run_windows(state, hp, n) -> (state, records of n
         windows): per tracked item (I,) window sums of g2, the budget and the split,
-        the norm at the window's end, and the window's mean loss (and with `diagnostics`
-        its alignment and uniformity).
+        the norm at the window's end, and with `diagnostics` the window's mean loss and its
+        last step's alignment and uniformity.
     """
     sparse = sparse_decay is not None
     if not trace_budget:
@@ -182,30 +179,31 @@ def build_windows(
 
     def window(state: _step.State, hp: Mapping[str, jax.Array]):
         def body(carry, index):
-            state, sums, loss_sum, last = carry
+            state, sums, scalars = carry
             state, rec = step(state, hp)
             sums = add(sums, rec, hp)
             if diagnostics:
                 # Only the window's last value is kept: evaluate the B x B diagnostics once.
+                loss_sum, last = scalars
                 last = jax.lax.cond(
                     index == stride - 1, lambda: evaluate(rec.zw, rec.batch), lambda: last
                 )
-            return (state, sums, loss_sum + rec.loss, last), None
+                scalars = (loss_sum + rec.loss, last)
+            return (state, sums, scalars), None
 
         zeros = jnp.zeros((len(problem.items), len(fields)), dtype)
         scalar = jnp.zeros((), dtype)
-        (state, sums, loss_sum, last), _ = jax.lax.scan(
-            body, (state, zeros, scalar, (scalar, scalar)), jnp.arange(stride)
-        )
+        scalars = (scalar, (scalar, scalar)) if diagnostics else ()
+        (state, sums, scalars), _ = jax.lax.scan(body, (state, zeros, scalars), jnp.arange(stride))
         record = {name: sums[:, j] for j, name in enumerate(fields)}
         if trace_budget and sparse:
             record.update(_trace.free_table_split(record))
         elif trace_budget and step_of is None:
             record.update(_trace.undefined_split(record))
         record["norm"] = jnp.linalg.norm(problem.probe(state.params), axis=-1)
-        record["loss"] = loss_sum / stride
         if diagnostics:
-            record["alignment"], record["uniformity"] = last
+            loss_sum, (record["alignment"], record["uniformity"]) = scalars
+            record["loss"] = loss_sum / stride
         return state, record
 
     def run_windows(state: _step.State, hp: Mapping[str, jax.Array], n_windows: int):
@@ -264,11 +262,10 @@ def simulate(
         grid: traced hyper-parameter name -> values; every combination is run.
         trace_budget: trace decay, drift, heat and remainder (else only norms and g2).
         trace_energy: with `trace_budget=False`, False records no g2 either (NaN): the
-            step then does no tracing work at all (norms, loss, alignment and uniformity
-            are still recorded once per window).
-        trace_diagnostics: evaluate alignment and uniformity at each window's last step;
-            False records them as NaN. With `trace_budget=False, trace_energy=False` the
-            run then records only norms and losses, and pays for nothing else.
+            step then does no per-item tracing work.
+        trace_diagnostics: record each window's mean loss, and alignment and uniformity
+            at its last step (False: NaN). With all three tracing flags False only the
+            norms are recorded, and nothing else is paid for (what `train` runs).
         trace_split: also trace the kernel split (self, cross, rest) for encoders: per
             tracked item and step, its own probe row's kernel (benchmarks/SPLIT.md: about
             1.2-1.5x the budget's time at the verify maps' sizes). Free tables always have it
@@ -305,6 +302,16 @@ def simulate(
     return execute(checked, checkpoint)
 
 
+def _program(p: Plan) -> tuple[tuple[Any, Any, Problem], list[dict[str, float]]]:
+    """(the plan's compiled (init, runner, problem), its runs' hyper-parameters in order)."""
+    hp_rows = p.hyper_rows()
+    decay, shared_exp = compile_flags(hp_rows, _step.dtype_of(p.config))
+    return _compiled(
+        p.config.static(), p.trace_budget, decay, p.dense, shared_exp,
+        p.trace_budget and p.trace_split, p.trace_budget or p.trace_energy, p.trace_diagnostics,
+    ), hp_rows  # fmt: skip
+
+
 def execute(p: Plan, checkpoint: Checkpoint | None = None) -> Trajectory:
     """Run a validated `Plan` (made by `plan`; `simulate` documents every setting).
 
@@ -317,20 +324,9 @@ def execute(p: Plan, checkpoint: Checkpoint | None = None) -> Trajectory:
         plan has a grid.
     """
     config, seeds, names, points = p.config, p.seeds, list(p.names), p.points
-    trace_budget, trace_split, trace_energy = p.trace_budget, p.trace_split, p.trace_energy
     dtype = _step.dtype_of(config)
-    hp_rows = []
-    for point in points:
-        values = config.hyperparameters()
-        values.update(dict(zip(names, point, strict=True)))
-        hp_rows += [values] * seeds
-    decay, shared_exp = compile_flags(hp_rows, dtype)
-    split = trace_budget and trace_split
-    energy = trace_budget or trace_energy
-    init, runner, problem = _compiled(
-        config.static(), trace_budget, decay, p.dense, shared_exp, split, energy,
-        p.trace_diagnostics,
-    )  # fmt: skip
+    (init, runner, problem), hp_rows = _program(p)
+    split, energy = p.trace_budget and p.trace_split, p.trace_budget or p.trace_energy
     n_runs = len(hp_rows)
     seed_ids = np.tile(np.arange(seeds) + config.seed, len(points))
     hp_rows, seed_ids = _drive.pad_to_devices(hp_rows, seed_ids)
@@ -352,14 +348,16 @@ def execute(p: Plan, checkpoint: Checkpoint | None = None) -> Trajectory:
         checkpoint=checkpoint,
         undefined=(() if split or problem.linear else _trace.SPLIT_FIELDS)
         + (() if energy else ("g2",))
-        + (() if p.trace_diagnostics else ("alignment", "uniformity")),
+        + (() if p.trace_diagnostics else SCALAR_FIELDS),
     )
     lead = (len(points), seeds) if p.gridded else (seeds,)
 
     def shaped(x: np.ndarray) -> np.ndarray:
         return x.reshape(lead + x.shape[1:])
 
-    empty = np.full(records["norm"].shape, np.nan, dtype=records["norm"].dtype)
+    norm = records["norm"]  # fields not recorded: NaN, (R, W, I) per item, (R, W) scalars
+    empty = {k: np.full(norm.shape, np.nan, norm.dtype) for k in TRACE_FIELDS}
+    empty.update({k: np.full(norm.shape[:2], np.nan, norm.dtype) for k in SCALAR_FIELDS})
     params = None
     if p.with_params:
         params = jax.tree.map(lambda x: shaped(np.asarray(x)[:n_runs]), state.params)
@@ -372,7 +370,7 @@ def execute(p: Plan, checkpoint: Checkpoint | None = None) -> Trajectory:
         info=dict(problem.info),
         norm0=shaped(norm0),
         params=params,
-        **{k: shaped(records.get(k, empty)) for k in TRACE_FIELDS + SCALAR_FIELDS},
+        **{k: shaped(records.get(k, empty[k])) for k in TRACE_FIELDS + SCALAR_FIELDS},
     )
 
 
@@ -392,8 +390,6 @@ def train(config: SimConfig, seeds: int = 1, *, progress: bool = True) -> tuple[
         axis, and the `Problem` the run was built from.
     """
     quiet = dict(trace_budget=False, trace_energy=False, trace_diagnostics=False)
-    traj = simulate(config, seeds, progress=progress, with_params=True, **quiet)
-    decay, shared_exp = compile_flags([config.hyperparameters()], _step.dtype_of(config))
-    # The arguments of simulate's call above: its cached entry, not a second build.
-    problem = _compiled(config.static(), False, decay, False, shared_exp, False, False, False)[2]
-    return traj.params, problem
+    checked = plan(config, seeds, with_params=True, progress=progress, **quiet)
+    # The plan's cached program (lru_cache of _compiled): its problem, not a second build.
+    return execute(checked).params, _program(checked)[0][2]

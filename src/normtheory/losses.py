@@ -112,11 +112,11 @@ def _shared_exp_forward(cos, tau):
 def _shared_exp_backward(residuals, cotangent):
     e, rows, cols, cos, tau = residuals
     n = cos.shape[0]
-    scale = cotangent / (2 * n * tau)
-    eye = jnp.eye(n, dtype=bool)
-    d_cos = e * (scale / rows)[:, None] + e * (scale / cols)[None, :] - jnp.where(eye, 2 * scale, 0)
     # Below the limit the gradient is NaN too, like the loss: never a silently wrong number.
-    d_cos = jnp.where(tau >= shared_exp_min_tau(cos.dtype), d_cos, jnp.nan)
+    safe = tau >= shared_exp_min_tau(cos.dtype)
+    scale = jnp.where(safe, cotangent / (2 * n * tau), jnp.nan)
+    eye = jnp.eye(n, dtype=cos.dtype)
+    d_cos = e * (scale / rows)[:, None] + e * (scale / cols)[None, :] - eye * (2 * scale)
     d_tau = -jnp.sum(d_cos * cos) / tau
     return d_cos, d_tau
 
