@@ -31,7 +31,7 @@ import numpy as np
 import optax
 
 from normtheory.config import ConfigError, SimConfig
-from normtheory.problems import Problem
+from normtheory.problems import Problem, every_row
 
 Hyper = Mapping[str, jax.Array]
 Init = Callable[[jax.Array, Hyper], "State"]
@@ -283,7 +283,6 @@ def tracked_slots(problem: Problem) -> tuple[np.ndarray, bool]:
     the out-of-range row V map to the slot I (dropped by a scatter)."""
     items, num_rows = np.asarray(problem.items), problem.num_items
     n_tracked = len(items)
-    every_row = n_tracked == num_rows and np.array_equal(items, np.arange(num_rows))
     slots = np.full(num_rows + 1, n_tracked, dtype=np.int32)
     slots[items] = np.arange(n_tracked, dtype=np.int32)
-    return slots, every_row
+    return slots, every_row(items, num_rows)

@@ -94,6 +94,11 @@ def tracked_items(config: SimConfig) -> np.ndarray:
     return chosen
 
 
+def every_row(items: np.ndarray, num_rows: int) -> bool:
+    """Whether `items` are all `num_rows` rows in order (then no gather selects them)."""
+    return len(items) == num_rows and np.array_equal(items, np.arange(num_rows))
+
+
 def _slots(items: np.ndarray, n: int) -> jax.Array:
     """(n,) map from item id to its index among the tracked `items`, -1 if untracked."""
     slot = np.full(n, -1, dtype=np.int32)
@@ -139,7 +144,7 @@ def _frequency(config: SimConfig, dtype, shared_exp: bool) -> Problem:
     sample_ids = _cdf_sampler(probs)
     items = tracked_items(config)
     slot = _slots(items, config.num_items)
-    every_row = np.array_equal(items, np.arange(config.num_items))  # no gather to probe
+    all_rows = every_row(items, config.num_items)  # then the probe needs no gather
 
     def sample(key):
         k_ids, k_view = jax.random.split(key)
@@ -164,7 +169,7 @@ def _frequency(config: SimConfig, dtype, shared_exp: bool) -> Problem:
         embed=embed,
         loss=_pair_loss(config, shared_exp),
         alignment=_pair_alignment,
-        probe=lambda params: params["table"] if every_row else params["table"][items],
+        probe=lambda params: params["table"] if all_rows else params["table"][items],
         item_grads=lambda grads, cot, batch: grads["table"][items],
         own_rows=lambda batch: (slot[batch["ids"]], jnp.full(config.batch, -1, jnp.int32)),
         rows=Rows(ids=lambda batch: batch["ids"], embed=embed_rows),
