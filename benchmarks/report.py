@@ -14,7 +14,7 @@ LABELS = {
     "normtheory+budget": "normtheory, full budget",
     "torch": "PyTorch eager",
     "numpy": "NumPy",
-    "normtheory-bare": "normtheory, nothing traced (no alignment/uniformity)",
+    "normtheory-bare": "normtheory, nothing traced (norms only)",
     "jax-lean-dense": "lean JAX step, dense update",
     "jax-lean-sparse": "lean JAX step, sparse update",
 }
@@ -267,15 +267,16 @@ def _stages(res: dict[str, Any]) -> list[str]:
         "",
         f"Each size's step timed at {threads} thread(s) with parts removed, over "
         "`stage_steps` steps (benchmarks/workload.py): the engine with tracing off; the same "
-        "with nothing traced (`trace_diagnostics=False`: no alignment or uniformity); and "
-        "lean JAX steps "
+        "with nothing traced (`trace_diagnostics=False`: norms only, no loss, alignment or "
+        "uniformity); and lean JAX steps "
         "(benchmarks/lean_jax.py) drawing the same random inputs: with optax's dense update "
         "and with a sparse scatter update (both reproduce the engine's norms to float32 "
         "rounding). Differences of the engine, the engine with nothing traced and the sparse "
         "lean step time each stage (the second difference is what the engine's step does "
-        "beyond the lean one: hyper-parameters traced per run, the loss value it records, "
-        "and the grouping of repeated rows that keeps its update bit-identical to optax's "
-        "dense one); the dense lean step shows what a dense update would cost.",
+        "beyond the lean one: hyper-parameters traced per run, which keep true divisions "
+        "where the lean step's constants let XLA multiply by a reciprocal, and the grouping "
+        "of repeated rows that keeps its update bit-identical to optax's dense one); the "
+        "dense lean step shows what a dense update would cost.",
         "",
     ]
     for size, stages in res["stages"].items():

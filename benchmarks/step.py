@@ -5,9 +5,9 @@ workload at least as fast as the project's lean sparse JAX step (benchmarks/lean
 the same random inputs, a scatter-add update, the norms every 10 steps and nothing
 else), at the small size and at 32 vmapped seeds, with one thread and two. Nothing
 traced is `simulate(trace_budget=False, trace_energy=False, trace_diagnostics=False)`:
-norms and losses only, the lean step's work. Beside it are timed tracing off
-(`trace_diagnostics` left on: alignment and uniformity at each window's last step) and
-the full budget.
+norms only, the lean step's work. Beside it are timed tracing off (`trace_diagnostics`
+left on: each window's mean loss, and alignment and uniformity at its last step) and the
+full budget.
 
 Each implementation runs in its own worker process with the thread settings of
 benchmarks.measure; rounds alternate between the implementations and every ratio is the
@@ -88,10 +88,10 @@ def render(result: dict) -> str:
         f"{result['minutes']:.1f} min. Machine: {result['machine']}.",
         "",
         "Rates are medians over steady chunks; ratios are medians over rounds of ratios of "
-        "runs made side by side. Target: the engine with nothing traced (norms and losses "
-        "only, the lean step's work) at least as fast as the lean sparse step (ratio >= 1). "
-        "Tracing off adds alignment and uniformity at each window's last step. other load: "
-        "the most cores other processes kept busy during the compared runs.",
+        "runs made side by side. Target: the engine with nothing traced (norms only, the "
+        "lean step's work) at least as fast as the lean sparse step (ratio >= 1). Tracing off "
+        "adds each window's mean loss, and alignment and uniformity at its last step. other "
+        "load: the most cores other processes kept busy during the compared runs.",
         "",
         "| size | threads | nothing traced ms/step | lean sparse ms/step | nothing traced / "
         "lean speed | target | tracing off ms/step | tracing off / lean speed | full budget "
